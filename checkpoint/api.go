@@ -1,0 +1,158 @@
+package checkpoint
+
+// This file fixes the package's API so that other packages can be written against
+// it while the implementation lands. Bodies marked TODO(checkpoint) are replaced by
+// the real implementation.
+
+import (
+	"errors"
+	"io"
+)
+
+var errTODO = errors.New("checkpoint: not implemented yet")
+
+// DType is a safetensors dtype string such as "F32" or "BF16".
+type DType string
+
+// The dtypes grow knows. Float dtypes decode to float32/float64; the others pass through.
+const (
+	F64  DType = "F64"
+	F32  DType = "F32"
+	F16  DType = "F16"
+	BF16 DType = "BF16"
+	I64  DType = "I64"
+	I32  DType = "I32"
+	I16  DType = "I16"
+	I8   DType = "I8"
+	U64  DType = "U64"
+	U32  DType = "U32"
+	U16  DType = "U16"
+	U8   DType = "U8"
+	BOOL DType = "BOOL"
+)
+
+// Tensor is one tensor of a safetensors file: its header record and a lazy handle
+// on its bytes. No data is read until Bytes, Float32, Float64 or WriteTo is called.
+type Tensor struct {
+	Name  string
+	DType DType
+	Shape []int
+	// File is the path of the file that holds the tensor (used in error messages).
+	File string
+
+	r      io.ReaderAt
+	offset int64 // absolute offset of the data in the file
+	size   int64 // data length in bytes
+}
+
+// Entry is one tensor to write: its name, dtype, shape and a function that writes
+// exactly DType.Size() × Π Shape bytes of little-endian data to w.
+type Entry struct {
+	Name  string
+	DType DType
+	Shape []int
+	Write func(w io.Writer) error
+}
+
+// Index is a parsed model.safetensors.index.json.
+type Index struct {
+	// TotalSize is metadata.total_size: the sum of all tensors' byte lengths.
+	TotalSize int64
+	// Metadata holds the index's metadata object as read (total_size included).
+	Metadata map[string]any
+	// WeightMap maps tensor names to shard file names.
+	WeightMap map[string]string
+}
+
+// File is an open safetensors file whose header has been parsed and validated.
+type File struct {
+	Path     string
+	Metadata map[string]string
+	// Tensors in data-offset order.
+	Tensors []*Tensor
+	closer  io.Closer
+}
+
+// Checkpoint is an open model: a directory with config.json and one or more
+// safetensors files, or a bare safetensors file.
+type Checkpoint struct {
+	// Path is what Open was given.
+	Path string
+	// Dir is the model directory ("" for a bare file).
+	Dir string
+	// Config is the parsed config.json (nil for a bare file).
+	Config *Config
+	// Index is the shard index (nil when the model is one file).
+	Index *Index
+	// Files are the open safetensors files.
+	Files []*File
+	// Tensors holds every tensor of every file, in file then offset order.
+	Tensors []*Tensor
+	// SideFiles names the other regular files of Dir (tokenizer files,
+	// generation_config.json, ...) that a writer carries over, relative to Dir.
+	SideFiles []string
+
+	byName map[string]*Tensor
+}
+
+// WriteOptions control WriteDir.
+type WriteOptions struct {
+	// MaxShardSize is the largest shard in bytes of tensor data (default 5e9).
+	// A tensor larger than the limit gets a shard of its own.
+	MaxShardSize int64
+	// Metadata is added to every shard's __metadata__ besides "format": "pt".
+	Metadata map[string]string
+	// Config, when not nil, is written as config.json.
+	Config *Config
+	// SideFilesDir and SideFiles: files copied verbatim into the output.
+	SideFilesDir string
+	SideFiles    []string
+	// Force replaces an existing target directory.
+	Force bool
+	// Progress, when not nil, is told about every byte written.
+	Progress Progress
+	// WrapWriter, when not nil, wraps every file writer (tests inject failures with it).
+	WrapWriter func(io.Writer) io.Writer
+}
+
+// Progress receives progress reports from WriteDir.
+type Progress interface {
+	// Start is called once with the number of tensors and bytes to write.
+	Start(tensors int, bytes int64)
+	// Add reports n more bytes written; tensorDone is true when a tensor is complete.
+	Add(n int64, tensorDone bool)
+	// Finish is called once at the end, successful or not.
+	Finish()
+}
+
+// Config is a typed view of a config.json for the families grow supports (gpt2,
+// llama, mistral, qwen2, bert), reading both transformers v4 and v5 spellings.
+// Marshal writes the typed fields back under the family's own key names and keeps
+// every other key as it was read.
+type Config struct {
+	ModelType     string
+	Architectures []string
+
+	Hidden       int // hidden_size / n_embd
+	Layers       int // num_hidden_layers / n_layer
+	Heads        int // num_attention_heads / n_head
+	KVHeads      int // num_key_value_heads (= Heads when absent)
+	HeadDim      int // head_dim (= Hidden/Heads when absent)
+	FFN          int // intermediate_size / n_inner (GPT-2 null means 4·n_embd)
+	Vocab        int // vocab_size
+	MaxPositions int // max_position_embeddings / n_positions
+	TypeVocab    int // BERT type_vocab_size
+
+	NormEps       float64 // rms_norm_eps / layer_norm_epsilon / layer_norm_eps
+	Act           string  // hidden_act / activation_function
+	Tied          bool    // tie_word_embeddings, with the family's default
+	RopeTheta     float64 // rope_theta or rope_parameters.rope_theta
+	RopeScaling   map[string]any
+	AttentionBias bool   // q/k/v (and o for llama) biases: llama attention_bias; always true for qwen2
+	MLPBias       bool   // llama mlp_bias
+	DType         string // torch_dtype or dtype, e.g. "float32"
+
+	// Name is the file the config was read from (for error messages).
+	Name string
+	raw  map[string]any
+}

@@ -1,0 +1,133 @@
+package graph
+
+// This file fixes the package's API; bodies marked TODO(graph) are replaced by the
+// implementation.
+
+import (
+	"github.com/grow-ml/grow/checkpoint"
+)
+
+// Family names a model family.
+type Family string
+
+// The supported families. Mistral and Qwen2 are FamilyLlama with their own model_type.
+const (
+	FamilyGPT2  Family = "gpt2"
+	FamilyLlama Family = "llama"
+	FamilyBERT  Family = "bert"
+)
+
+// Tensor is a weight of the graph. Matrices are [out, in].
+type Tensor interface {
+	// Shape returns the logical shape ([out, in] for matrices, [n] for vectors).
+	Shape() []int
+	// DType is the dtype the data comes in (the source's dtype for views).
+	DType() checkpoint.DType
+	// Float32 returns the data, row-major, as float32.
+	Float32() ([]float32, error)
+	// Float64 returns the data, row-major, as float64.
+	Float64() ([]float64, error)
+}
+
+// NormKind is LayerNorm or RMSNorm.
+type NormKind string
+
+// Norm kinds.
+const (
+	LayerNorm NormKind = "layernorm"
+	RMSNorm   NormKind = "rmsnorm"
+)
+
+// Linear is y = W x + b with W [out, in]; B is nil when there is no bias.
+type Linear struct {
+	W, B Tensor
+}
+
+// Norm is a LayerNorm (W gain, B bias) or RMSNorm (W only) over the hidden axis.
+type Norm struct {
+	W, B Tensor
+}
+
+// Layer is one transformer block.
+//
+// Pre-LN (GPT-2, LLaMA): h += O·Attn(AttnNorm(h)); h += Down·MLP(MLPNorm(h)).
+// Post-LN (BERT): h = AttnNorm(h + O·Attn(h)); h = MLPNorm(h + Down·MLP(h)).
+type Layer struct {
+	AttnNorm, MLPNorm Norm
+	// Q [H·d, D], K and V [K·d, D], O [D, H·d].
+	Q, K, V, O Linear
+	// Up [I, D], Gate [I, D] (LLaMA only; W nil otherwise), Down [D, I].
+	Up, Gate, Down Linear
+}
+
+// Dims are the graph's sizes.
+type Dims struct {
+	Hidden    int // D
+	Layers    int // L
+	Heads     int // H, query heads
+	KVHeads   int // K, key/value heads
+	HeadDim   int // d
+	FFN       int // I
+	Vocab     int // V
+	Positions int // learned positions (GPT-2, BERT); max_position_embeddings for RoPE
+	TypeVocab int // BERT token types
+}
+
+// Extra is a family-specific tensor that is not part of the common roles (BERT
+// pooler, MLM transform, GPT-2 causal-mask buffers, position_ids buffers), with
+// the explicit rule that says what happens to it.
+type Extra struct {
+	// Name is the tensor's name in the checkpoint.
+	Name string
+	// Role says what the tensor is, e.g. "bert.pooler.weight", "gpt2.attn.mask".
+	Role string
+	// Rule is what operators do with it: "hidden" (an [D] or [D, D] tensor over the
+	// hidden axis, transformed like a norm or a square matrix), "copy" (kept as it
+	// is) or "drop" (not written).
+	Rule string
+	T    Tensor
+}
+
+// Graph is a whole model.
+type Graph struct {
+	Family Family
+	// Config is the source's config (operators clone and edit it).
+	Config *checkpoint.Config
+	Dims
+	NormKind NormKind
+	Eps      float64
+	// Act is the MLP activation: "gelu_new" (tanh GELU), "gelu" (exact), "silu".
+	Act string
+	// PostLN is true for BERT.
+	PostLN bool
+	// RopeTheta is the RoPE base (0 without RoPE); RopeScaling the config's rope_scaling.
+	RopeTheta   float64
+	RopeScaling map[string]any
+
+	// Embed [V, D]; Pos [P, D] (nil for RoPE); TokenType [T, D] (BERT only).
+	Embed, Pos, TokenType Tensor
+	// EmbedNorm is BERT's embedding LayerNorm.
+	EmbedNorm Norm
+	Layers    []Layer
+	// FinalNorm is GPT-2 ln_f / LLaMA model.norm (zero for BERT).
+	FinalNorm Norm
+	// Head is the output matrix [V, D]; nil when Tied (the head is Embed).
+	Head Tensor
+	Tied bool
+	// HeadBias is BERT's cls.predictions.bias [V] (nil otherwise).
+	HeadBias Tensor
+	// MLMTransform and MLMNorm are BERT's cls.predictions.transform (zero when absent).
+	MLMTransform Linear
+	MLMNorm      Norm
+	// Extras are the family-specific tensors with their rules.
+	Extras []Extra
+}
+
+// Role is one tensor of a graph named by its role, with its checkpoint name(s).
+type Role struct {
+	// Role is e.g. "embed", "layers.3.attn.q.weight", "final_norm.weight".
+	Role string
+	// Names are the checkpoint tensor names it comes from (several for a fused tensor).
+	Names []string
+	T     Tensor
+}

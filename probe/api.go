@@ -1,0 +1,104 @@
+package probe
+
+// This file fixes the package's API; bodies marked TODO(probe) are replaced by the
+// implementation.
+
+import (
+	"errors"
+
+	"github.com/grow-ml/grow/graph"
+)
+
+var errTODO = errors.New("probe: not implemented yet")
+
+// Precision is the arithmetic of a forward pass.
+type Precision string
+
+// Precisions.
+const (
+	F32 Precision = "f32"
+	F64 Precision = "f64"
+)
+
+// Exactness classes an operator can claim (operators.md §0.5).
+const (
+	BitExact      = "BIT-EXACT"
+	Exact         = "EXACT"
+	ExactUpToEps  = "EXACT-UP-TO-EPS"
+	Approx        = "APPROX"
+	NonPreserving = "NON-PRESERVING"
+)
+
+// MetadataKey is the safetensors __metadata__ key under which an operator stores
+// its Mapping (as JSON) in every shard of its output.
+const MetadataKey = "grow.mapping"
+
+// HiddenMap says how a hidden state h of the source (width Src) maps to the grown
+// model's hidden state h' (width Dst):
+//
+//	Kind "tile": h'[i] = h[i mod Src] for i < q·Src with q = Dst/Src (integer part),
+//	             and Fill for the Dst mod Src remaining coordinates;
+//	Kind "pad":  h'[i] = h[i] for i < Src, Fill after.
+//
+// Fill is "zero" (0) or "mean" (the mean of h over its Src coordinates). Src == Dst
+// with Kind "tile" is the identity.
+type HiddenMap struct {
+	Kind string `json:"kind"`
+	Src  int    `json:"src"`
+	Dst  int    `json:"dst"`
+	Fill string `json:"fill,omitempty"`
+}
+
+// Mapping is what an operator records about its output so that Check can judge it.
+type Mapping struct {
+	// Operator and Class: e.g. "hypercloning", Exact.
+	Operator string `json:"operator"`
+	Class    string `json:"class"`
+	// Hidden maps every residual-stream hidden state.
+	Hidden HiddenMap `json:"hidden"`
+	// Layers[j] is the source hidden-state index that grown hidden state j
+	// (0 = embeddings output, l = after block l) corresponds to, or -1 when none.
+	// Nil means the identity (same depth).
+	Layers []int `json:"layers,omitempty"`
+}
+
+// Model is a graph ready to run: weights decoded once in the chosen precision.
+type Model struct {
+	g    *graph.Graph
+	prec Precision
+}
+
+// Result is the output of one forward pass over one sequence.
+type Result struct {
+	// Logits[t] are the output logits at position t (BERT without an MLM head: the
+	// last hidden state).
+	Logits [][]float64
+	// Hidden[j][t] is the residual-stream hidden state after the embeddings (j = 0)
+	// and after each block j = 1..L, at position t.
+	Hidden [][][]float64
+}
+
+// CheckOptions control Check.
+type CheckOptions struct {
+	Probes    int       // number of random probe sequences (default 8)
+	SeqLen    int       // their length (default 32)
+	Seed      int64     // probe seed (default 1)
+	IDs       [][]int   // explicit probe sequences (used instead of random ones when set)
+	Precision Precision // default F64
+	Tol       float64   // fail when the max-abs logits difference exceeds Tol (0: no limit)
+}
+
+// Report is the outcome of Check.
+type Report struct {
+	MaxAbs      float64   `json:"max_abs"`
+	Rel         float64   `json:"rel"` // MaxAbs / max|logits of the source|
+	MaxLogit    float64   `json:"max_abs_logit"`
+	MeanKL      float64   `json:"mean_kl"`
+	MaxKL       float64   `json:"max_kl"`
+	Top1        float64   `json:"top1_agreement"` // fraction of positions whose argmax agrees
+	LayerDev    []float64 `json:"layer_deviation,omitempty"`
+	PositionDev []float64 `json:"position_deviation,omitempty"`
+	Class       string    `json:"class"`
+	Verdict     string    `json:"verdict"` // "PASS" or "FAIL: reason"
+	Pass        bool      `json:"pass"`
+}
