@@ -94,19 +94,3 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) error { return err
 
 // ParseSize parses a size such as "5GB", "500MB", "2GiB" or "1000" (bytes).
 func ParseSize(s string) (int64, error) { return 0, errTODO }
-
-// ParseConfig parses config.json data; name is used in errors.
-func ParseConfig(data []byte, name string) (*Config, error) { return nil, errTODO }
-
-// Clone returns a deep copy of c.
-func (c *Config) Clone() *Config { return nil }
-
-// Marshal returns the config as JSON with the typed fields written under the family's
-// key names (head_dim and GPT-2 n_inner always explicit) and every other key kept.
-func (c *Config) Marshal() ([]byte, error) { return nil, errTODO }
-
-// Get returns the raw value of a key as decoded from JSON.
-func (c *Config) Get(key string) (any, bool) { v, ok := c.raw[key]; return v, ok }
-
-// Set sets a key that has no typed field (typed fields win in Marshal).
-func (c *Config) Set(key string, v any) {}
