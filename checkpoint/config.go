@@ -1,11 +1,20 @@
 package checkpoint
 
-// TODO(config): placeholders with final signatures.
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+)
 
 // Config is a typed view of a config.json for the families grow supports (gpt2,
 // llama, mistral, qwen2, bert), reading both transformers v4 and v5 spellings.
 // Marshal writes the typed fields back under the family's own key names and keeps
 // every other key as it was read.
+//
+// Raw values (Get, Set) are what encoding/json decodes into an any: numbers are
+// float64, objects map[string]any, arrays []any.
 type Config struct {
 	ModelType     string
 	Architectures []string
@@ -29,23 +38,606 @@ type Config struct {
 	MLPBias       bool   // llama mlp_bias
 	DType         string // torch_dtype or dtype, e.g. "float32"
 
+	// LayerTypes is the v5 per-layer list (e.g. "full_attention",
+	// "sliding_attention"), nil when the config has none. Marshal truncates or
+	// extends it to follow Layers (extending continues its shortest period).
+	LayerTypes []string
+
 	// Name is the file the config was read from (for error messages).
 	Name string
 	raw  map[string]any
 }
 
+// Config families: the key spellings and defaults differ between them.
+const (
+	familyGPT2  = "gpt2"
+	familyLlama = "llama"
+	familyBERT  = "bert"
+)
+
+// configFamily maps a model_type to the family whose key names it uses.
+func configFamily(modelType string) string {
+	switch modelType {
+	case "gpt2":
+		return familyGPT2
+	case "llama", "mistral", "qwen2":
+		return familyLlama
+	case "bert":
+		return familyBERT
+	}
+	return ""
+}
+
+// Family returns "gpt2", "llama" (also for mistral and qwen2) or "bert".
+func (c *Config) Family() string { return configFamily(c.ModelType) }
+
+// configReader reads typed values from the raw map and records the first error.
+type configReader struct {
+	name string
+	raw  map[string]any
+	err  error
+}
+
+func (r *configReader) fail(key, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("checkpoint: %s: key %q: %s", r.name, key, fmt.Sprintf(format, args...))
+	}
+}
+
+// present reports whether key exists and is not null.
+func (r *configReader) present(key string) bool {
+	v, ok := r.raw[key]
+	return ok && v != nil
+}
+
+// firstKey returns the first of keys that is present (not null), or "".
+func (r *configReader) firstKey(keys ...string) string {
+	for _, k := range keys {
+		if r.present(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// intKey reads a required positive integer under the first present key.
+func (r *configReader) intKey(keys ...string) int {
+	k := r.firstKey(keys...)
+	if k == "" {
+		r.fail(keys[0], "missing (a positive integer is required)")
+		return 0
+	}
+	return r.positive(k, r.raw[k])
+}
+
+// optInt reads an optional positive integer; def when absent or null.
+func (r *configReader) optInt(def int, keys ...string) int {
+	k := r.firstKey(keys...)
+	if k == "" {
+		return def
+	}
+	return r.positive(k, r.raw[k])
+}
+
+func (r *configReader) positive(key string, v any) int {
+	f, ok := v.(float64)
+	if !ok {
+		r.fail(key, "want a positive integer, got %s", describe(v))
+		return 0
+	}
+	if f != math.Trunc(f) || f > 1<<40 {
+		r.fail(key, "want a positive integer, got %v", f)
+		return 0
+	}
+	if f <= 0 {
+		r.fail(key, "must be positive, got %v", f)
+		return 0
+	}
+	return int(f)
+}
+
+// optFloat reads an optional positive float; def when absent.
+func (r *configReader) optFloat(def float64, keys ...string) float64 {
+	k := r.firstKey(keys...)
+	if k == "" {
+		return def
+	}
+	f, ok := r.raw[k].(float64)
+	if !ok {
+		r.fail(k, "want a number, got %s", describe(r.raw[k]))
+		return 0
+	}
+	if !(f > 0) || math.IsInf(f, 0) {
+		r.fail(k, "must be positive, got %v", f)
+	}
+	return f
+}
+
+func (r *configReader) optBool(def bool, key string) bool {
+	if !r.present(key) {
+		return def
+	}
+	b, ok := r.raw[key].(bool)
+	if !ok {
+		r.fail(key, "want true or false, got %s", describe(r.raw[key]))
+	}
+	return b
+}
+
+func (r *configReader) optString(def string, keys ...string) string {
+	k := r.firstKey(keys...)
+	if k == "" {
+		return def
+	}
+	s, ok := r.raw[k].(string)
+	if !ok {
+		r.fail(k, "want a string, got %s", describe(r.raw[k]))
+	}
+	return s
+}
+
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("the string %q", v)
+	case bool:
+		return fmt.Sprintf("%v", v)
+	case float64:
+		return fmt.Sprintf("%v", v)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
 // ParseConfig parses config.json data; name is used in errors.
-func ParseConfig(data []byte, name string) (*Config, error) { return nil, errTODO }
+func ParseConfig(data []byte, name string) (*Config, error) {
+	if name == "" {
+		name = "config.json"
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: not a JSON object: %v", name, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("checkpoint: %s: not a JSON object", name)
+	}
+	c := &Config{Name: name, raw: raw}
+	r := &configReader{name: name, raw: raw}
+
+	mt, ok := raw["model_type"].(string)
+	if !ok {
+		if _, there := raw["model_type"]; there {
+			return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": want a string, got %s", name, describe(raw["model_type"]))
+		}
+		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": missing", name)
+	}
+	c.ModelType = mt
+	fam := configFamily(mt)
+	if fam == "" {
+		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": unsupported model type %q (grow knows gpt2, llama, mistral, qwen2, bert)", name, mt)
+	}
+	if v, there := raw["architectures"]; there && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			r.fail("architectures", "want an array of strings, got %s", describe(v))
+		}
+		for _, a := range list {
+			s, ok := a.(string)
+			if !ok {
+				r.fail("architectures", "want an array of strings, got an element %s", describe(a))
+				break
+			}
+			c.Architectures = append(c.Architectures, s)
+		}
+	}
+
+	switch fam {
+	case familyGPT2:
+		c.Hidden = r.intKey("n_embd", "hidden_size")
+		c.Layers = r.intKey("n_layer", "num_hidden_layers")
+		c.Heads = r.intKey("n_head", "num_attention_heads")
+		c.Vocab = r.intKey("vocab_size")
+		c.MaxPositions = r.optInt(1024, "n_positions", "max_position_embeddings")
+		c.FFN = r.optInt(0, "n_inner")
+		if r.err == nil && c.FFN == 0 {
+			c.FFN = 4 * c.Hidden
+		}
+		c.NormEps = r.optFloat(1e-5, "layer_norm_epsilon")
+		c.Act = r.optString("gelu_new", "activation_function")
+		c.Tied = r.optBool(true, "tie_word_embeddings")
+		c.AttentionBias, c.MLPBias = true, true
+		if r.err == nil && c.Hidden%c.Heads != 0 {
+			r.fail("n_head", "%d does not divide n_embd %d", c.Heads, c.Hidden)
+		}
+		c.KVHeads = c.Heads
+		if r.err == nil {
+			c.HeadDim = c.Hidden / c.Heads
+		}
+	case familyBERT:
+		c.Hidden = r.intKey("hidden_size")
+		c.Layers = r.intKey("num_hidden_layers")
+		c.Heads = r.intKey("num_attention_heads")
+		c.FFN = r.intKey("intermediate_size")
+		c.Vocab = r.intKey("vocab_size")
+		c.MaxPositions = r.optInt(512, "max_position_embeddings")
+		c.TypeVocab = r.optInt(2, "type_vocab_size")
+		c.NormEps = r.optFloat(1e-12, "layer_norm_eps")
+		c.Act = r.optString("gelu", "hidden_act")
+		c.Tied = r.optBool(true, "tie_word_embeddings")
+		c.AttentionBias, c.MLPBias = true, true
+		if r.err == nil && c.Hidden%c.Heads != 0 {
+			r.fail("num_attention_heads", "%d does not divide hidden_size %d", c.Heads, c.Hidden)
+		}
+		c.KVHeads = c.Heads
+		if r.err == nil {
+			c.HeadDim = c.Hidden / c.Heads
+		}
+	case familyLlama:
+		c.Hidden = r.intKey("hidden_size")
+		c.Layers = r.intKey("num_hidden_layers")
+		c.Heads = r.intKey("num_attention_heads")
+		c.FFN = r.intKey("intermediate_size")
+		c.Vocab = r.intKey("vocab_size")
+		c.KVHeads = r.optInt(0, "num_key_value_heads")
+		c.HeadDim = r.optInt(0, "head_dim")
+		c.MaxPositions = r.optInt(2048, "max_position_embeddings")
+		c.NormEps = r.optFloat(1e-6, "rms_norm_eps")
+		c.Act = r.optString("silu", "hidden_act")
+		c.Tied = r.optBool(false, "tie_word_embeddings")
+		switch mt {
+		case "qwen2":
+			c.AttentionBias = true
+		case "llama":
+			c.AttentionBias = r.optBool(false, "attention_bias")
+			c.MLPBias = r.optBool(false, "mlp_bias")
+		}
+		c.readRope(r)
+		if r.err == nil {
+			if c.KVHeads == 0 {
+				c.KVHeads = c.Heads
+			}
+			if c.Heads%c.KVHeads != 0 {
+				r.fail("num_key_value_heads", "%d does not divide num_attention_heads %d", c.KVHeads, c.Heads)
+			}
+			if c.HeadDim == 0 {
+				if c.Hidden%c.Heads != 0 {
+					r.fail("num_attention_heads", "%d does not divide hidden_size %d and head_dim is absent", c.Heads, c.Hidden)
+				}
+				c.HeadDim = c.Hidden / c.Heads
+			}
+		}
+	}
+	c.readDType(r)
+	c.readLayerTypes(r)
+	if r.err != nil {
+		return nil, r.err
+	}
+	return c, nil
+}
+
+// readRope reads rope_theta (v4), rope_parameters (v5) and rope_scaling.
+func (c *Config) readRope(r *configReader) {
+	theta := r.optFloat(0, "rope_theta")
+	if v, ok := r.raw["rope_parameters"]; ok && v != nil {
+		p, ok := v.(map[string]any)
+		if !ok {
+			r.fail("rope_parameters", "want an object, got %s", describe(v))
+			return
+		}
+		if t, ok := p["rope_theta"]; ok && t != nil {
+			f, ok := t.(float64)
+			if !ok || !(f > 0) {
+				r.fail("rope_parameters", "rope_theta: want a positive number, got %s", describe(t))
+				return
+			}
+			if theta != 0 && theta != f {
+				r.fail("rope_parameters", "rope_theta %v contradicts the top-level rope_theta %v", f, theta)
+				return
+			}
+			theta = f
+		}
+		// v5 folds rope_scaling into rope_parameters; "default" means none.
+		if rt, _ := p["rope_type"].(string); rt != "" && rt != "default" {
+			c.RopeScaling = cloneMap(p)
+			delete(c.RopeScaling, "rope_theta")
+		}
+	}
+	if v, ok := r.raw["rope_scaling"]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			r.fail("rope_scaling", "want an object or null, got %s", describe(v))
+			return
+		}
+		c.RopeScaling = cloneMap(m)
+	}
+	if theta == 0 {
+		theta = 10000
+	}
+	c.RopeTheta = theta
+}
+
+// readDType reads torch_dtype (v4) and dtype (v5).
+func (c *Config) readDType(r *configReader) {
+	a := r.optString("", "torch_dtype")
+	b := r.optString("", "dtype")
+	if a != "" && b != "" && a != b {
+		r.fail("dtype", "%q contradicts torch_dtype %q", b, a)
+	}
+	c.DType = a
+	if c.DType == "" {
+		c.DType = b
+	}
+}
+
+func (c *Config) readLayerTypes(r *configReader) {
+	v, ok := r.raw["layer_types"]
+	if !ok || v == nil {
+		return
+	}
+	list, ok := v.([]any)
+	if !ok {
+		r.fail("layer_types", "want an array of strings, got %s", describe(v))
+		return
+	}
+	c.LayerTypes = make([]string, 0, len(list))
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			r.fail("layer_types", "want an array of strings, got an element %s", describe(e))
+			return
+		}
+		c.LayerTypes = append(c.LayerTypes, s)
+	}
+	if r.err == nil && len(c.LayerTypes) != c.Layers {
+		r.fail("layer_types", "has %d entries but the model has %d layers", len(c.LayerTypes), c.Layers)
+	}
+}
 
 // Clone returns a deep copy of c.
-func (c *Config) Clone() *Config { return nil }
+func (c *Config) Clone() *Config {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Architectures = append([]string(nil), c.Architectures...)
+	if c.LayerTypes != nil {
+		d.LayerTypes = append([]string{}, c.LayerTypes...)
+	}
+	if c.RopeScaling != nil {
+		d.RopeScaling = cloneMap(c.RopeScaling)
+	}
+	d.raw = cloneMap(c.raw)
+	return &d
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneValue(e)
+		}
+		return out
+	case []string:
+		return append([]string(nil), v...)
+	}
+	return v
+}
 
 // Marshal returns the config as JSON with the typed fields written under the family's
 // key names (head_dim and GPT-2 n_inner always explicit) and every other key kept.
-func (c *Config) Marshal() ([]byte, error) { return nil, errTODO }
+//
+// Keys written from the typed fields: gpt2 n_embd, n_layer, n_head, n_inner,
+// vocab_size, n_positions (and n_ctx when the source had it), layer_norm_epsilon,
+// activation_function; llama/mistral/qwen2 hidden_size, num_hidden_layers,
+// num_attention_heads, num_key_value_heads, head_dim, intermediate_size,
+// vocab_size, max_position_embeddings, rms_norm_eps, hidden_act, the RoPE base
+// (rope_theta and/or rope_parameters.rope_theta, as the source spelled it),
+// rope_scaling when the source had it, llama attention_bias and mlp_bias; bert
+// hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
+// vocab_size, max_position_embeddings, type_vocab_size, layer_norm_eps,
+// hidden_act. For every family: model_type, architectures,
+// tie_word_embeddings (when the source had it or it differs from the family
+// default), the dtype under torch_dtype and/or dtype as the source spelled it
+// (torch_dtype when it had neither) and layer_types (when present) resized to
+// the layer count.
+func (c *Config) Marshal() ([]byte, error) {
+	fam := c.Family()
+	if fam == "" {
+		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": cannot write unsupported model type %q", c.Name, c.ModelType)
+	}
+	out := cloneMap(c.raw)
+	if out == nil {
+		out = map[string]any{}
+	}
+	has := func(k string) bool { _, ok := out[k]; return ok }
+	out["model_type"] = c.ModelType
+	if c.Architectures != nil || has("architectures") {
+		arch := make([]any, len(c.Architectures))
+		for i, a := range c.Architectures {
+			arch[i] = a
+		}
+		out["architectures"] = arch
+	}
+	var tieDefault bool
+	switch fam {
+	case familyGPT2:
+		out["n_embd"] = c.Hidden
+		out["n_layer"] = c.Layers
+		out["n_head"] = c.Heads
+		out["n_inner"] = c.FFN
+		out["vocab_size"] = c.Vocab
+		out["n_positions"] = c.MaxPositions
+		// Keys of GPT2Config.attribute_map, when the source spelled them too.
+		for k, v := range map[string]int{"hidden_size": c.Hidden, "num_hidden_layers": c.Layers,
+			"num_attention_heads": c.Heads, "max_position_embeddings": c.MaxPositions, "n_ctx": c.MaxPositions} {
+			if has(k) {
+				out[k] = v
+			}
+		}
+		out["layer_norm_epsilon"] = c.NormEps
+		out["activation_function"] = c.Act
+		tieDefault = true
+	case familyBERT:
+		out["hidden_size"] = c.Hidden
+		out["num_hidden_layers"] = c.Layers
+		out["num_attention_heads"] = c.Heads
+		out["intermediate_size"] = c.FFN
+		out["vocab_size"] = c.Vocab
+		out["max_position_embeddings"] = c.MaxPositions
+		out["type_vocab_size"] = c.TypeVocab
+		out["layer_norm_eps"] = c.NormEps
+		out["hidden_act"] = c.Act
+		tieDefault = true
+	case familyLlama:
+		out["hidden_size"] = c.Hidden
+		out["num_hidden_layers"] = c.Layers
+		out["num_attention_heads"] = c.Heads
+		out["num_key_value_heads"] = c.KVHeads
+		out["head_dim"] = c.HeadDim
+		out["intermediate_size"] = c.FFN
+		out["vocab_size"] = c.Vocab
+		out["max_position_embeddings"] = c.MaxPositions
+		out["rms_norm_eps"] = c.NormEps
+		out["hidden_act"] = c.Act
+		if c.ModelType == "llama" {
+			if has("attention_bias") || c.AttentionBias {
+				out["attention_bias"] = c.AttentionBias
+			}
+			if has("mlp_bias") || c.MLPBias {
+				out["mlp_bias"] = c.MLPBias
+			}
+		}
+		c.writeRope(out)
+	}
+	if has("tie_word_embeddings") || c.Tied != tieDefault {
+		out["tie_word_embeddings"] = c.Tied
+	}
+	if c.DType != "" {
+		wrote := false
+		for _, k := range []string{"torch_dtype", "dtype"} {
+			if v, ok := out[k]; ok && v != nil {
+				out[k] = c.DType
+				wrote = true
+			}
+		}
+		if !wrote {
+			out["torch_dtype"] = c.DType
+		}
+	}
+	if c.LayerTypes != nil {
+		lt := resizeLayerTypes(c.LayerTypes, c.Layers)
+		list := make([]any, len(lt))
+		for i, s := range lt {
+			list[i] = s
+		}
+		out["layer_types"] = list
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %v", c.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeRope writes the RoPE base (and scaling) under the spellings the source used.
+func (c *Config) writeRope(out map[string]any) {
+	if c.RopeTheta == 0 {
+		return
+	}
+	_, v4 := out["rope_theta"]
+	p, v5 := out["rope_parameters"].(map[string]any)
+	if v5 {
+		p["rope_theta"] = c.RopeTheta
+		// Keep the v5 object in step with a changed rope_scaling.
+		if c.RopeScaling != nil {
+			for k, v := range c.RopeScaling {
+				p[k] = cloneValue(v)
+			}
+		}
+	}
+	if v4 || !v5 {
+		out["rope_theta"] = c.RopeTheta
+	}
+	if _, ok := out["rope_scaling"]; ok || (c.RopeScaling != nil && !v5) {
+		if c.RopeScaling == nil {
+			out["rope_scaling"] = nil
+		} else {
+			out["rope_scaling"] = cloneMap(c.RopeScaling)
+		}
+	}
+}
+
+// resizeLayerTypes truncates lt to n entries or extends it by continuing its
+// shortest period (a constant list repeats its value).
+func resizeLayerTypes(lt []string, n int) []string {
+	if len(lt) >= n || len(lt) == 0 {
+		if len(lt) == 0 {
+			return lt
+		}
+		return lt[:n]
+	}
+	p := len(lt)
+	for q := 1; q < len(lt); q++ {
+		ok := true
+		for i := q; i < len(lt); i++ {
+			if lt[i] != lt[i-q] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			p = q
+			break
+		}
+	}
+	out := append([]string(nil), lt...)
+	for i := len(lt); i < n; i++ {
+		out = append(out, out[i-p])
+	}
+	return out
+}
 
 // Get returns the raw value of a key as decoded from JSON.
 func (c *Config) Get(key string) (any, bool) { v, ok := c.raw[key]; return v, ok }
 
-// Set sets a key that has no typed field (typed fields win in Marshal).
-func (c *Config) Set(key string, v any) {}
+// Set sets a key that has no typed field (typed fields win in Marshal). Values
+// must be JSON-encodable.
+func (c *Config) Set(key string, v any) {
+	if c.raw == nil {
+		c.raw = map[string]any{}
+	}
+	c.raw[key] = v
+}
+
+// Delete removes a key that has no typed field.
+func (c *Config) Delete(key string) { delete(c.raw, key) }
+
+// String returns a one-line summary such as "llama hidden 64, 5 layers, 8/4 heads".
+func (c *Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s hidden %d, %d layers, %d/%d heads of %d, ffn %d, vocab %d", c.ModelType,
+		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.HeadDim, c.FFN, c.Vocab)
+	return b.String()
+}
