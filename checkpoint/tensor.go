@@ -1,0 +1,111 @@
+package checkpoint
+
+import (
+	"fmt"
+	"io"
+)
+
+// NumElements returns Π Shape (1 for a scalar).
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// ByteSize returns the length of the tensor's data in bytes.
+func (t *Tensor) ByteSize() int64 { return t.size }
+
+// errorf formats an error that names the tensor and its file.
+func (t *Tensor) errorf(format string, a ...any) error {
+	return fmt.Errorf("checkpoint: %s: tensor %q: %s", t.File, t.Name, fmt.Sprintf(format, a...))
+}
+
+// readAt reads len(p) bytes of the tensor's data starting at data offset off.
+func (t *Tensor) readAt(p []byte, off int64) error {
+	if t.r == nil {
+		return t.errorf("no data source (tensor not read from a file)")
+	}
+	if off < 0 || off+int64(len(p)) > t.size {
+		return t.errorf("read of [%d, %d) outside its %d bytes", off, off+int64(len(p)), t.size)
+	}
+	if err := readFullAt(t.r, p, t.offset+off); err != nil {
+		return t.errorf("reading data: %v", err)
+	}
+	return nil
+}
+
+// Bytes reads the tensor's raw little-endian data.
+func (t *Tensor) Bytes() ([]byte, error) {
+	p := make([]byte, t.size)
+	if err := t.readAt(p, 0); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Float32 reads and decodes a float tensor to float32 (F64 is rounded to nearest).
+// The data is read in chunks, so the only large allocation is the result.
+func (t *Tensor) Float32() ([]float32, error) {
+	if !t.DType.IsFloat() {
+		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
+	}
+	out := make([]float32, t.NumElements())
+	es := t.DType.Size()
+	buf := make([]byte, min(len(out), decodeChunk)*es)
+	for i := 0; i < len(out); i += decodeChunk {
+		k := min(decodeChunk, len(out)-i)
+		if err := t.readAt(buf[:k*es], int64(i*es)); err != nil {
+			return nil, err
+		}
+		if err := DecodeFloat32(out[i:i+k], buf[:k*es], t.DType); err != nil {
+			return nil, t.errorf("%v", err)
+		}
+	}
+	return out, nil
+}
+
+// Float64 reads and decodes a float tensor to float64 (exact for every float dtype).
+func (t *Tensor) Float64() ([]float64, error) {
+	if !t.DType.IsFloat() {
+		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
+	}
+	out := make([]float64, t.NumElements())
+	es := t.DType.Size()
+	buf := make([]byte, min(len(out), decodeChunk)*es)
+	for i := 0; i < len(out); i += decodeChunk {
+		k := min(decodeChunk, len(out)-i)
+		if err := t.readAt(buf[:k*es], int64(i*es)); err != nil {
+			return nil, err
+		}
+		if err := DecodeFloat64(out[i:i+k], buf[:k*es], t.DType); err != nil {
+			return nil, t.errorf("%v", err)
+		}
+	}
+	return out, nil
+}
+
+// copyChunk is the buffer size of byte copies (WriteTo and side files).
+const copyChunk = 1 << 20
+
+// WriteTo copies the tensor's raw bytes to w, in chunks of at most 1 MiB.
+func (t *Tensor) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, min(t.size, copyChunk))
+	var done int64
+	for done < t.size {
+		k := min(int64(len(buf)), t.size-done)
+		if err := t.readAt(buf[:k], done); err != nil {
+			return done, err
+		}
+		n, err := w.Write(buf[:k])
+		done += int64(n)
+		if err != nil {
+			return done, err
+		}
+		if int64(n) != k {
+			return done, io.ErrShortWrite
+		}
+	}
+	return done, nil
+}
