@@ -1,15 +1,13 @@
 package probe
 
-// This file fixes the package's API; bodies marked TODO(probe) are replaced by the
-// implementation.
+// This file fixes the package's API: the types other packages use. The forward pass
+// is in model.go and forward.go, the equivalence report in check.go.
 
 import (
-	"errors"
+	"sync"
 
 	"github.com/grow-ml/grow/graph"
 )
-
-var errTODO = errors.New("probe: not implemented yet")
 
 // Precision is the arithmetic of a forward pass.
 type Precision string
@@ -63,9 +61,23 @@ type Mapping struct {
 }
 
 // Model is a graph ready to run: weights decoded once in the chosen precision.
+// A Model is safe for concurrent use by several goroutines.
 type Model struct {
 	g    *graph.Graph
 	prec Precision
+
+	// SkipHidden, when true, leaves Result.Hidden nil (saves memory and time when
+	// only the logits are wanted).
+	SkipHidden bool
+
+	arch arch
+	w32  *weights[float32]
+	w64  *weights[float64]
+
+	ropeMu  sync.Mutex
+	rope32  ropeTable[float32]
+	rope64  ropeTable[float64]
+	invFreq []float64
 }
 
 // Result is the output of one forward pass over one sequence.
@@ -86,6 +98,11 @@ type CheckOptions struct {
 	IDs       [][]int   // explicit probe sequences (used instead of random ones when set)
 	Precision Precision // default F64
 	Tol       float64   // fail when the max-abs logits difference exceeds Tol (0: no limit)
+
+	// First, when not nil, are the ids every random probe starts with (for example
+	// [CLS] read from a tokenizer); nil picks them from the source config (see
+	// FirstIDs); an empty non-nil slice starts the probes with random ids.
+	First []int
 }
 
 // Report is the outcome of Check.
@@ -101,4 +118,17 @@ type Report struct {
 	Class       string    `json:"class"`
 	Verdict     string    `json:"verdict"` // "PASS" or "FAIL: reason"
 	Pass        bool      `json:"pass"`
+
+	// Precision is the arithmetic the check ran in.
+	Precision Precision `json:"precision"`
+	// Probes and Positions count the probe sequences and the positions compared.
+	Probes    int `json:"probes"`
+	Positions int `json:"positions"`
+	// Operator is the operator named by the mapping ("" when none was given).
+	Operator string `json:"operator,omitempty"`
+	// LayerMap[j] is the source hidden-state index compared with the grown hidden
+	// state j (-1: none; LayerDev[j] is then -1 too).
+	LayerMap []int `json:"layer_map,omitempty"`
+	// Notes say what was assumed or could not be compared.
+	Notes []string `json:"notes,omitempty"`
 }

@@ -1,0 +1,403 @@
+package probe
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// gemm computes c = alpha·op(a)·op(b) + beta·c through gonum's BLAS (blas32 or
+// blas64, whichever implementation is registered there), row-major.
+func gemm[T float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb,
+			float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb,
+			float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// apply computes y = x·l.w + l.b for the n rows of x ([n, l.in]) into y ([n, l.out]).
+func (l *linear[T]) apply(x []T, n int, y []T) {
+	y = y[:n*l.out]
+	beta := T(0)
+	if l.b != nil {
+		for r := 0; r < n; r++ {
+			copy(y[r*l.out:(r+1)*l.out], l.b)
+		}
+		beta = 1
+	}
+	gemm(blas.NoTrans, blas.NoTrans, n, l.out, l.in, 1, x, l.in, l.w, l.out, beta, y, l.out)
+}
+
+// normRows applies a LayerNorm or RMSNorm to every row of x (width D) into y
+// (y may be x). Statistics are accumulated in float64.
+func normRows[T float](nw norm[T], rms bool, eps float64, x []T, n, D int, y []T) {
+	for r := 0; r < n; r++ {
+		xr, yr := x[r*D:(r+1)*D], y[r*D:(r+1)*D]
+		if rms {
+			// HF LlamaRMSNorm: x · rsqrt(mean(x²) + eps), then · w.
+			var ss float64
+			for _, v := range xr {
+				ss += float64(v) * float64(v)
+			}
+			inv := T(1 / math.Sqrt(ss/float64(D)+eps))
+			for i, v := range xr {
+				yr[i] = nw.w[i] * (v * inv)
+			}
+			continue
+		}
+		var sum float64
+		for _, v := range xr {
+			sum += float64(v)
+		}
+		mu := sum / float64(D)
+		var ss float64
+		for _, v := range xr {
+			dv := float64(v) - mu
+			ss += dv * dv
+		}
+		m, inv := T(mu), T(1/math.Sqrt(ss/float64(D)+eps))
+		for i, v := range xr {
+			yr[i] = (v-m)*inv*nw.w[i] + nw.b[i]
+		}
+	}
+}
+
+// seqInfo locates one sequence inside the concatenated batch.
+type seqInfo struct {
+	off, n int
+	mask   []int // nil: every position attends
+}
+
+// Forward runs one sequence and returns the logits at every position (and the
+// hidden states unless SkipHidden).
+func (m *Model) Forward(ids []int) (*Result, error) {
+	rs, err := m.ForwardBatchMasked([][]int{ids}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// ForwardBatch runs several sequences (of any lengths) in one pass: the
+// projections of all their positions go through one matrix product each, the
+// attention stays inside each sequence.
+func (m *Model) ForwardBatch(seqs [][]int) ([]*Result, error) {
+	return m.ForwardBatchMasked(seqs, nil)
+}
+
+// ForwardBatchMasked is ForwardBatch with an attention mask per sequence, as
+// transformers' attention_mask: masks[b][t] = 1 lets every position attend to
+// position t, 0 hides it (padding). A nil masks or masks[b] attends everywhere.
+// Positions are 0, 1, … whatever the mask (position_ids are not shifted), and a
+// masked position still gets outputs of its own. Causal models combine the mask
+// with the causal one; a row with no visible key attends uniformly to all keys
+// (what transformers' additive mask gives).
+func (m *Model) ForwardBatchMasked(seqs [][]int, masks [][]int) ([]*Result, error) {
+	if masks != nil && len(masks) != len(seqs) {
+		return nil, fmt.Errorf("probe: %d masks for %d sequences", len(masks), len(seqs))
+	}
+	info := make([]seqInfo, len(seqs))
+	total := 0
+	for b, s := range seqs {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("probe: sequence %d is empty", b)
+		}
+		if p := m.MaxPositions(); p > 0 && len(s) > p {
+			return nil, fmt.Errorf("probe: sequence %d has %d tokens, the model has %d positions", b, len(s), p)
+		}
+		for t, id := range s {
+			if id < 0 || id >= m.arch.V {
+				return nil, fmt.Errorf("probe: sequence %d position %d: token id %d outside the vocabulary [0, %d)", b, t, id, m.arch.V)
+			}
+		}
+		info[b] = seqInfo{off: total, n: len(s)}
+		if masks != nil && masks[b] != nil {
+			if len(masks[b]) != len(s) {
+				return nil, fmt.Errorf("probe: sequence %d has %d tokens but its mask %d", b, len(s), len(masks[b]))
+			}
+			info[b].mask = masks[b]
+		}
+		total += len(s)
+	}
+	if m.w32 != nil {
+		return forward(m, m.w32, seqs, info, total), nil
+	}
+	return forward(m, m.w64, seqs, info, total), nil
+}
+
+func toF64[T float](x []T) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// forward is the whole pass in precision T over the concatenated batch.
+func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int) []*Result {
+	a := &m.arch
+	D, H, K, d, I := a.D, a.H, a.K, a.d, a.I
+	qkvW := (H + 2*K) * d
+	x := make([]T, N*D)
+	h := make([]T, N*D)
+	qkv := make([]T, N*qkvW)
+	att := make([]T, N*H*d)
+	upW := I
+	if a.gated {
+		upW = 2 * I
+	}
+	ff := make([]T, N*upW)
+	act := make([]T, N*I)
+
+	res := make([]*Result, len(seqs))
+	for b := range res {
+		res[b] = &Result{}
+		if !m.SkipHidden {
+			res[b].Hidden = make([][][]float64, 0, a.L+1)
+		}
+	}
+	record := func() {
+		if m.SkipHidden {
+			return
+		}
+		for b, s := range info {
+			rows := make([][]float64, s.n)
+			for t := range rows {
+				rows[t] = toF64(x[(s.off+t)*D : (s.off+t+1)*D])
+			}
+			res[b].Hidden = append(res[b].Hidden, rows)
+		}
+	}
+
+	// Embeddings.
+	for b, s := range info {
+		for t, id := range seqs[b] {
+			row := x[(s.off+t)*D : (s.off+t+1)*D]
+			copy(row, w.embed[id*D:(id+1)*D])
+			if a.learned {
+				pr := w.pos[t*D : (t+1)*D]
+				if w.tokType != nil {
+					tr := w.tokType[:D]
+					for i := range row {
+						row[i] = row[i] + tr[i] + pr[i] // HF: (word + token_type) + position
+					}
+				} else {
+					for i := range row {
+						row[i] += pr[i]
+					}
+				}
+			}
+		}
+	}
+	if w.tokType != nil {
+		normRows(w.embNorm, false, a.eps, x, N, D, x)
+	}
+	record()
+
+	var cos, sin []T
+	if a.rope {
+		maxN := 0
+		for _, s := range info {
+			maxN = max(maxN, s.n)
+		}
+		cos, sin = ropeTables[T](m, maxN)
+	}
+
+	for l := range w.layers {
+		ly := &w.layers[l]
+		// Attention.
+		in := x
+		if !a.postLN {
+			normRows(ly.attnNorm, a.rms, a.eps, x, N, D, h)
+			in = h
+		}
+		ly.qkv.apply(in, N, qkv)
+		if a.rope {
+			half := d / 2
+			for _, s := range info {
+				for t := 0; t < s.n; t++ {
+					row := qkv[(s.off+t)*qkvW : (s.off+t+1)*qkvW]
+					c, sn := cos[t*half:(t+1)*half], sin[t*half:(t+1)*half]
+					for hh := 0; hh < H+K; hh++ { // q heads then k heads
+						applyRope(row[hh*d:(hh+1)*d], c, sn)
+					}
+				}
+			}
+		}
+		attention(a, info, qkv, att, T(a.attnScale[l]))
+		ly.o.apply(att, N, h)
+		if a.postLN {
+			for i := range h {
+				h[i] += x[i]
+			}
+			normRows(ly.attnNorm, false, a.eps, h, N, D, x)
+		} else {
+			for i := range h {
+				x[i] += h[i]
+			}
+		}
+		// MLP.
+		in = x
+		if !a.postLN {
+			normRows(ly.mlpNorm, a.rms, a.eps, x, N, D, h)
+			in = h
+		}
+		ly.up.apply(in, N, ff)
+		if a.gated {
+			for r := 0; r < N; r++ {
+				g, u, o := ff[r*upW:r*upW+I], ff[r*upW+I:(r+1)*upW], act[r*I:(r+1)*I]
+				for i := range o {
+					o[i] = T(a.act(float64(g[i]))) * u[i]
+				}
+			}
+		} else {
+			for i, v := range ff {
+				act[i] = T(a.act(float64(v)))
+			}
+		}
+		ly.down.apply(act, N, h)
+		if a.postLN {
+			for i := range h {
+				h[i] += x[i]
+			}
+			normRows(ly.mlpNorm, false, a.eps, h, N, D, x)
+		} else {
+			for i := range h {
+				x[i] += h[i]
+			}
+		}
+		record()
+	}
+
+	// Output.
+	out := x
+	switch {
+	case !a.postLN:
+		normRows(w.final, a.rms, a.eps, x, N, D, h)
+		out = h
+	case a.hasMLM:
+		w.mlm.apply(x, N, h)
+		for i, v := range h {
+			h[i] = T(a.act(float64(v)))
+		}
+		normRows(w.mlmNorm, false, a.eps, h, N, D, h)
+		out = h
+	}
+	width := D
+	if w.head.w != nil {
+		width = a.V
+		logits := make([]T, N*width)
+		w.head.apply(out, N, logits)
+		out = logits
+	}
+	for b, s := range info {
+		res[b].Logits = make([][]float64, s.n)
+		for t := range res[b].Logits {
+			res[b].Logits[t] = toF64(out[(s.off+t)*width : (s.off+t+1)*width])
+		}
+	}
+	return res
+}
+
+// attention computes softmax(q·kᵀ·scale + mask)·v for every sequence and query
+// head from the fused qkv rows into att ([N, H·d], heads concatenated). Query
+// head i reads key/value head i/(H/K).
+func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
+	H, K, d := a.H, a.K, a.d
+	qkvW := (H + 2*K) * d
+	g := H / K
+	type job struct{ seq, head int }
+	jobs := make([]job, 0, len(info)*H)
+	maxN, work := 0, 0
+	for b, s := range info {
+		maxN = max(maxN, s.n)
+		work += s.n * s.n * d * H
+		for hh := 0; hh < H; hh++ {
+			jobs = append(jobs, job{b, hh})
+		}
+	}
+	run := func(j job, scores []T) {
+		s := info[j.seq]
+		n := s.n
+		kv := j.head / g
+		q := qkv[s.off*qkvW+j.head*d:]
+		k := qkv[s.off*qkvW+(H+kv)*d:]
+		v := qkv[s.off*qkvW+(H+K+kv)*d:]
+		sc := scores[:n*n]
+		gemm(blas.NoTrans, blas.Trans, n, n, d, scale, q, qkvW, k, qkvW, 0, sc, n)
+		for i := 0; i < n; i++ {
+			row := sc[i*n : (i+1)*n]
+			hi := n
+			if a.causal {
+				hi = i + 1
+			}
+			mx := math.Inf(-1)
+			for t := 0; t < hi; t++ {
+				if s.mask == nil || s.mask[t] != 0 {
+					mx = math.Max(mx, float64(row[t]))
+				}
+			}
+			if math.IsInf(mx, -1) { // nothing visible: uniform over all keys
+				for t := range row {
+					row[t] = T(1 / float64(n))
+				}
+				continue
+			}
+			var sum float64
+			for t := 0; t < n; t++ {
+				if t >= hi || (s.mask != nil && s.mask[t] == 0) {
+					row[t] = 0
+					continue
+				}
+				e := math.Exp(float64(row[t]) - mx)
+				row[t] = T(e)
+				sum += e
+			}
+			inv := 1 / sum
+			for t := 0; t < hi; t++ {
+				row[t] = T(float64(row[t]) * inv)
+			}
+		}
+		gemm(blas.NoTrans, blas.NoTrans, n, d, n, 1, sc, n, v, qkvW, 0, att[s.off*H*d+j.head*d:], H*d)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers > len(jobs) {
+		workers = len(jobs)
+	}
+	if workers <= 1 || work < 1<<16 {
+		scores := make([]T, maxN*maxN)
+		for _, j := range jobs {
+			run(j, scores)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan job, len(jobs))
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]T, maxN*maxN)
+			for j := range next {
+				run(j, scores)
+			}
+		}()
+	}
+	wg.Wait()
+}
