@@ -301,7 +301,9 @@ func validate(g *graph.Graph) (*arch, error) {
 	}
 
 	D, H, K, d, I, V := a.D, a.H, a.K, a.d, a.I, a.V
-	dimsWhy := func(s string) string { return s + fmt.Sprintf(" (D=%d, H=%d, K=%d, d=%d, I=%d, V=%d)", D, H, K, d, I, V) }
+	dimsWhy := func(s string) string {
+		return s + fmt.Sprintf(" (D=%d, H=%d, K=%d, d=%d, I=%d, V=%d)", D, H, K, d, I, V)
+	}
 	v.shape("embed", g.Embed, false, dimsWhy("[V, D]"), V, D)
 	if a.learned {
 		v.shape("pos", g.Pos, false, fmt.Sprintf("[P, D] (P=%d, D=%d)", a.P, D), a.P, D)
