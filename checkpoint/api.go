@@ -4,12 +4,7 @@ package checkpoint
 // it while the implementation lands. Bodies marked TODO(checkpoint) are replaced by
 // the real implementation.
 
-import (
-	"errors"
-	"io"
-)
-
-var errTODO = errors.New("checkpoint: not implemented yet")
+import "io"
 
 // DType is a safetensors dtype string such as "F32" or "BF16".
 type DType string
@@ -113,6 +108,9 @@ type WriteOptions struct {
 	Progress Progress
 	// WrapWriter, when not nil, wraps every file writer (tests inject failures with it).
 	WrapWriter func(io.Writer) io.Writer
+	// Sync, when true, flushes every written file and the new directory to stable
+	// storage before the rename (slower; off by default, like cp and save_pretrained).
+	Sync bool
 }
 
 // Progress receives progress reports from WriteDir.

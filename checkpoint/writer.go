@@ -1,0 +1,490 @@
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DefaultMaxShardSize is the shard size limit WriteDir uses when
+// WriteOptions.MaxShardSize is 0: 5 GB, as transformers' save_pretrained.
+const DefaultMaxShardSize = 5_000_000_000
+
+// writeBuffer is the buffer size of the file writers.
+const writeBuffer = 1 << 20
+
+// plannedEntry is an entry with its validated byte size.
+type plannedEntry struct {
+	Entry
+	size int64
+}
+
+// planEntries validates entries (known dtype, valid shape, non-nil Write, unique
+// names that are not "__metadata__") and computes their sizes.
+func planEntries(entries []Entry) ([]plannedEntry, int64, error) {
+	out := make([]plannedEntry, len(entries))
+	seen := make(map[string]bool, len(entries))
+	var total int64
+	for i, e := range entries {
+		if e.Name == "__metadata__" {
+			return nil, 0, fmt.Errorf("checkpoint: a tensor cannot be named \"__metadata__\"")
+		}
+		if seen[e.Name] {
+			return nil, 0, fmt.Errorf("checkpoint: tensor %q is written twice", e.Name)
+		}
+		seen[e.Name] = true
+		if e.Write == nil {
+			return nil, 0, fmt.Errorf("checkpoint: tensor %q has no Write function", e.Name)
+		}
+		n, err := e.ByteSize()
+		if err != nil {
+			return nil, 0, err
+		}
+		if total+n < total {
+			return nil, 0, fmt.Errorf("checkpoint: total size of the tensors overflows")
+		}
+		total += n
+		out[i] = plannedEntry{e, n}
+	}
+	return out, total, nil
+}
+
+// buildHeader returns the 8-byte length and the JSON header for entries in the
+// given order, padded with spaces to a multiple of 8. metadata always gets
+// "format": "pt".
+func buildHeader(entries []plannedEntry, metadata map[string]string) ([]byte, error) {
+	meta := make(map[string]string, len(metadata)+1)
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	meta["format"] = "pt"
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	var b bytes.Buffer
+	b.Write(make([]byte, 8))
+	b.WriteString(`{"__metadata__":{`)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		writeJSONString(&b, meta[k])
+	}
+	b.WriteByte('}')
+	var off int64
+	for _, e := range entries {
+		b.WriteByte(',')
+		writeJSONString(&b, e.Name)
+		b.WriteString(`:{"dtype":`)
+		writeJSONString(&b, string(e.DType))
+		b.WriteString(`,"shape":[`)
+		for i, d := range e.Shape {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprint(&b, d)
+		}
+		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, off, off+e.size)
+		off += e.size
+	}
+	b.WriteByte('}')
+	for b.Len()%8 != 0 {
+		b.WriteByte(' ')
+	}
+	out := b.Bytes()
+	n := len(out) - 8
+	if n > MaxHeaderSize {
+		return nil, fmt.Errorf("checkpoint: header of %d bytes exceeds the limit of %d", n, MaxHeaderSize)
+	}
+	binary.LittleEndian.PutUint64(out, uint64(n))
+	return out, nil
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping.
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)       // a string always encodes
+	b.Truncate(b.Len() - 1) // Encode adds a newline
+}
+
+// countingWriter passes writes through, refusing more than limit bytes, and
+// reports each write to onWrite.
+type countingWriter struct {
+	w       io.Writer
+	name    string
+	limit   int64
+	n       int64
+	onWrite func(int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.n+int64(len(p)) > c.limit {
+		return 0, fmt.Errorf("tensor %q writes more than its %d bytes", c.name, c.limit)
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.onWrite != nil && n > 0 {
+		c.onWrite(int64(n))
+	}
+	return n, err
+}
+
+// writeShard writes the header and the entries' data to w. progress may be nil.
+func writeShard(w io.Writer, entries []plannedEntry, metadata map[string]string, progress Progress) error {
+	hdr, err := buildHeader(entries, metadata)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("writing the header: %w", err)
+	}
+	for _, e := range entries {
+		cw := &countingWriter{w: w, name: e.Name, limit: e.size}
+		if progress != nil {
+			cw.onWrite = func(n int64) { progress.Add(n, false) }
+		}
+		if err := e.Write(cw); err != nil {
+			return fmt.Errorf("tensor %q: %w", e.Name, err)
+		}
+		if cw.n != e.size {
+			return fmt.Errorf("tensor %q: wrote %d bytes, its dtype and shape need %d", e.Name, cw.n, e.size)
+		}
+		if progress != nil {
+			progress.Add(0, true)
+		}
+	}
+	return nil
+}
+
+// WriteSafetensors writes one safetensors file with the given entries and metadata to w.
+//
+// The header is computed first from the entries' dtypes and shapes (tensors in the
+// order given, offsets contiguous, padded with spaces to a multiple of 8 bytes,
+// "__metadata__" with "format": "pt" added to metadata); then each entry's Write
+// streams its data, which must be exactly its byte size.
+func WriteSafetensors(w io.Writer, entries []Entry, metadata map[string]string) error {
+	planned, _, err := planEntries(entries)
+	if err != nil {
+		return err
+	}
+	if err := writeShard(w, planned, metadata, nil); err != nil {
+		if strings.HasPrefix(err.Error(), "checkpoint: ") {
+			return err
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// ShardName returns the file name of shard i (0-based) of n: model.safetensors
+// when n is 1, else model-0000{i+1}-of-0000{n}.safetensors.
+func ShardName(i, n int) string {
+	if n == 1 {
+		return SingleName
+	}
+	return fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, n)
+}
+
+// planShards splits entries greedily into shards of at most max bytes of tensor
+// data; a tensor larger than max gets a shard of its own. There is always at least
+// one shard.
+func planShards(entries []plannedEntry, max int64) [][]plannedEntry {
+	shards := [][]plannedEntry{nil}
+	var cur int64
+	for _, e := range entries {
+		last := len(shards) - 1
+		if len(shards[last]) > 0 && cur+e.size > max {
+			shards = append(shards, nil)
+			last++
+			cur = 0
+		}
+		shards[last] = append(shards[last], e)
+		cur += e.size
+	}
+	return shards
+}
+
+// WriteDir writes a model directory: shards (model.safetensors, or
+// model-0000i-of-0000N.safetensors with an index), config.json and side files,
+// atomically (temporary directory beside dir, renamed at the end).
+//
+// Every header is computed before any data is written; entries are then streamed
+// one at a time, so memory stays near that of one tensor's Write. An existing dir
+// is refused unless opts.Force is set; then it is replaced only once the new
+// directory is complete. On any error the temporary directory is removed and dir
+// is left as it was. Source files (the side files) are only opened for reading.
+func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
+	if dir == "" {
+		return errors.New("checkpoint: no output directory given")
+	}
+	dir = filepath.Clean(dir)
+	planned, total, err := planEntries(entries)
+	if err != nil {
+		return err
+	}
+	max := opts.MaxShardSize
+	if max < 0 {
+		return fmt.Errorf("checkpoint: max shard size %d is negative", max)
+	}
+	if max == 0 {
+		max = DefaultMaxShardSize
+	}
+	shards := planShards(planned, max)
+	names := make(map[string]bool)
+	for i := range shards {
+		names[ShardName(i, len(shards))] = true
+	}
+	if len(shards) > 1 {
+		names[IndexName] = true
+	}
+	if opts.Config != nil {
+		names[ConfigName] = true
+	}
+	sides := make([]string, len(opts.SideFiles))
+	for i, s := range opts.SideFiles {
+		c, err := cleanSideName(s)
+		if err != nil {
+			return err
+		}
+		if names[c] {
+			return fmt.Errorf("checkpoint: side file %q would overwrite a file WriteDir writes", s)
+		}
+		names[c] = true
+		sides[i] = c
+	}
+	exists, err := pathExists(dir)
+	if err != nil {
+		return err
+	}
+	if exists && !opts.Force {
+		return fmt.Errorf("checkpoint: output %s already exists (force to replace it)", dir)
+	}
+	if exists && opts.SideFilesDir != "" && isStrictAncestor(dir, opts.SideFilesDir) {
+		return fmt.Errorf("checkpoint: refusing to replace %s: it contains the source directory %s", dir, opts.SideFilesDir)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".grow-tmp-")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if opts.Progress != nil {
+		opts.Progress.Start(len(planned), total)
+		defer opts.Progress.Finish()
+	}
+
+	w := &dirWriter{tmp: tmp, opts: opts}
+	var weightMap map[string]string
+	if len(shards) > 1 {
+		weightMap = make(map[string]string, len(planned))
+	}
+	for i, sh := range shards {
+		name := ShardName(i, len(shards))
+		err := w.writeFile(name, func(fw io.Writer) error {
+			return writeShard(fw, sh, opts.Metadata, opts.Progress)
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range sh {
+			if weightMap != nil {
+				weightMap[e.Name] = name
+			}
+		}
+	}
+	if weightMap != nil {
+		idx := map[string]any{"metadata": map[string]any{"total_size": total}, "weight_map": weightMap}
+		data, err := json.MarshalIndent(idx, "", "  ")
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if err := w.writeBytes(IndexName, append(data, '\n')); err != nil {
+			return err
+		}
+	}
+	if opts.Config != nil {
+		data, err := opts.Config.Marshal()
+		if err != nil {
+			return fmt.Errorf("checkpoint: config.json: %w", err)
+		}
+		if err := w.writeBytes(ConfigName, data); err != nil {
+			return err
+		}
+	}
+	for i, s := range sides {
+		if err := w.copyFile(s, filepath.Join(opts.SideFilesDir, opts.SideFiles[i])); err != nil {
+			return err
+		}
+	}
+	if opts.Sync {
+		if err := syncPath(tmp); err != nil {
+			return err
+		}
+	}
+	return replaceDir(tmp, dir, opts.Force)
+}
+
+// dirWriter writes files into the temporary directory.
+type dirWriter struct {
+	tmp  string
+	opts WriteOptions
+}
+
+// writeFile creates name in the temporary directory and calls fill with a
+// buffered writer on it (wrapped by opts.WrapWriter).
+func (d *dirWriter) writeFile(name string, fill func(io.Writer) error) error {
+	path := filepath.Join(d.tmp, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	var w io.Writer = f
+	if d.opts.WrapWriter != nil {
+		w = d.opts.WrapWriter(w)
+	}
+	bw := bufio.NewWriterSize(w, writeBuffer)
+	err = fill(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && d.opts.Sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "checkpoint: ") {
+			return err
+		}
+		return fmt.Errorf("checkpoint: writing %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *dirWriter) writeBytes(name string, data []byte) error {
+	return d.writeFile(name, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// copyFile copies the source file src (opened read-only) to name.
+func (d *dirWriter) copyFile(name, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("checkpoint: side file: %w", err)
+	}
+	defer in.Close()
+	return d.writeFile(name, func(w io.Writer) error {
+		buf := make([]byte, copyChunk)
+		_, err := io.CopyBuffer(w, struct{ io.Reader }{in}, buf)
+		if err != nil {
+			return fmt.Errorf("copying %s: %w", src, err)
+		}
+		return nil
+	})
+}
+
+// cleanSideName checks that a side file name is a relative path inside the output.
+func cleanSideName(s string) (string, error) {
+	c := filepath.Clean(s)
+	if s == "" || filepath.IsAbs(c) || c == "." || c == ".." || strings.HasPrefix(c, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("checkpoint: side file %q is not a relative path inside the model directory", s)
+	}
+	return c, nil
+}
+
+// pathExists reports whether p exists (without following a final symbolic link).
+func pathExists(p string) (bool, error) {
+	_, err := os.Lstat(p)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, fmt.Errorf("checkpoint: %w", err)
+}
+
+// isStrictAncestor reports whether dir is a strict ancestor of p.
+func isStrictAncestor(dir, p string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(p)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// syncPath fsyncs a directory.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("checkpoint: sync %s: %w", p, err)
+	}
+	return nil
+}
+
+// replaceDir renames tmp to dir. When dir exists (force), it is first renamed
+// aside, and removed only after tmp is in place; if the second rename fails the
+// old directory is put back.
+func replaceDir(tmp, dir string, force bool) error {
+	exists, err := pathExists(dir)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := os.Rename(tmp, dir); err != nil {
+			return fmt.Errorf("checkpoint: moving the output into place: %w", err)
+		}
+		return nil
+	}
+	if !force {
+		return fmt.Errorf("checkpoint: output %s appeared while writing; not replaced", dir)
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("checkpoint: moving the old %s aside: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if rerr := os.Rename(old, dir); rerr != nil {
+			return fmt.Errorf("checkpoint: moving the output into place: %w (and restoring the old one failed: %v; it is at %s)", err, rerr, old)
+		}
+		return fmt.Errorf("checkpoint: moving the output into place: %w", err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("checkpoint: output written, but removing the old directory %s failed: %w", old, err)
+	}
+	return nil
+}
