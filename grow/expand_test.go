@@ -1,0 +1,249 @@
+package grow
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
+)
+
+var (
+	llamaGQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 4, I: 172, V: 40, L: 2, tied: true}
+	llamaMQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 1, I: 96, V: 40, L: 2, bias: true}
+	gpt2     = model{family: graph.FamilyGPT2, D: 64, H: 4, K: 4, I: 256, V: 40, L: 2, P: 16, tied: true}
+	bert     = model{family: graph.FamilyBERT, D: 64, H: 4, K: 4, I: 128, V: 40, L: 2, P: 16, tied: true, mlm: true}
+)
+
+// mapHidden applies a HiddenMap to a source hidden state.
+func mapHidden(m probe.HiddenMap, h []float64) []float64 {
+	out := make([]float64, m.Dst)
+	fill := 0.0
+	if m.Fill == "mean" {
+		for _, v := range h {
+			fill += v
+		}
+		fill /= float64(len(h))
+	}
+	q := m.Dst / m.Src
+	for i := range out {
+		switch {
+		case m.Kind == "tile" && i < q*m.Src:
+			out[i] = h[i%m.Src]
+		case m.Kind == "pad" && i < m.Src:
+			out[i] = h[i]
+		default:
+			out[i] = fill
+		}
+	}
+	return out
+}
+
+// compare runs source and grown graphs on probe sequences and returns the max
+// abs logits difference relative to max(1, max|logits|) and the worst relative
+// per-layer hidden-state deviation from the mapping.
+func compare(t *testing.T, src, dst *graph.Graph, m probe.HiddenMap) (logitRel, hidRel float64) {
+	t.Helper()
+	seqs := [][]int{{1, 5, 9, 3, 33, 2, 7}, {0}, {39, 38, 12, 12, 4}}
+	for _, ids := range seqs {
+		hs, ls := fwd{t, src}.run(ids)
+		hd, ld := fwd{t, dst}.run(ids)
+		maxL, maxD := 0.0, 0.0
+		for p := range ls {
+			for i := range ls[p] {
+				maxL = math.Max(maxL, math.Abs(ls[p][i]))
+				maxD = math.Max(maxD, math.Abs(ls[p][i]-ld[p][i]))
+			}
+		}
+		logitRel = math.Max(logitRel, maxD/math.Max(1, maxL))
+		for j := range hs {
+			for p := range hs[j] {
+				want := mapHidden(m, hs[j][p])
+				maxH, dev := 0.0, 0.0
+				for i := range want {
+					maxH = math.Max(maxH, math.Abs(want[i]))
+					dev = math.Max(dev, math.Abs(want[i]-hd[j][p][i]))
+				}
+				hidRel = math.Max(hidRel, dev/math.Max(1, maxH))
+			}
+		}
+	}
+	return logitRel, hidRel
+}
+
+func TestExpandPreservesFunction(t *testing.T) {
+	cases := []struct {
+		name  string
+		m     model
+		opts  Options
+		class string
+	}{
+		{"hc llama gqa n2 m3", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc llama gqa n3 m2", llamaGQA, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2}, probe.Exact},
+		{"hc llama gqa n2 keep-tied", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true}, probe.Exact},
+		{"hc llama gqa n3 noise", llamaGQA, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, Noise: true, NoiseSNRDB: 10, Seed: 3}, probe.Exact},
+		{"hc llama mqa n2", llamaMQA, Options{Method: HyperCloning, WidthFactor: 2}, probe.Exact},
+		{"hc gpt2 n2 m3", gpt2, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc gpt2 n3 m2 keep-tied noise", gpt2, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true, Noise: true, NoiseSNRDB: 5}, probe.Exact},
+		{"hc bert n2 m3", bert, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc bert n3 m2 keep-tied", bert, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}, probe.Exact},
+		{"lemon llama 64->96", llamaGQA, Options{Method: LEMON, Hidden: 96}, probe.Exact},
+		{"lemon llama 64->100 h12 k6 ffn268", llamaGQA, Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
+		{"lemon llama 64->100 keep-tied", llamaGQA, Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 200, KeepTied: true}, probe.Exact},
+		{"lemon llama mqa 64->100", llamaMQA, Options{Method: LEMON, Hidden: 100, Heads: 13, FFN: 150}, probe.Exact},
+		{"lemon gpt2 64->96", gpt2, Options{Method: LEMON, Hidden: 96, FFN: 390}, probe.Exact},
+		{"lemon gpt2 64->80 keep-tied", gpt2, Options{Method: LEMON, Hidden: 80, FFN: 300, KeepTied: true}, probe.Exact},
+		{"lemon gpt2 64->208", gpt2, Options{Method: LEMON, Hidden: 208, FFN: 777, SplitScale: 1}, probe.Exact},
+		{"lemon bert 64->128", bert, Options{Method: LEMON, Hidden: 128, FFN: 300}, probe.Exact},
+		{"lemon bert 64->192 keep-tied", bert, Options{Method: LEMON, Hidden: 192, FFN: 129, KeepTied: true}, probe.Exact},
+		{"zeropad llama 64->100", llamaGQA, Options{Method: ZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
+		{"zeropad llama 64->100 pad-std", llamaGQA, Options{Method: ZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268, PadStd: 0.05}, probe.Exact},
+		{"zeropad llama mqa 64->96 pad-std", llamaMQA, Options{Method: ZeroPad, Hidden: 96, Heads: 12, PadStd: 0.05}, probe.Exact},
+		{"zeropad gpt2 ffn only", gpt2, Options{Method: ZeroPad, FFN: 300, PadStd: 0.05}, probe.Exact},
+		{"zeropad bert ffn only", bert, Options{Method: ZeroPad, FFN: 200, PadStd: 0.05}, probe.Exact},
+		{"zeropad gpt2 64->96", gpt2, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
+		{"zeropad bert 64->96", bert, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := randomGraph(c.m, 11)
+			res, err := Expand(src, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Mapping.Class != c.class {
+				t.Errorf("class %s, want %s", res.Mapping.Class, c.class)
+			}
+			checkShapes(t, res)
+			lr, hr := compare(t, src, res.Graph, res.Mapping.Hidden)
+			t.Logf("logits rel %.3g, hidden rel %.3g", lr, hr)
+			switch c.class {
+			case probe.Exact:
+				if lr > 1e-9 || hr > 1e-9 {
+					t.Errorf("not EXACT: logits rel %.3g, hidden rel %.3g (limit 1e-9)", lr, hr)
+				}
+			case probe.Approx:
+				if lr < 1e-9 {
+					t.Errorf("APPROX claimed but the result is exact (%.3g): the claim is wrong", lr)
+				}
+				if lr > 0.5 {
+					t.Errorf("APPROX result too far off: %.3g", lr)
+				}
+			}
+			if src.Tied && (c.opts.KeepTied || c.opts.Method == ZeroPad) {
+				if !res.Graph.Tied || res.Graph.Head != nil {
+					t.Errorf("tied %v head %v: want tied with no head tensor", res.Graph.Tied, res.Graph.Head != nil)
+				}
+			} else if src.Tied && res.Graph.Tied == (res.Plan.Dst.Hidden >= 2*res.Plan.Src.Hidden) {
+				t.Errorf("tied %v for hidden %d -> %d", res.Graph.Tied, res.Plan.Src.Hidden, res.Plan.Dst.Hidden)
+			}
+		})
+	}
+}
+
+// checkShapes checks every tensor of the grown graph against its dims.
+func checkShapes(t *testing.T, r *Result) {
+	t.Helper()
+	g := r.Graph
+	d := g.Dims
+	want := func(name string, x graph.Tensor, shape ...int) {
+		if x == nil {
+			return
+		}
+		got := x.Shape()
+		v, err := x.Float64()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(v) != int(prod(shape)) || len(got) != len(shape) {
+			t.Fatalf("%s: shape %v (%d values), want %v", name, got, len(v), shape)
+		}
+		for i := range got {
+			if got[i] != shape[i] {
+				t.Fatalf("%s: shape %v, want %v", name, got, shape)
+			}
+		}
+	}
+	want("embed", g.Embed, d.Vocab, d.Hidden)
+	for _, L := range g.Layers {
+		want("q", L.Q.W, d.Heads*d.HeadDim, d.Hidden)
+		want("k", L.K.W, d.KVHeads*d.HeadDim, d.Hidden)
+		want("o", L.O.W, d.Hidden, d.Heads*d.HeadDim)
+		want("up", L.Up.W, d.FFN, d.Hidden)
+		want("down", L.Down.W, d.Hidden, d.FFN)
+		want("norm", L.AttnNorm.W, d.Hidden)
+	}
+	want("head", g.Head, d.Vocab, d.Hidden)
+	if len(r.Plan.Tensors) == 0 {
+		t.Fatal("empty plan")
+	}
+}
+
+// The copies of a weight really differ with noise (and with LEMON's random
+// splits), and are equal without.
+func TestSymmetryBreaking(t *testing.T) {
+	src := randomGraph(llamaGQA, 5)
+	for _, c := range []struct {
+		opts   Options
+		differ bool
+	}{
+		{Options{Method: HyperCloning, WidthFactor: 2}, false},
+		{Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}, true},
+		{Options{Method: LEMON, Hidden: 128}, true},
+		{Options{Method: LEMON, Hidden: 128, SplitScale: -1}, false},
+	} {
+		res, err := Expand(src, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := mustF64(t, res.Graph.Layers[0].Up.W)
+		I2, D2 := res.Graph.FFN, res.Graph.Hidden
+		// row 0, input copies j and j+64 of source column j
+		maxDiff := 0.0
+		for j := 0; j < 64; j++ {
+			maxDiff = math.Max(maxDiff, math.Abs(w[j]-w[j+64]))
+		}
+		_ = I2
+		_ = D2
+		if (maxDiff > 0) != c.differ {
+			t.Errorf("%+v: copies differ by %g, want differ=%v", c.opts, maxDiff, c.differ)
+		}
+		// and the sum of the two copies is the source column
+		sw := mustF64(t, src.Layers[0].Up.W)
+		for j := 0; j < 64; j++ {
+			if d := math.Abs(w[j] + w[j+64] - sw[j]); d > 1e-15 {
+				t.Fatalf("%+v: copies of column %d sum to %g, source %g", c.opts, j, w[j]+w[j+64], sw[j])
+			}
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		m    model
+		opts Options
+		want string
+	}{
+		{"head_dim growth on RoPE", llamaGQA, Options{Method: LEMON, Hidden: 128, HeadDim: 16}, "RoPE"},
+		{"head_dim growth hc", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, HeadDim: 16}, "RoPE"},
+		{"lemon indivisible post-LN", bert, Options{Method: LEMON, Hidden: 96}, "post-LN"},
+		{"lemon smaller", gpt2, Options{Method: LEMON, Hidden: 32}, "smaller"},
+		{"zeropad smaller ffn", llamaGQA, Options{Method: ZeroPad, FFN: 100}, "smaller"},
+		{"hc factor 0", llamaGQA, Options{Method: HyperCloning}, "≥ 1"},
+		{"heads do not divide", llamaGQA, Options{Method: LEMON, Hidden: 96, Heads: 12, KVHeads: 5}, "divide"},
+		{"group shrinks", llamaGQA, Options{Method: LEMON, Hidden: 96, Heads: 12, KVHeads: 12}, "no copy"},
+		{"gpt2 head width", gpt2, Options{Method: LEMON, Hidden: 100}, "head_dim"},
+		{"gpt2 heads mismatch", gpt2, Options{Method: LEMON, Hidden: 96, Heads: 5}, "heads must be"},
+		{"unknown method", gpt2, Options{Method: "net3net"}, "unknown method"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Expand(randomGraph(c.m, 1), c.opts)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,64 @@
+package grow
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
+)
+
+// hyperCloningSpec is HyperCloning (Samragh et al. 2024; operators.md §1): hidden,
+// query heads and key/value heads ×N (key/value heads kept at 1 for multi-query
+// attention), FFN ×M, every consumer of a tiled axis divided by its copy count,
+// norms tiled with eps unchanged. Every hidden state of the grown model is
+// tile_N(h); the class is EXACT for every family.
+func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
+	n, m := opts.WidthFactor, opts.FFNFactor
+	if m == 0 {
+		m = n
+	}
+	if n < 1 || m < 1 {
+		return nil, fmt.Errorf("grow: hypercloning: --width-factor %d and --ffn-factor %d must be integers ≥ 1 (a smaller target than the source is not growth)", n, m)
+	}
+	if opts.Hidden != 0 || opts.Heads != 0 || opts.KVHeads != 0 || opts.FFN != 0 {
+		return nil, fmt.Errorf("grow: hypercloning takes --width-factor and --ffn-factor, not --hidden/--heads/--kv-heads/--ffn (use --method lemon for arbitrary widths)")
+	}
+	if opts.Noise && (math.IsNaN(opts.NoiseSNRDB) || math.IsInf(opts.NoiseSNRDB, 0)) {
+		return nil, fmt.Errorf("grow: hypercloning: --noise-snr-db %v is not a finite number", opts.NoiseSNRDB)
+	}
+	d := g.Dims
+	kvUnits := circularMap(d.KVHeads, n*d.KVHeads)
+	if d.KVHeads == 1 {
+		kvUnits = identityMap(1)
+	}
+	qUnits, err := headMaps(d.Heads, d.KVHeads, n*d.Heads, kvUnits.dst, kvUnits)
+	if err != nil {
+		return nil, fmt.Errorf("grow: hypercloning: %w", err)
+	}
+	dims := d
+	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = n*d.Hidden, n*d.Heads, kvUnits.dst, m*d.FFN
+	s := &spec{
+		op: HyperCloning, class: probe.Exact, dims: dims,
+		hid:       tileResidueMap(d.Hidden, n*d.Hidden, fillZero, fillZero),
+		q:         blockMap(qUnits, d.HeadDim),
+		kv:        blockMap(kvUnits, d.HeadDim),
+		ffn:       circularMap(d.FFN, m*d.FFN),
+		normScale: 1, epsScale: 1,
+		hiddenMap:  probe.HiddenMap{Kind: "tile", Src: d.Hidden, Dst: n * d.Hidden},
+		hiddenText: fmt.Sprintf("h' = tile_%d(h) (every hidden state is %d copies of the source's)", n, n),
+		params:     map[string]any{"width_factor": n, "ffn_factor": m},
+	}
+	if opts.Noise {
+		s.perturb = perturbNoise
+		s.rel = math.Pow(10, -opts.NoiseSNRDB/20)
+		s.params["noise_snr_db"] = opts.NoiseSNRDB
+		if n < 2 && m < 2 {
+			s.notes = append(s.notes, "noise needs at least two copies of an input; with factors 1 nothing is added")
+		}
+	}
+	if d.KVHeads == 1 && n > 1 {
+		s.notes = append(s.notes, "multi-query attention: the single key/value head is kept (its input columns are still divided)")
+	}
+	return s, nil
+}

@@ -1,0 +1,218 @@
+package grow
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+// TensorPlan says how one output tensor is made.
+type TensorPlan struct {
+	// Role names the tensor in the graph, e.g. "layers.3.attn.q.weight".
+	Role string
+	// SrcShape and DstShape are the source and grown shapes ([out, in] for matrices).
+	SrcShape, DstShape []int
+	// DType is the dtype the tensor comes in (the source's).
+	DType checkpoint.DType
+	// Rule says in words what happens to it.
+	Rule string
+	// Exact is false when the values are not exactly representable in a float
+	// dtype narrower than float64 (division by a non-power of two, means, sqrt(s),
+	// random splits or noise that cancel only in real arithmetic).
+	Exact bool
+	// Why says why Exact is false.
+	Why string
+}
+
+// Plan is what an operator does to a graph, before any weight is read.
+type Plan struct {
+	Operator string
+	Family   graph.Family
+	// Src and Dst are the source and grown dimensions.
+	Src, Dst graph.Dims
+	// SrcEps and DstEps are the norm epsilons.
+	SrcEps, DstEps float64
+	// SrcTied and DstTied say whether the output head is the embedding.
+	SrcTied, DstTied bool
+	// Class is the exactness class the operator claims (probe.Exact, ...).
+	Class string
+	// Hidden describes the hidden-state mapping in words.
+	Hidden string
+	// Tensors lists every output tensor.
+	Tensors []TensorPlan
+	// Notes are remarks printed with the plan.
+	Notes []string
+}
+
+// Params returns the element count of the source and the grown model.
+func (p *Plan) Params() (src, dst int64) {
+	for _, t := range p.Tensors {
+		src += prod(t.SrcShape)
+		dst += prod(t.DstShape)
+	}
+	return
+}
+
+// Bytes returns the grown model's tensor bytes when written as dt ("" keeps
+// every tensor's own dtype). Extras the graph drops are counted too.
+func (p *Plan) Bytes(dt checkpoint.DType) int64 {
+	var n int64
+	for _, t := range p.Tensors {
+		d := dt
+		if d == "" || !t.DType.IsFloat() {
+			d = t.DType
+		}
+		n += prod(t.DstShape) * int64(d.Size())
+	}
+	return n
+}
+
+// InexactIn lists the tensors whose values are not exact when written as dt
+// ("" keeps each tensor's dtype), with the reason; nil when all are exact. F64
+// counts as exact (its rounding is far below every tolerance grow uses).
+func (p *Plan) InexactIn(dt checkpoint.DType) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range p.Tensors {
+		d := dt
+		if d == "" {
+			d = t.DType
+		}
+		if t.Exact || d == checkpoint.F64 || !d.IsFloat() {
+			continue
+		}
+		key := layerPattern.ReplaceAllString(t.Role, "layers.*.") + ": " + t.Why
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+var layerPattern = regexp.MustCompile(`layers\.\d+\.`)
+
+func prod(s []int) int64 {
+	n := int64(1)
+	for _, v := range s {
+		n *= int64(v)
+	}
+	return n
+}
+
+func dimsLine(d graph.Dims) string {
+	return fmt.Sprintf("hidden %d, layers %d, heads %d, kv heads %d, head_dim %d, ffn %d, vocab %d",
+		d.Hidden, d.Layers, d.Heads, d.KVHeads, d.HeadDim, d.FFN, d.Vocab)
+}
+
+// Print writes the plan for people: dimensions, the rule of every tensor role
+// (layers folded into one line per role) and the output size when written as dt.
+func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
+	fmt.Fprintf(w, "operator   %s (%s), claimed class %s\n", p.Operator, p.Family, p.Class)
+	fmt.Fprintf(w, "source     %s\n", dimsLine(p.Src))
+	fmt.Fprintf(w, "target     %s\n", dimsLine(p.Dst))
+	fmt.Fprintf(w, "norm eps   %g -> %g\n", p.SrcEps, p.DstEps)
+	fmt.Fprintf(w, "tied head  %v -> %v\n", p.SrcTied, p.DstTied)
+	fmt.Fprintf(w, "hidden     %s\n", p.Hidden)
+	fmt.Fprintln(w, "tensors:")
+	type row struct {
+		role, shapes, rule string
+		n                  int
+	}
+	var rows []*row
+	byKey := map[string]*row{}
+	for _, t := range p.Tensors {
+		role := layerPattern.ReplaceAllString(t.Role, "layers.*.")
+		shapes := fmt.Sprintf("%v -> %v", t.SrcShape, t.DstShape)
+		key := role + shapes + t.Rule
+		if r, ok := byKey[key]; ok {
+			r.n++
+			continue
+		}
+		r := &row{role: role, shapes: shapes, rule: t.Rule, n: 1}
+		byKey[key] = r
+		rows = append(rows, r)
+	}
+	for _, r := range rows {
+		count := ""
+		if r.n > 1 {
+			count = fmt.Sprintf(" (×%d)", r.n)
+		}
+		fmt.Fprintf(w, "  %-32s %-26s %s%s\n", r.role, r.shapes, r.rule, count)
+	}
+	sp, dp := p.Params()
+	fmt.Fprintf(w, "parameters %d -> %d (%.2fx)\n", sp, dp, float64(dp)/float64(max(sp, 1)))
+	d := string(dt)
+	if d == "" {
+		d = "source dtype"
+	}
+	fmt.Fprintf(w, "output     %s of tensor data (%s)\n", humanBytes(p.Bytes(dt)), d)
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if in := p.InexactIn(dt); len(in) > 0 {
+		fmt.Fprintf(w, "note: not exact in %s (values rounded when stored; --dtype f64 keeps them, and the check uses the float32 rule):\n", d)
+		for _, s := range in {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// describe says in words what a map does to an axis of the given kind.
+func describe(kind string, m *axisMap, consumer bool) string {
+	if m.dst == m.src && !hasNew(m) {
+		return kind + " kept"
+	}
+	newN := 0
+	for _, j := range m.idx {
+		if j < 0 {
+			newN++
+		}
+	}
+	var b strings.Builder
+	b.WriteString(kind)
+	switch {
+	case newN == 0 && m.dst%m.src == 0 && isTile(m):
+		fmt.Fprintf(&b, " tile ×%d", m.dst/m.src)
+	case newN == 0:
+		fmt.Fprintf(&b, " circular %d->%d", m.src, m.dst)
+	case m.idx[0] == 0 && (m.dst-newN) == m.src:
+		fill := m.produce
+		if consumer {
+			fill = m.consume
+		}
+		fmt.Fprintf(&b, " pad %d->%d (%s)", m.src, m.dst, fill)
+	default:
+		fill := m.produce
+		if consumer {
+			fill = m.consume
+		}
+		fmt.Fprintf(&b, " tile ×%d +%d %s", (m.dst-newN)/m.src, newN, fill)
+	}
+	return b.String()
+}
+
+func isTile(m *axisMap) bool {
+	for i, j := range m.idx {
+		if j != i%m.src {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,355 @@
+package grow
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+// lazy is a computed tensor: its data is produced on every call by gen, so that
+// nothing is held in memory between calls.
+type lazy struct {
+	shape []int
+	dt    checkpoint.DType
+	gen32 func() ([]float32, error)
+	gen64 func() ([]float64, error)
+}
+
+func (t *lazy) Shape() []int                { return t.shape }
+func (t *lazy) DType() checkpoint.DType     { return t.dt }
+func (t *lazy) Float32() ([]float32, error) { return t.gen32() }
+func (t *lazy) Float64() ([]float64, error) { return t.gen64() }
+
+// float is the element type a kernel computes into; arithmetic is float64.
+type float interface{ ~float32 | ~float64 }
+
+func read[T float](t graph.Tensor) ([]T, error) {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		v, err := t.Float32()
+		return any(v).([]T), err
+	default:
+		v, err := t.Float64()
+		return any(v).([]T), err
+	}
+}
+
+// rng returns the deterministic random source of one tensor.
+func rng(seed int64, role string) *rand.Rand {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s", seed, role)
+	return rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
+}
+
+// perturbKind is the zero-sum perturbation added over the copies of an input.
+type perturbKind int
+
+const (
+	perturbNone perturbKind = iota
+	// perturbNoise is HyperCloning's noise: +N on copy 2p, -N on copy 2p+1.
+	perturbNoise
+	// perturbSplit is LEMON's random split: R_k - mean_k R over the copies.
+	perturbSplit
+)
+
+// matrixRule is how one [out, in] matrix is grown.
+type matrixRule struct {
+	rows, cols *axisMap
+	perturb    perturbKind
+	// rel is the perturbation's standard deviation relative to rms(W)/copies
+	// (noise: 10^(-snr/20); split: the split scale).
+	rel float64
+	// freeStd is the standard deviation of free values relative to rms(W)
+	// (absRandom false) or absolute (absRandom true); 0 writes zeros.
+	freeStd   float64
+	absRandom bool
+	seed      int64
+	role      string
+	// colsProduce: the column axis is an output (embedding columns): copied
+	// without division, new columns filled by cols.produce per row.
+	colsProduce bool
+}
+
+func rms(w []float64) float64 {
+	s := 0.0
+	for _, v := range w {
+		s += v * v
+	}
+	if len(w) == 0 {
+		return 0
+	}
+	return math.Sqrt(s / float64(len(w)))
+}
+
+// growMatrix computes W' from W [O, I] under rule r.
+func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
+	sh := src.Shape()
+	if len(sh) != 2 || sh[0] != r.rows.src || sh[1] != r.cols.src {
+		return nil, fmt.Errorf("grow: %s: shape %v, want [%d %d]", r.role, sh, r.rows.src, r.cols.src)
+	}
+	w, err := read[T](src)
+	if err != nil {
+		return nil, fmt.Errorf("grow: %s: %w", r.role, err)
+	}
+	O, I := sh[0], sh[1]
+	O2, I2 := r.rows.dst, r.cols.dst
+	out := make([]T, O2*I2)
+	if r.colsProduce {
+		return produceColumns(w, out, O, I, r), nil
+	}
+
+	needScale := r.perturb != perturbNone || r.freeStd > 0
+	var wrms float64
+	if needScale {
+		s := 0.0
+		for _, v := range w {
+			s += float64(v) * float64(v)
+		}
+		wrms = math.Sqrt(s / float64(max(1, len(w))))
+	}
+	var rnd *rand.Rand
+	if needScale {
+		rnd = rng(r.seed, r.role)
+	}
+	freeStd := r.freeStd
+	if !r.absRandom {
+		freeStd *= wrms
+	}
+	// per-column scale 1/count
+	scale := make([]float64, I2)
+	for i, j := range r.cols.idx {
+		if j >= 0 {
+			scale[i] = 1 / float64(r.cols.count[j])
+		}
+	}
+	var mean []float64
+	if r.rows.produce == fillMean {
+		mean = make([]float64, I)
+		for o := 0; o < O; o++ {
+			row := w[o*I : (o+1)*I]
+			for i, v := range row {
+				mean[i] += float64(v)
+			}
+		}
+		for i := range mean {
+			mean[i] /= float64(O)
+		}
+	}
+	meanCount := 1.0
+	if len(r.cols.count) > 0 {
+		meanCount = float64(I2) / float64(I)
+	}
+	pstd := r.rel * wrms / meanCount
+	rowBuf := make([]float64, I)
+	pert := make([]float64, I2)
+	for o2 := 0; o2 < O2; o2++ {
+		dst := out[o2*I2 : (o2+1)*I2]
+		s := r.rows.idx[o2]
+		var row []float64
+		if s >= 0 {
+			srow := w[s*I : (s+1)*I]
+			if r.perturb == perturbNone && !hasNew(r.cols) {
+				// fast path: a gather with a scale, no float64 round trip for T=float32 when scale is 1
+				for i2, j := range r.cols.idx {
+					if sc := scale[i2]; sc == 1 {
+						dst[i2] = srow[j]
+					} else {
+						dst[i2] = T(float64(srow[j]) * sc)
+					}
+				}
+				continue
+			}
+			for i, v := range srow {
+				rowBuf[i] = float64(v)
+			}
+			row = rowBuf
+		} else {
+			switch r.rows.produce {
+			case fillMean:
+				row = mean
+			case fillFree:
+				if freeStd > 0 {
+					for i2 := range dst {
+						dst[i2] = T(rnd.NormFloat64() * freeStd)
+					}
+				}
+				continue
+			default:
+				continue // zero row
+			}
+		}
+		for i := range pert {
+			pert[i] = 0
+		}
+		switch r.perturb {
+		case perturbNoise:
+			for _, cp := range r.cols.copies {
+				for p := 0; p+1 < len(cp); p += 2 {
+					n := rnd.NormFloat64() * pstd
+					pert[cp[p]] += n
+					pert[cp[p+1]] -= n
+				}
+			}
+		case perturbSplit:
+			for _, cp := range r.cols.copies {
+				if len(cp) < 2 {
+					continue
+				}
+				m := 0.0
+				for _, i2 := range cp {
+					v := rnd.NormFloat64() * pstd
+					pert[i2] = v
+					m += v
+				}
+				m /= float64(len(cp))
+				for _, i2 := range cp {
+					pert[i2] -= m
+				}
+			}
+		}
+		for i2, j := range r.cols.idx {
+			if j >= 0 {
+				dst[i2] = T(row[j]*scale[i2] + pert[i2])
+				continue
+			}
+			if r.cols.consume == fillFree && freeStd > 0 {
+				dst[i2] = T(rnd.NormFloat64() * freeStd)
+			}
+		}
+	}
+	return out, nil
+}
+
+func hasNew(m *axisMap) bool {
+	for _, j := range m.idx {
+		if j < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// vectorRule is how a vector over a produced axis is grown (biases, embedding
+// rows are matrices). For norms, gain/fold apply.
+type vectorRule struct {
+	m *axisMap
+	// norm: a norm gain (scale·fold on every entry; new entries from newGain).
+	norm bool
+	// bias of a norm: fold on copied entries, 0 on new ones.
+	normBias bool
+	scale    float64 // sqrt(s) for norm gains
+	fold     float64 // 1/q folded into a final norm (1 otherwise)
+	// newGain: "cyclic" (scale·fold·w[i mod src]) or "zero" for new norm entries.
+	newCyclic bool
+	freeStd   float64
+	seed      int64
+	role      string
+}
+
+func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
+	sh := src.Shape()
+	if len(sh) != 1 || sh[0] != r.m.src {
+		return nil, fmt.Errorf("grow: %s: shape %v, want [%d]", r.role, sh, r.m.src)
+	}
+	v, err := read[T](src)
+	if err != nil {
+		return nil, fmt.Errorf("grow: %s: %w", r.role, err)
+	}
+	out := make([]T, r.m.dst)
+	mult := 1.0
+	if r.norm {
+		mult = r.scale * r.fold
+	} else if r.normBias {
+		mult = r.fold
+	}
+	var mean float64
+	for _, x := range v {
+		mean += float64(x)
+	}
+	mean /= float64(max(1, len(v)))
+	var rnd *rand.Rand
+	for i, j := range r.m.idx {
+		switch {
+		case j >= 0:
+			if mult == 1 {
+				out[i] = v[j]
+			} else {
+				out[i] = T(float64(v[j]) * mult)
+			}
+		case r.norm:
+			if r.newCyclic {
+				out[i] = T(float64(v[i%len(v)]) * mult)
+			}
+		case r.normBias:
+		case r.m.produce == fillMean:
+			out[i] = T(mean)
+		case r.m.produce == fillFree && r.freeStd > 0:
+			if rnd == nil {
+				rnd = rng(r.seed, r.role)
+			}
+			out[i] = T(rnd.NormFloat64() * r.freeStd)
+		}
+	}
+	return out, nil
+}
+
+func newLazyMatrix(src graph.Tensor, r *matrixRule) *lazy {
+	return &lazy{shape: []int{r.rows.dst, r.cols.dst}, dt: src.DType(),
+		gen32: func() ([]float32, error) { return growMatrix[float32](src, r) },
+		gen64: func() ([]float64, error) { return growMatrix[float64](src, r) }}
+}
+
+func newLazyVector(src graph.Tensor, r *vectorRule) *lazy {
+	return &lazy{shape: []int{r.m.dst}, dt: src.DType(),
+		gen32: func() ([]float32, error) { return growVector[float32](src, r) },
+		gen64: func() ([]float64, error) { return growVector[float64](src, r) }}
+}
+
+// produceColumns grows the column axis of an embedding-like matrix [rows, HID]
+// whose columns are outputs: copies, and per-row mean / zero / free values.
+func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
+	I2 := r.cols.dst
+	var rnd *rand.Rand
+	freeStd := r.freeStd
+	if r.cols.produce == fillFree && freeStd > 0 {
+		rnd = rng(r.seed, r.role)
+		if !r.absRandom {
+			s := 0.0
+			for _, v := range w {
+				s += float64(v) * float64(v)
+			}
+			freeStd *= math.Sqrt(s / float64(max(1, len(w))))
+		}
+	}
+	for o2 := 0; o2 < r.rows.dst; o2++ {
+		s := r.rows.idx[o2]
+		dst := out[o2*I2 : (o2+1)*I2]
+		if s < 0 {
+			continue
+		}
+		srow := w[s*I : (s+1)*I]
+		mean := 0.0
+		if r.cols.produce == fillMean {
+			for _, v := range srow {
+				mean += float64(v)
+			}
+			mean /= float64(I)
+		}
+		for i2, j := range r.cols.idx {
+			switch {
+			case j >= 0:
+				dst[i2] = srow[j]
+			case r.cols.produce == fillMean:
+				dst[i2] = T(mean)
+			case rnd != nil:
+				dst[i2] = T(rnd.NormFloat64() * freeStd)
+			}
+		}
+	}
+	return out
+}

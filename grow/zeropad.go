@@ -1,0 +1,74 @@
+package grow
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
+)
+
+// zeroPadSpec is zero-padding transfer (operators.md §4): the source weights in
+// the leading indices, zeros where exactness needs them (rows that write new
+// hidden coordinates, output columns of new heads and FFN units, new LayerNorm
+// gains) and zeros or --pad-std random values where the forward multiplies them
+// by zero. Norm gains ×sqrt(D/D') and eps ×D/D'. EXACT for RMSNorm; APPROX for
+// LayerNorm once the hidden width grows, since the mean of [h; 0] is not mean(h).
+func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
+	d := g.Dims
+	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
+		return nil, fmt.Errorf("grow: zeropad takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
+	}
+	if opts.PadStd < 0 || math.IsNaN(opts.PadStd) {
+		return nil, fmt.Errorf("grow: zeropad: --pad-std %v must be ≥ 0", opts.PadStd)
+	}
+	D2 := opts.Hidden
+	if D2 == 0 {
+		D2 = d.Hidden
+	}
+	if D2 < d.Hidden {
+		return nil, fmt.Errorf("grow: zeropad: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
+	}
+	h2, k2, err := targetHeads(g, opts, D2)
+	if err != nil {
+		return nil, fmt.Errorf("zeropad: %w", err)
+	}
+	i2 := opts.FFN
+	if i2 == 0 {
+		i2 = d.FFN * D2 / d.Hidden
+	}
+	if i2 < d.FFN {
+		return nil, fmt.Errorf("grow: zeropad: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
+	}
+	kvUnits := padMap(d.KVHeads, k2, fillFree, fillZero)
+	qUnits, err := headMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
+	if err != nil {
+		return nil, fmt.Errorf("grow: zeropad: %w", err)
+	}
+	sc := float64(d.Hidden) / float64(D2)
+	class := probe.Exact
+	if g.NormKind == graph.LayerNorm && D2 > d.Hidden {
+		class = probe.Approx
+	}
+	dims := d
+	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = D2, h2, k2, i2
+	s := &spec{
+		op: ZeroPad, class: class, dims: dims,
+		hid:           padMap(d.Hidden, D2, fillZero, fillFree),
+		q:             blockMap(qUnits, d.HeadDim),
+		kv:            blockMap(kvUnits, d.HeadDim),
+		ffn:           padMap(d.FFN, i2, fillFree, fillZero),
+		normScale:     math.Sqrt(sc),
+		epsScale:      sc,
+		normNewCyclic: g.NormKind == graph.RMSNorm,
+		freeStd:       opts.PadStd,
+		absRandom:     true,
+		hiddenMap:     probe.HiddenMap{Kind: "pad", Src: d.Hidden, Dst: D2, Fill: "zero"},
+		hiddenText:    fmt.Sprintf("h' = [h; 0] (%d new coordinates)", D2-d.Hidden),
+		params:        map[string]any{"hidden": D2, "heads": h2, "kv_heads": k2, "ffn": i2, "pad_std": opts.PadStd},
+	}
+	if class == probe.Approx {
+		s.notes = append(s.notes, fmt.Sprintf("%s uses LayerNorm: the mean and variance of [h; 0] are not those of h, so the result is APPROX (relative error about (1-s)·|mean(h)|/std(h), s = %.4g); --method lemon is exact", g.Family, sc))
+	}
+	return s, nil
+}
