@@ -105,6 +105,37 @@ func (m *Model) ForwardBatch(seqs [][]int) ([]*Result, error) {
 // with the causal one; a row with no visible key attends uniformly to all keys
 // (what transformers' additive mask gives).
 func (m *Model) ForwardBatchMasked(seqs [][]int, masks [][]int) ([]*Result, error) {
+	return m.run(seqs, masks, !m.SkipHidden)
+}
+
+// Greedy appends n greedily decoded ids (the argmax of the last position's
+// logits, lowest id on ties) to ids and returns the n new ids. Every step reruns
+// the whole sequence (no KV cache). Only causal models decode.
+func (m *Model) Greedy(ids []int, n int) ([]int, error) {
+	if !m.arch.causal {
+		return nil, fmt.Errorf("probe: %s: greedy decoding needs a causal model", modelName(m.g))
+	}
+	seq := append([]int(nil), ids...)
+	out := make([]int, 0, n)
+	for range n {
+		rs, err := m.run([][]int{seq}, nil, false)
+		if err != nil {
+			return out, err
+		}
+		last := rs[0].Logits[len(seq)-1]
+		best := 0
+		for i, v := range last {
+			if v > last[best] {
+				best = i
+			}
+		}
+		seq = append(seq, best)
+		out = append(out, best)
+	}
+	return out, nil
+}
+
+func (m *Model) run(seqs [][]int, masks [][]int, hidden bool) ([]*Result, error) {
 	if masks != nil && len(masks) != len(seqs) {
 		return nil, fmt.Errorf("probe: %d masks for %d sequences", len(masks), len(seqs))
 	}
@@ -132,9 +163,9 @@ func (m *Model) ForwardBatchMasked(seqs [][]int, masks [][]int) ([]*Result, erro
 		total += len(s)
 	}
 	if m.w32 != nil {
-		return forward(m, m.w32, seqs, info, total), nil
+		return forward(m, m.w32, seqs, info, total, hidden), nil
 	}
-	return forward(m, m.w64, seqs, info, total), nil
+	return forward(m, m.w64, seqs, info, total, hidden), nil
 }
 
 func toF64[T float](x []T) []float64 {
@@ -146,7 +177,7 @@ func toF64[T float](x []T) []float64 {
 }
 
 // forward is the whole pass in precision T over the concatenated batch.
-func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int) []*Result {
+func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int, hidden bool) []*Result {
 	a := &m.arch
 	D, H, K, d, I := a.D, a.H, a.K, a.d, a.I
 	qkvW := (H + 2*K) * d
@@ -164,12 +195,12 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	res := make([]*Result, len(seqs))
 	for b := range res {
 		res[b] = &Result{}
-		if !m.SkipHidden {
+		if hidden {
 			res[b].Hidden = make([][][]float64, 0, a.L+1)
 		}
 	}
 	record := func() {
-		if m.SkipHidden {
+		if !hidden {
 			return
 		}
 		for b, s := range info {

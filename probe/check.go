@@ -1,0 +1,495 @@
+package probe
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+// Tolerances of the EXACT class (operators.md §0.5): max-abs logits difference
+// relative to max(1, max|logits|), and the largest KL(p_src ‖ p_dst).
+const (
+	ExactTol64   = 1e-9
+	ExactKL64    = 1e-12
+	ExactTol32   = 1e-4
+	ExactKL32    = 1e-7
+	upToEpsLimit = 1e-6
+)
+
+// ReadMapping reads the Mapping an operator recorded under MetadataKey in the
+// first shard of c. ok is false when there is none.
+func ReadMapping(c *checkpoint.Checkpoint) (m *Mapping, ok bool, err error) {
+	if c == nil || len(c.Files) == 0 {
+		return nil, false, nil
+	}
+	s, ok := c.Files[0].Metadata[MetadataKey]
+	if !ok {
+		return nil, false, nil
+	}
+	m, err = ParseMapping([]byte(s))
+	if err != nil {
+		return nil, false, fmt.Errorf("probe: %s: metadata %q: %w", c.Files[0].Path, MetadataKey, err)
+	}
+	return m, true, nil
+}
+
+// ParseMapping parses and validates a Mapping's JSON.
+func ParseMapping(data []byte) (*Mapping, error) {
+	var m Mapping
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks the mapping's class, hidden map and layer map.
+func (m *Mapping) Validate() error {
+	switch m.Class {
+	case BitExact, Exact, ExactUpToEps, Approx, NonPreserving:
+	default:
+		return fmt.Errorf("unknown exactness class %q (want %s, %s, %s, %s or %s)", m.Class,
+			BitExact, Exact, ExactUpToEps, Approx, NonPreserving)
+	}
+	h := m.Hidden
+	if h == (HiddenMap{}) {
+		return nil // unknown: no layer-wise comparison
+	}
+	switch h.Kind {
+	case "tile", "pad":
+	default:
+		return fmt.Errorf("hidden map kind %q (want tile or pad)", h.Kind)
+	}
+	switch h.Fill {
+	case "", "zero", "mean":
+	default:
+		return fmt.Errorf("hidden map fill %q (want zero or mean)", h.Fill)
+	}
+	if h.Src <= 0 || h.Dst < h.Src {
+		return fmt.Errorf("hidden map from %d to %d coordinates (want 0 < src ≤ dst)", h.Src, h.Dst)
+	}
+	for j, s := range m.Layers {
+		if s < -1 {
+			return fmt.Errorf("layer map entry %d is %d (want a hidden-state index or -1)", j, s)
+		}
+	}
+	return nil
+}
+
+// Apply maps a source hidden state (length Src) to the grown model's (length Dst).
+func (h HiddenMap) Apply(x []float64) []float64 {
+	out := make([]float64, h.Dst)
+	fill := 0.0
+	if h.Fill == "mean" {
+		for _, v := range x {
+			fill += v
+		}
+		fill /= float64(len(x))
+	}
+	n := h.Src
+	if h.Kind == "tile" {
+		n = h.Dst / h.Src * h.Src
+	}
+	for i := range out {
+		if i < n {
+			out[i] = x[i%h.Src]
+		} else {
+			out[i] = fill
+		}
+	}
+	return out
+}
+
+// FirstIDs returns the ids a random probe of g starts with: the config's
+// bos_token_id for GPT-2 and the LLaMA family; for BERT the config's
+// cls_token_id, or 101 (the [CLS] of the standard BERT vocabularies) when the
+// vocabulary is larger than that. Ids outside the vocabulary are left out.
+func FirstIDs(g *graph.Graph) []int {
+	key := "bos_token_id"
+	def := -1
+	if g.Family == graph.FamilyBERT {
+		key, def = "cls_token_id", 101
+	}
+	id := def
+	if g.Config != nil {
+		if v, ok := g.Config.Get(key); ok {
+			if f, ok := v.(float64); ok && f == math.Trunc(f) {
+				id = int(f)
+			}
+		}
+	}
+	if id < 0 || id >= g.Vocab {
+		return nil
+	}
+	return []int{id}
+}
+
+// Probes returns n deterministic random sequences of length seqLen with ids in
+// [0, vocab), each starting with first.
+func Probes(n, seqLen, vocab int, seed int64, first []int) [][]int {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x67726f77)) // "grow"
+	out := make([][]int, n)
+	for i := range out {
+		s := make([]int, seqLen)
+		for t := range s {
+			if t < len(first) {
+				s[t] = first[t]
+			} else {
+				s[t] = rng.IntN(vocab)
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// Check runs src and dst on the same probe sequences and reports how far their
+// outputs differ, with a verdict for the class the mapping claims. A nil mapping
+// means the identity and the class EXACT when the two models have the same
+// hidden size; otherwise the hidden states are not compared and the class is
+// APPROX (report only).
+func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report, error) {
+	if opts.Probes <= 0 {
+		opts.Probes = 8
+	}
+	if opts.SeqLen <= 0 {
+		opts.SeqLen = 32
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Precision == "" {
+		opts.Precision = F64
+	}
+	if src == nil || dst == nil {
+		return nil, fmt.Errorf("probe: check needs two graphs")
+	}
+	if mapping != nil {
+		if err := mapping.Validate(); err != nil {
+			return nil, fmt.Errorf("probe: check: mapping: %w", err)
+		}
+	}
+	ms, err := New(src, opts.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	md, err := New(dst, opts.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	rep := &Report{Precision: opts.Precision}
+
+	// What the mapping says.
+	hm := HiddenMap{Kind: "tile", Src: src.Hidden, Dst: dst.Hidden}
+	known := src.Hidden == dst.Hidden
+	rep.Class = Exact
+	if mapping != nil {
+		rep.Class, rep.Operator = mapping.Class, mapping.Operator
+		if mapping.Hidden != (HiddenMap{}) {
+			hm, known = mapping.Hidden, true
+			if hm.Src != src.Hidden || hm.Dst != dst.Hidden {
+				return nil, fmt.Errorf("probe: check: the mapping maps hidden size %d to %d, but the models have %d and %d",
+					hm.Src, hm.Dst, src.Hidden, dst.Hidden)
+			}
+		} else if !known {
+			rep.Notes = append(rep.Notes, "the mapping does not say how the hidden states relate; layer-wise deviation not computed")
+		}
+	} else if !known {
+		rep.Class = Approx
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no mapping recorded and the hidden sizes differ (%d vs %d): "+
+			"layer-wise deviation not computed, class taken as APPROX (report only)", src.Hidden, dst.Hidden))
+	}
+	var layerMap []int
+	if known {
+		if mapping != nil && mapping.Layers != nil {
+			layerMap = mapping.Layers
+			if len(layerMap) != dst.Dims.Layers+1 {
+				return nil, fmt.Errorf("probe: check: the layer map has %d entries, the result has %d hidden states (layers + 1)",
+					len(layerMap), dst.Dims.Layers+1)
+			}
+		} else if src.Dims.Layers == dst.Dims.Layers {
+			layerMap = make([]int, dst.Dims.Layers+1)
+			for j := range layerMap {
+				layerMap[j] = j
+			}
+		} else {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the depths differ (%d vs %d) and no layer map was recorded; "+
+				"layer-wise deviation not computed", src.Dims.Layers, dst.Dims.Layers))
+		}
+		for j, s := range layerMap {
+			if s > src.Dims.Layers {
+				return nil, fmt.Errorf("probe: check: layer map entry %d names source hidden state %d, the source has %d",
+					j, s, src.Dims.Layers+1)
+			}
+		}
+	}
+
+	// Probe sequences.
+	vocab := min(ms.Vocab(), md.Vocab())
+	if ms.Vocab() != md.Vocab() {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("vocabularies differ (%d vs %d): probes use ids below %d and the "+
+			"first %d logits are compared", ms.Vocab(), md.Vocab(), vocab, vocab))
+	}
+	maxLen := 0
+	for _, p := range []int{ms.MaxPositions(), md.MaxPositions()} {
+		if p > 0 && (maxLen == 0 || p < maxLen) {
+			maxLen = p
+		}
+	}
+	seqs := opts.IDs
+	if seqs == nil {
+		if maxLen > 0 && opts.SeqLen > maxLen {
+			return nil, fmt.Errorf("probe: check: sequence length %d exceeds the models' %d positions", opts.SeqLen, maxLen)
+		}
+		first := opts.First
+		if first == nil {
+			first = FirstIDs(src)
+		}
+		for _, id := range first {
+			if id < 0 || id >= vocab {
+				return nil, fmt.Errorf("probe: check: first probe id %d outside the shared vocabulary [0, %d)", id, vocab)
+			}
+		}
+		seqs = Probes(opts.Probes, opts.SeqLen, vocab, opts.Seed, first)
+	} else {
+		for b, s := range seqs {
+			for t, id := range s {
+				if id < 0 || id >= vocab {
+					return nil, fmt.Errorf("probe: check: probe %d position %d: id %d outside the shared vocabulary [0, %d)",
+						b, t, id, vocab)
+				}
+			}
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, fmt.Errorf("probe: check: no probe sequences")
+	}
+	rs, err := ms.ForwardBatch(seqs)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	rd, err := md.ForwardBatch(seqs)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+
+	// Logits.
+	hiddenOut := ms.OutputWidth() != ms.Vocab() || md.OutputWidth() != md.Vocab()
+	if hiddenOut {
+		if !known {
+			return nil, fmt.Errorf("probe: check: the models output hidden states (no MLM head) of sizes %d and %d "+
+				"and no hidden mapping relates them", ms.OutputWidth(), md.OutputWidth())
+		}
+		rep.Notes = append(rep.Notes, "the models have no LM head: their last hidden states are compared "+
+			"(no KL or top-1)")
+	}
+	maxLen = 0
+	for _, s := range seqs {
+		maxLen = max(maxLen, len(s))
+	}
+	rep.PositionDev = make([]float64, maxLen)
+	rep.Probes = len(seqs)
+	tieLimit := 0.0
+	top1, ties := 0, 0
+	var klSum float64
+	var disagreements [][2]float64 // src logit gap at disagreeing positions
+	for b := range seqs {
+		for t := range seqs[b] {
+			ls, ld := rs[b].Logits[t], rd[b].Logits[t]
+			if hiddenOut {
+				ls = hm.Apply(ls)
+			} else {
+				ls, ld = ls[:vocab], ld[:vocab]
+			}
+			rep.Positions++
+			pd := 0.0
+			for i := range ls {
+				d := math.Abs(ls[i] - ld[i])
+				if math.IsNaN(d) {
+					d = math.Inf(1)
+				}
+				pd = math.Max(pd, d)
+				rep.MaxLogit = math.Max(rep.MaxLogit, math.Abs(ls[i]))
+			}
+			rep.MaxAbs = math.Max(rep.MaxAbs, pd)
+			rep.PositionDev[t] = math.Max(rep.PositionDev[t], pd)
+			if hiddenOut {
+				continue
+			}
+			kl := klDiv(ls, ld)
+			klSum += kl
+			rep.MaxKL = math.Max(rep.MaxKL, kl)
+			as, ad := argmax(ls), argmax(ld)
+			if as == ad {
+				top1++
+			} else {
+				disagreements = append(disagreements, [2]float64{ls[as], ls[ad]})
+			}
+		}
+	}
+	if !hiddenOut {
+		rep.MeanKL = klSum / float64(rep.Positions)
+		rep.Top1 = float64(top1) / float64(rep.Positions)
+	} else {
+		rep.Top1 = 1
+	}
+	if rep.MaxLogit > 0 {
+		rep.Rel = rep.MaxAbs / rep.MaxLogit
+	} else if rep.MaxAbs > 0 {
+		rep.Rel = math.Inf(1)
+	}
+
+	// Hidden states.
+	var maxHidden []float64
+	if layerMap != nil {
+		rep.LayerMap = layerMap
+		rep.LayerDev = make([]float64, len(layerMap))
+		maxHidden = make([]float64, len(layerMap))
+		for j, s := range layerMap {
+			if s < 0 {
+				rep.LayerDev[j] = -1
+				continue
+			}
+			for b := range seqs {
+				for t := range seqs[b] {
+					hs := hm.Apply(rs[b].Hidden[s][t])
+					hd := rd[b].Hidden[j][t]
+					for i := range hs {
+						d := math.Abs(hs[i] - hd[i])
+						if math.IsNaN(d) {
+							d = math.Inf(1)
+						}
+						rep.LayerDev[j] = math.Max(rep.LayerDev[j], d)
+						maxHidden[j] = math.Max(maxHidden[j], math.Abs(hs[i]))
+					}
+				}
+			}
+		}
+	}
+
+	// Verdict.
+	var fails []string
+	tol, klTol := ExactTol64, ExactKL64
+	if opts.Precision == F32 {
+		tol, klTol = ExactTol32, ExactKL32
+	}
+	switch rep.Class {
+	case BitExact:
+		if rep.MaxAbs != 0 {
+			fails = append(fails, fmt.Sprintf("max-abs logits difference %.3g ≠ 0 (BIT-EXACT)", rep.MaxAbs))
+		}
+		for j, d := range rep.LayerDev {
+			if d > 0 {
+				fails = append(fails, fmt.Sprintf("hidden state %d deviates by %.3g ≠ 0 (BIT-EXACT)", j, d))
+				break
+			}
+		}
+	case Exact:
+		limit := tol * math.Max(1, rep.MaxLogit)
+		tieLimit = 2 * limit
+		if !(rep.MaxAbs <= limit) {
+			fails = append(fails, fmt.Sprintf("max-abs logits difference %.3g > %.3g = %g·max(1, max|logits| %.3g) (EXACT, %s)",
+				rep.MaxAbs, limit, tol, rep.MaxLogit, opts.Precision))
+		}
+		if !hiddenOut && !(rep.MaxKL <= klTol) {
+			fails = append(fails, fmt.Sprintf("max KL %.3g > %g (EXACT, %s)", rep.MaxKL, klTol, opts.Precision))
+		}
+		if opts.Precision == F32 && !hiddenOut {
+			for _, g := range disagreements {
+				if g[0]-g[1] > tieLimit {
+					fails = append(fails, fmt.Sprintf("top-1 agreement %.4f < 1 (EXACT, f32)", rep.Top1))
+					break
+				}
+				ties++
+			}
+		}
+		for j, d := range rep.LayerDev {
+			lim := tol * math.Max(1, maxHidden[j])
+			if d > lim || math.IsNaN(d) {
+				fails = append(fails, fmt.Sprintf("hidden state %d (source %d) deviates by %.3g > %.3g (EXACT)",
+					j, layerMap[j], d, lim))
+				break
+			}
+		}
+	case ExactUpToEps, Approx, NonPreserving:
+	default:
+		return nil, fmt.Errorf("probe: check: unknown class %q", rep.Class)
+	}
+	if opts.Tol > 0 && !(rep.MaxAbs <= opts.Tol) {
+		fails = append(fails, fmt.Sprintf("max-abs logits difference %.3g exceeds the tolerance %g", rep.MaxAbs, opts.Tol))
+	}
+	if ties > 0 && len(fails) == 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d top-1 disagreements are ties within %.3g", ties, tieLimit))
+	}
+	switch {
+	case len(fails) > 0:
+		rep.Verdict = "FAIL: " + fails[0]
+		for _, f := range fails[1:] {
+			rep.Verdict += "; " + f
+		}
+	case rep.Class == ExactUpToEps:
+		rep.Pass = true
+		rep.Verdict = fmt.Sprintf("PASS (EXACT-UP-TO-EPS: report only; relative difference %.3g, expected ≤ %g)",
+			rep.Rel, upToEpsLimit)
+	case rep.Class == Approx || rep.Class == NonPreserving:
+		rep.Pass = true
+		rep.Verdict = fmt.Sprintf("PASS (%s: report only)", rep.Class)
+	default:
+		rep.Pass = true
+		rep.Verdict = "PASS"
+	}
+	return rep, nil
+}
+
+// klDiv returns KL(softmax(p) ‖ softmax(q)) in float64 (0 when identical).
+func klDiv(p, q []float64) float64 {
+	lp, lq := logSumExp(p), logSumExp(q)
+	var kl float64
+	for i := range p {
+		a := p[i] - lp
+		b := q[i] - lq
+		if a == b {
+			continue
+		}
+		kl += math.Exp(a) * (a - b)
+	}
+	if math.IsNaN(kl) {
+		return math.Inf(1)
+	}
+	if kl < 0 { // rounding
+		return 0
+	}
+	return kl
+}
+
+// logSumExp returns log Σ exp(x).
+func logSumExp(x []float64) float64 {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, v)
+	}
+	if math.IsInf(mx, 0) {
+		return mx
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Exp(v - mx)
+	}
+	return mx + math.Log(s)
+}
+
+func argmax(x []float64) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,301 @@
+package probe
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+var synthCases = []struct {
+	name string
+	s    spec
+}{
+	{"gpt2", spec{family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 32, V: 50, tied: true}},
+	{"gpt2-untied", spec{family: graph.FamilyGPT2, D: 6, L: 1, H: 3, I: 12, V: 20}},
+	{"llama-mha", spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, I: 40, V: 60, tied: true}},
+	{"llama-gqa", spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, d: 6, I: 24, V: 40}},
+	{"llama-mqa-bias", spec{family: graph.FamilyLlama, D: 12, L: 3, H: 3, K: 1, I: 20, V: 30, bias: true, theta: 500}},
+	{"bert-mlm", spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, mlm: true}},
+	{"bert-encoder", spec{family: graph.FamilyBERT, D: 8, L: 1, H: 4, I: 16, V: 40}},
+	{"bert-tiny", spec{family: graph.FamilyBERT, D: 4, L: 1, H: 1, I: 8, V: 12, mlm: true, act: "gelu"}},
+}
+
+// TestForwardMatchesNaive compares the engine (batched, BLAS, fused weights) with
+// the one-dot-product-at-a-time float64 forward of naive_test.go on random models
+// of every family: to 1e-12 in f64, 1e-4 in f32.
+func TestForwardMatchesNaive(t *testing.T) {
+	seqs := [][]int{{0, 5, 3, 9, 1, 7, 2}, {4}, {3, 3, 3, 1, 0, 11, 2, 8, 10, 6, 5}}
+	for _, c := range synthCases {
+		t.Run(c.name, func(t *testing.T) {
+			c.s.seed = 7
+			g := synth(c.s)
+			for _, p := range []struct {
+				prec Precision
+				tol  float64
+			}{{F64, 1e-12}, {F32, 1e-4}} {
+				m, err := New(g, p.prec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs, err := m.ForwardBatch(seqs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for b, ids := range seqs {
+					want := naiveForward(t, g, ids, nil)
+					scale := 0.0
+					for _, row := range want {
+						for _, v := range row {
+							scale = math.Max(scale, math.Abs(v))
+						}
+					}
+					if d := maxAbsDiff(t, rs[b].Logits, want); d > p.tol*math.Max(1, scale) {
+						t.Errorf("%s sequence %d: max abs diff %.3g from the naive forward (max |logit| %.3g)", p.prec, b, d, scale)
+					}
+					if got := len(rs[b].Hidden); got != c.s.L+1 {
+						t.Errorf("%d hidden states, want %d", got, c.s.L+1)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestBatchEqualsSingle: a sequence gives the same outputs alone and in a batch.
+func TestBatchEqualsSingle(t *testing.T) {
+	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 3})
+	m, err := New(g, F64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := [][]int{{1, 2, 3}, {4, 5, 6, 7, 8, 9}, {10}}
+	rs, err := m.ForwardBatch(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, s := range seqs {
+		r, err := m.Forward(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(t, r.Logits, rs[b].Logits); d > 1e-13 {
+			t.Errorf("sequence %d: batch and single differ by %.3g", b, d)
+		}
+	}
+}
+
+// TestBERTPaddingInvariance: padding a sequence and masking the padding leaves
+// the outputs at the real positions unchanged.
+func TestBERTPaddingInvariance(t *testing.T) {
+	g := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, mlm: true, seed: 11})
+	ids := []int{2, 17, 5, 30, 3}
+	padded := append(append([]int(nil), ids...), 0, 0, 0)
+	mask := []int{1, 1, 1, 1, 1, 0, 0, 0}
+	for _, p := range []struct {
+		prec Precision
+		tol  float64
+	}{{F64, 1e-12}, {F32, 1e-5}} {
+		m, err := New(g, p.prec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := m.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := m.ForwardBatchMasked([][]int{padded, padded}, [][]int{mask, nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(t, plain.Logits, rs[0].Logits[:len(ids)]); d > p.tol {
+			t.Errorf("%s: masked padding changes the logits by %.3g", p.prec, d)
+		}
+		// Without the mask the padding is attended to: the outputs must change,
+		// or the test above proves nothing.
+		if d := maxAbsDiff(t, plain.Logits, rs[1].Logits[:len(ids)]); d < 1e-3 {
+			t.Errorf("%s: unmasked padding changes the logits by only %.3g", p.prec, d)
+		}
+		// Same against the naive forward with the mask.
+		want := naiveForward(t, g, padded, mask)
+		if d := maxAbsDiff(t, rs[0].Logits, want); d > p.tol*10 {
+			t.Errorf("%s: masked batch differs from the naive forward by %.3g", p.prec, d)
+		}
+	}
+}
+
+// TestBERTOneLayerByHand computes a one-layer BERT with D = 2, one head and
+// hand-picked weights. With D = 2, LayerNorm maps every vector with x0 ≠ x1 to
+// ±(1, -1)·γ + β, so the whole forward can be followed on paper; the
+// expectation below is that derivation, written out.
+func TestBERTOneLayerByHand(t *testing.T) {
+	d64 := func(v []float64, shape ...int) graph.Tensor { return graph.NewDense64(v, checkpoint.F64, shape...) }
+	g := &graph.Graph{Family: graph.FamilyBERT, Dims: graph.Dims{Hidden: 2, Layers: 1, Heads: 1, KVHeads: 1,
+		HeadDim: 2, FFN: 2, Vocab: 3, Positions: 4, TypeVocab: 1}, NormKind: graph.LayerNorm, Eps: 0, Act: "gelu",
+		PostLN: true, Tied: true}
+	g.Embed = d64([]float64{1, 0, 0, 1, 3, 1}, 3, 2) // token 0 → (1,0), 1 → (0,1), 2 → (3,1)
+	g.Pos = d64(make([]float64, 8), 4, 2)
+	g.TokenType = d64(make([]float64, 2), 1, 2)
+	unit := graph.Norm{W: d64([]float64{1, 1}, 2), B: d64([]float64{0, 0}, 2)}
+	g.EmbedNorm = unit
+	zero2 := d64([]float64{0, 0}, 2)
+	ly := graph.Layer{AttnNorm: unit, MLPNorm: graph.Norm{W: d64([]float64{2, 2}, 2), B: d64([]float64{0.5, 0}, 2)},
+		// q = k = 0: uniform attention; v = identity; o = identity.
+		Q: graph.Linear{W: d64(make([]float64, 4), 2, 2), B: zero2},
+		K: graph.Linear{W: d64(make([]float64, 4), 2, 2), B: zero2},
+		V: graph.Linear{W: d64([]float64{1, 0, 0, 1}, 2, 2), B: zero2},
+		O: graph.Linear{W: d64([]float64{1, 0, 0, 1}, 2, 2), B: zero2},
+		// up = identity, down = identity.
+		Up:   graph.Linear{W: d64([]float64{1, 0, 0, 1}, 2, 2), B: zero2},
+		Down: graph.Linear{W: d64([]float64{1, 0, 0, 1}, 2, 2), B: zero2},
+	}
+	g.Layers = []graph.Layer{ly}
+	// Derivation for ids (0, 1): embeddings (1,0), (0,1); embedding LN (eps 0):
+	// e0 = (1,-1), e1 = (-1,1). Uniform attention averages v: (0,0) for both
+	// positions, so after the residual and LN: (1,-1), (-1,1) again. MLP:
+	// gelu(1) = Φ(1) = 0.8413447460685429, gelu(-1) = -(1-Φ(1)) = -0.15865525393145707;
+	// position 0: x + gelu(x) = (1.8413447460685429, -1.1586552539314571), whose
+	// LN is (1,-1); times γ 2 plus β (0.5, 0) = (2.5, -2). Position 1 mirrors it:
+	// (-2+0.5, 2) = (-1.5, 2). No MLM head: these are the outputs.
+	want := [][]float64{{2.5, -2}, {-1.5, 2}}
+	for _, prec := range []Precision{F64, F32} {
+		m, err := New(g, prec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.Forward([]int{0, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tol := 1e-15
+		if prec == F32 {
+			tol = 1e-6
+		}
+		if d := maxAbsDiff(t, r.Logits, want); d > tol {
+			t.Errorf("%s: got %v, want %v", prec, r.Logits, want)
+		}
+	}
+	// And ids (2, 0): embeddings (3,1), (1,0) both normalise to (1,-1); attention
+	// averages v to (1,-1) for both, residual (2,-2) → LN (1,-1): both positions
+	// give (2.5, -2).
+	m, _ := New(g, F64)
+	r, err := m.Forward([]int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, r.Logits, [][]float64{{2.5, -2}, {2.5, -2}}); d > 1e-15 {
+		t.Errorf("ids (2, 0): got %v", r.Logits)
+	}
+}
+
+// TestPrecisionsAgree: f32 and f64 agree on every family's synthetic model.
+func TestPrecisionsAgree(t *testing.T) {
+	for _, c := range synthCases {
+		c.s.seed, c.s.f32 = 5, true
+		g := synth(c.s)
+		a, err := New(g, F64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := New(g, F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []int{1, 2, 3, 4, 5, 6, 7, 8}
+		ra, _ := a.Forward(ids)
+		rb, _ := b.Forward(ids)
+		if d := maxAbsDiff(t, ra.Logits, rb.Logits); d > 1e-4 || d == 0 {
+			t.Errorf("%s: f32 and f64 differ by %.3g (want 0 < diff ≤ 1e-4)", c.name, d)
+		}
+	}
+}
+
+// TestNewRefusesInconsistentGraphs: shape and config errors are reported before
+// any arithmetic, naming what is wrong.
+func TestNewRefusesInconsistentGraphs(t *testing.T) {
+	base := spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 1}
+	cases := []struct {
+		name string
+		edit func(g *graph.Graph)
+		want string
+	}{
+		{"heads", func(g *graph.Graph) { g.Heads = 8 }, "layers.0.attn.q.weight: shape [16 16], want [32 16]"},
+		{"kv heads not dividing", func(g *graph.Graph) { g.KVHeads = 3 }, "not a multiple"},
+		{"missing gate", func(g *graph.Graph) { g.Layers[1].Gate.W = nil }, "layers.1.mlp.gate.weight: missing tensor"},
+		{"missing norm", func(g *graph.Graph) { g.FinalNorm.W = nil }, "final_norm.weight: missing tensor"},
+		{"layer count", func(g *graph.Graph) { g.Layers = g.Layers[:1] }, "graph has 1 layers, dims say 2"},
+		{"ffn", func(g *graph.Graph) { g.FFN = 25 }, "layers.0.mlp.up.weight: shape [24 16], want [25 16]"},
+		{"activation", func(g *graph.Graph) { g.Act = "mish" }, `unknown activation "mish"`},
+		{"untied without head", func(g *graph.Graph) { g.Head = nil }, "head: missing tensor"},
+		{"rope scaling", func(g *graph.Graph) { g.RopeScaling = map[string]any{"rope_type": "yarn", "factor": 4.0} },
+			`rope_scaling type "yarn" is not supported`},
+		{"one bias", func(g *graph.Graph) {
+			g.Layers[0].Q.B = graph.NewDense64(make([]float64, 16), checkpoint.F64, 16)
+		}, "1 of the q, k, v biases"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := synth(base)
+			c.edit(g)
+			_, err := New(g, F64)
+			if err == nil {
+				t.Fatal("New accepted the graph")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not say %q", err, c.want)
+			}
+		})
+	}
+	// And the ids are checked.
+	m, err := New(synth(base), F64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Forward([]int{1, 40}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+		t.Errorf("id 40 of a 40-token vocabulary: %v", err)
+	}
+}
+
+// TestLlama3RopeScaling checks transformers' llama3 frequency rule on Llama-3.1's
+// parameters: short wavelengths unchanged, long ones divided by the factor, the
+// band between interpolated.
+func TestLlama3RopeScaling(t *testing.T) {
+	sc := map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+		"original_max_position_embeddings": 8192.0}
+	plain, err := ropeInvFreq(500000, 128, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := ropeInvFreq(500000, 128, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hi, lo, mid int
+	for j := range plain {
+		wave := 2 * math.Pi / plain[j]
+		switch {
+		case wave < 8192/4.0:
+			hi++
+			if scaled[j] != plain[j] {
+				t.Errorf("j=%d (wavelength %.0f): %g, want unchanged %g", j, wave, scaled[j], plain[j])
+			}
+		case wave > 8192:
+			lo++
+			if math.Abs(scaled[j]-plain[j]/8) > 1e-18 {
+				t.Errorf("j=%d (wavelength %.0f): %g, want %g/8", j, wave, scaled[j], plain[j])
+			}
+		default:
+			mid++
+			s := (8192/wave - 1) / (4 - 1)
+			want := (1-s)*plain[j]/8 + s*plain[j]
+			if math.Abs(scaled[j]-want) > 1e-15*want || !(scaled[j] < plain[j] && scaled[j] > plain[j]/8) {
+				t.Errorf("j=%d (wavelength %.0f): %g, want %g", j, wave, scaled[j], want)
+			}
+		}
+	}
+	if hi == 0 || lo == 0 || mid == 0 {
+		t.Errorf("bands: %d high, %d low, %d medium frequencies; want all three", hi, lo, mid)
+	}
+}
