@@ -2,16 +2,246 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/grow"
+	"github.com/grow-ml/grow/probe"
 )
 
-// TODO: placeholder; the implementation replaces this file.
-func newExpandCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "expand",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("expand: not implemented yet") },
-	}
+// expandFlags are the flags of grow expand.
+type expandFlags struct {
+	out          string
+	method       string
+	widthFactor  int
+	ffnFactor    int
+	noiseSNRDB   float64
+	seed         int64
+	keepTied     bool
+	hidden       int
+	heads        int
+	kvHeads      int
+	ffn          int
+	headDim      int
+	splitScale   float64
+	padStd       float64
+	dtype        string
+	dryRun       bool
+	noCheck      bool
+	force        bool
+	quiet        bool
+	maxShardSize string
+	probes       int
+	seqLen       int
 }
+
+func newExpandCmd() *cobra.Command {
+	var f expandFlags
+	cmd := &cobra.Command{
+		Use:   "expand SRC -o OUT --method hypercloning|lemon|zeropad [flags]",
+		Short: "Grow a checkpoint's width so that it computes the same function",
+		Long: `expand writes a wider model that, before any training, computes what SRC computes.
+
+Methods:
+  hypercloning  --width-factor N [--ffn-factor M] [--noise-snr-db DB]: hidden, heads and
+                key/value heads ×N (kept at 1 for multi-query), FFN ×M; tiled weights with
+                1/N fan-in division; optional zero-sum noise. EXACT for every family.
+  lemon         --hidden D' [--heads H'] [--kv-heads K'] [--ffn I']: any target width;
+                circular replication of heads and FFN units with random fan-in splits,
+                average (LayerNorm) or zero (RMSNorm) expansion of the residual stream,
+                norm gains ×sqrt(s) and eps ×s. EXACT; post-LN BERT only for multiples.
+  zeropad       --hidden D' ... [--pad-std X]: the source in the leading indices, zeros
+                (or small random values where they meet zeros) elsewhere. EXACT for
+                RMSNorm models, APPROX for LayerNorm models once the hidden width grows.
+
+head_dim never changes. A tied output head that needs a 1/q scale is untied and written
+unless --keep-tied folds the scale into the final norm. The plan is printed; unless
+--no-check, the result is checked against the source (grow check) and a failed check
+exits with status 1.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := grow.Options{
+				Method: grow.Method(f.method), WidthFactor: f.widthFactor, FFNFactor: f.ffnFactor,
+				Noise: cmd.Flags().Changed("noise-snr-db"), NoiseSNRDB: f.noiseSNRDB,
+				Hidden: f.hidden, Heads: f.heads, KVHeads: f.kvHeads, FFN: f.ffn, HeadDim: f.headDim,
+				SplitScale: f.splitScale, PadStd: f.padStd, KeepTied: f.keepTied, Seed: f.seed,
+			}
+			return runExpand(cmd.OutOrStdout(), args[0], f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "output", "o", "", "output directory (required unless --dry-run)")
+	fl.StringVar(&f.method, "method", "", "hypercloning, lemon or zeropad")
+	fl.IntVar(&f.widthFactor, "width-factor", 0, "hypercloning: hidden and head-count multiplier N")
+	fl.IntVar(&f.ffnFactor, "ffn-factor", 0, "hypercloning: FFN multiplier M (default N)")
+	fl.Float64Var(&f.noiseSNRDB, "noise-snr-db", 0, "hypercloning: add zero-sum noise at this signal-to-noise ratio (dB)")
+	fl.Int64Var(&f.seed, "seed", 0, "seed of noise and random splits")
+	fl.BoolVar(&f.keepTied, "keep-tied", false, "keep a tied output head tied by folding its scale into the final norm")
+	fl.IntVar(&f.hidden, "hidden", 0, "lemon/zeropad: target hidden width")
+	fl.IntVar(&f.heads, "heads", 0, "lemon/zeropad: target query heads (default: hidden/head_dim)")
+	fl.IntVar(&f.kvHeads, "kv-heads", 0, "lemon/zeropad: target key/value heads (default keeps the group size)")
+	fl.IntVar(&f.ffn, "ffn", 0, "lemon/zeropad: target FFN width (default keeps its ratio to the hidden width)")
+	fl.IntVar(&f.headDim, "head-dim", 0, "target head_dim (only the source's is accepted)")
+	fl.Float64Var(&f.splitScale, "split-scale", 0, fmt.Sprintf("lemon: random fan-in split scale (default %g; negative: uniform splits)", grow.DefaultSplitScale))
+	fl.Float64Var(&f.padStd, "pad-std", 0, "zeropad: standard deviation of the free new values (default 0: zeros)")
+	fl.StringVar(&f.dtype, "dtype", "", "output dtype: f32, f16, bf16 or f64 (default: the source's)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan only")
+	fl.BoolVar(&f.noCheck, "no-check", false, "do not run grow check on the result")
+	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the check verdict")
+	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard (e.g. 5GB, 500MB)")
+	fl.IntVar(&f.probes, "probes", 8, "check: number of random probe sequences")
+	fl.IntVar(&f.seqLen, "seq-len", 32, "check: probe sequence length")
+	return cmd
+}
+
+func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) error {
+	var dt checkpoint.DType
+	if f.dtype != "" {
+		d, err := checkpoint.ParseDType(f.dtype)
+		if err != nil {
+			return fmt.Errorf("expand: --dtype: %w", err)
+		}
+		if !d.IsFloat() {
+			return fmt.Errorf("expand: --dtype %s: want a float dtype (f32, f16, bf16, f64)", d)
+		}
+		dt = d
+	}
+	if f.out == "" && !f.dryRun {
+		return errors.New("expand: no output directory (-o OUT)")
+	}
+	maxShard, err := checkpoint.ParseSize(f.maxShardSize)
+	if err != nil {
+		return fmt.Errorf("expand: --max-shard-size: %w", err)
+	}
+	ck, err := checkpoint.Open(srcPath)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	src, err := graph.FromCheckpoint(ck)
+	if err != nil {
+		return err
+	}
+	res, err := grow.Expand(src, opts)
+	if err != nil {
+		return err
+	}
+	inexact := res.Plan.InexactIn(dt)
+	if !f.quiet || f.dryRun {
+		res.Plan.Print(w, dt)
+	} else if len(inexact) > 0 {
+		fmt.Fprintf(w, "note: the result is not exact in %s (%s); --dtype f64 keeps it\n", dtName(dt), strings.Join(inexact, "; "))
+	}
+	if f.dryRun {
+		return nil
+	}
+	entries, err := res.Graph.Entries(dt)
+	if err != nil {
+		return err
+	}
+	meta, err := res.Metadata(version)
+	if err != nil {
+		return err
+	}
+	cfg := res.Graph.OutputConfig()
+	if cfg != nil && dt != "" {
+		cfg.DType = torchDType[dt]
+	}
+	wo := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force}
+	if err := checkpoint.WriteDir(f.out, entries, wo); err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintf(w, "wrote %s\n", f.out)
+	}
+	if f.noCheck {
+		return nil
+	}
+	return checkExpanded(w, src, f, dt, len(inexact) > 0)
+}
+
+func dtName(dt checkpoint.DType) string {
+	if dt == "" {
+		return "the source dtype"
+	}
+	return string(dt)
+}
+
+// checkExpanded reads the written result back and checks it against the
+// source (rounded to the output dtype when that is narrower): in float64, or
+// with the float32 rule when the operator's values were rounded on storage.
+func checkExpanded(w io.Writer, src *graph.Graph, f expandFlags, dt checkpoint.DType, rounded bool) error {
+	ck, err := checkpoint.Open(f.out)
+	if err != nil {
+		return fmt.Errorf("expand: check: %w", err)
+	}
+	defer ck.Close()
+	dst, err := graph.FromCheckpoint(ck)
+	if err != nil {
+		return fmt.Errorf("expand: check: %w", err)
+	}
+	m, ok, err := probe.ReadMapping(ck)
+	if err != nil {
+		return fmt.Errorf("expand: check: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
+	}
+	ref := src
+	if dt != "" {
+		ref = grow.RoundGraph(src, dt)
+	}
+	prec := probe.F64
+	if rounded {
+		prec = probe.F32
+	}
+	rep, err := probe.Check(ref, dst, m, probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Precision: prec})
+	if err != nil {
+		return fmt.Errorf("expand: check: %w", err)
+	}
+	printExpandReport(w, rep, dt)
+	if !rep.Pass {
+		return errCheckFailed
+	}
+	return nil
+}
+
+func maxSeq(g *graph.Graph) int {
+	if g.Positions > 0 {
+		return g.Positions
+	}
+	return math.MaxInt
+}
+
+func printExpandReport(w io.Writer, r *probe.Report, dt checkpoint.DType) {
+	ref := "source"
+	if dt != "" {
+		ref = "source rounded to " + string(dt)
+	}
+	fmt.Fprintf(w, "check (%s, %d probes, %d positions, against the %s):\n", r.Precision, r.Probes, r.Positions, ref)
+	fmt.Fprintf(w, "  max |Δlogits| %.3g (max |logits| %.3g, relative %.3g)\n", r.MaxAbs, r.MaxLogit, r.Rel)
+	fmt.Fprintf(w, "  KL mean %.3g max %.3g, top-1 agreement %.4f\n", r.MeanKL, r.MaxKL, r.Top1)
+	if len(r.LayerDev) > 0 {
+		parts := make([]string, len(r.LayerDev))
+		for i, d := range r.LayerDev {
+			parts[i] = fmt.Sprintf("%.2g", d)
+		}
+		fmt.Fprintf(w, "  hidden-state deviation per layer: %s\n", strings.Join(parts, " "))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	fmt.Fprintf(w, "%s: %s\n", r.Class, r.Verdict)
+}
+
+// torchDType is config.json's torch_dtype for an output dtype.
+var torchDType = map[checkpoint.DType]string{checkpoint.F64: "float64", checkpoint.F32: "float32",
+	checkpoint.F16: "float16", checkpoint.BF16: "bfloat16"}

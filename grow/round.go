@@ -1,0 +1,77 @@
+package grow
+
+import (
+	"fmt"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+// rounded is a tensor whose values are rounded to a narrower float dtype.
+type rounded struct {
+	t  graph.Tensor
+	dt checkpoint.DType
+}
+
+func (r rounded) Shape() []int            { return r.t.Shape() }
+func (r rounded) DType() checkpoint.DType { return r.dt }
+func (r rounded) Float64() ([]float64, error) {
+	v, err := r.t.Float64()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, len(v)*r.dt.Size())
+	if err := checkpoint.EncodeFloat64(buf, v, r.dt); err != nil {
+		return nil, fmt.Errorf("grow: rounding to %s: %w", r.dt, err)
+	}
+	out := make([]float64, len(v))
+	if err := checkpoint.DecodeFloat64(out, buf, r.dt); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+func (r rounded) Float32() ([]float32, error) {
+	v, err := r.Float64()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out, nil
+}
+
+// RoundGraph returns a copy of g whose float tensors read as if stored in dt:
+// what `grow convert --dtype dt` of g computes. Tensors already in dt, and
+// non-float tensors, are left as they are. It is the reference grow expand
+// checks a result written in a narrower dtype against.
+func RoundGraph(g *graph.Graph, dt checkpoint.DType) *graph.Graph {
+	return mapTensors(g, func(t graph.Tensor) graph.Tensor {
+		if t == nil || !t.DType().IsFloat() || t.DType() == dt || !dt.IsFloat() {
+			return t
+		}
+		return rounded{t, dt}
+	})
+}
+
+// mapTensors returns a shallow copy of g with every tensor replaced by f(t).
+func mapTensors(g *graph.Graph, f func(graph.Tensor) graph.Tensor) *graph.Graph {
+	out := *g
+	lin := func(l graph.Linear) graph.Linear { return graph.Linear{W: f(l.W), B: f(l.B)} }
+	nrm := func(n graph.Norm) graph.Norm { return graph.Norm{W: f(n.W), B: f(n.B)} }
+	out.Embed, out.Pos, out.TokenType = f(g.Embed), f(g.Pos), f(g.TokenType)
+	out.EmbedNorm, out.FinalNorm, out.MLMNorm = nrm(g.EmbedNorm), nrm(g.FinalNorm), nrm(g.MLMNorm)
+	out.Head, out.HeadBias, out.MLMTransform = f(g.Head), f(g.HeadBias), lin(g.MLMTransform)
+	out.Layers = make([]graph.Layer, len(g.Layers))
+	for i, L := range g.Layers {
+		out.Layers[i] = graph.Layer{AttnNorm: nrm(L.AttnNorm), MLPNorm: nrm(L.MLPNorm),
+			Q: lin(L.Q), K: lin(L.K), V: lin(L.V), O: lin(L.O), Up: lin(L.Up), Gate: lin(L.Gate), Down: lin(L.Down)}
+	}
+	out.Extras = make([]graph.Extra, len(g.Extras))
+	for i, e := range g.Extras {
+		out.Extras[i] = e
+		out.Extras[i].T = f(e.T)
+	}
+	return &out
+}
