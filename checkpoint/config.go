@@ -641,3 +641,19 @@ func (c *Config) String() string {
 		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.HeadDim, c.FFN, c.Vocab)
 	return b.String()
 }
+
+// TorchDType returns the transformers spelling of a float dtype ("float32",
+// "float16", "bfloat16", "float64") for config.json, or "" for other dtypes.
+func TorchDType(dt DType) string {
+	switch dt {
+	case F32:
+		return "float32"
+	case F16:
+		return "float16"
+	case BF16:
+		return "bfloat16"
+	case F64:
+		return "float64"
+	}
+	return ""
+}

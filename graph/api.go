@@ -82,8 +82,10 @@ type Extra struct {
 	// Role says what the tensor is, e.g. "bert.pooler.weight", "gpt2.attn.mask".
 	Role string
 	// Rule is what operators do with it: "hidden" (an [D] or [D, D] tensor over the
-	// hidden axis, transformed like a norm or a square matrix), "copy" (kept as it
-	// is) or "drop" (not written).
+	// hidden axis, transformed like a norm or a square matrix), "hidden_in" (an
+	// [N, D] matrix whose input axis is the hidden axis and whose output axis is
+	// untouched, BERT's next-sentence head), "copy" (kept as it is) or "drop" (not
+	// written).
 	Rule string
 	T    Tensor
 }
@@ -114,6 +116,10 @@ type Graph struct {
 	// Head is the output matrix [V, D]; nil when Tied (the head is Embed).
 	Head Tensor
 	Tied bool
+	// Headless is true for a base model without an output head (GPT2Model,
+	// LlamaModel, BertModel): Head is nil and nothing is written for it, whatever
+	// Tied says (Tied keeps the config's tie_word_embeddings).
+	Headless bool
 	// HeadBias is BERT's cls.predictions.bias [V] (nil otherwise).
 	HeadBias Tensor
 	// MLMTransform and MLMNorm are BERT's cls.predictions.transform (zero when absent).
@@ -121,6 +127,10 @@ type Graph struct {
 	MLMNorm      Norm
 	// Extras are the family-specific tensors with their rules.
 	Extras []Extra
+
+	// names is the naming the graph was read with (tensor-name prefix); the zero
+	// value means the family's default for the config's architecture.
+	names naming
 }
 
 // Role is one tensor of a graph named by its role, with its checkpoint name(s).
@@ -130,4 +140,7 @@ type Role struct {
 	// Names are the checkpoint tensor names it comes from (several for a fused tensor).
 	Names []string
 	T     Tensor
+	// Rule is the Extra rule ("hidden", "hidden_in", "copy", "drop") for
+	// family extras, "" for the common roles.
+	Rule string
 }

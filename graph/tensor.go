@@ -1,0 +1,188 @@
+package graph
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/grow-ml/grow/checkpoint"
+)
+
+// Dense is an in-memory tensor (operators' results, tests).
+type Dense struct {
+	shape []int
+	dt    checkpoint.DType
+	f32   []float32
+	f64   []float64
+}
+
+// NewDense32 returns an in-memory float32 tensor of the given shape; dt is the
+// dtype reported (the data is float32 whatever it says).
+func NewDense32(data []float32, dt checkpoint.DType, shape ...int) *Dense {
+	return &Dense{shape: shape, dt: dt, f32: data}
+}
+
+// NewDense64 returns an in-memory float64 tensor of the given shape.
+func NewDense64(data []float64, dt checkpoint.DType, shape ...int) *Dense {
+	return &Dense{shape: shape, dt: dt, f64: data}
+}
+
+// Shape implements Tensor.
+func (d *Dense) Shape() []int { return d.shape }
+
+// DType implements Tensor.
+func (d *Dense) DType() checkpoint.DType { return d.dt }
+
+// Float32 implements Tensor.
+func (d *Dense) Float32() ([]float32, error) {
+	if d.f32 != nil {
+		return d.f32, nil
+	}
+	out := make([]float32, len(d.f64))
+	for i, v := range d.f64 {
+		out[i] = float32(v)
+	}
+	return out, nil
+}
+
+// Float64 implements Tensor.
+func (d *Dense) Float64() ([]float64, error) {
+	if d.f64 != nil {
+		return d.f64, nil
+	}
+	out := make([]float64, len(d.f32))
+	for i, v := range d.f32 {
+		out[i] = float64(v)
+	}
+	return out, nil
+}
+
+// PrefersFloat64 implements Float64Preferrer: a Dense made by NewDense64 holds
+// float64 data, which Entries encodes from float64 (rounding once).
+func (d *Dense) PrefersFloat64() bool { return d.f64 != nil }
+
+// Float64Preferrer is implemented by tensors whose data is natively float64
+// (computed in float64). Entries then encodes them from Float64, so that a
+// narrower output dtype is reached by one rounding, not two. Tensors with DType
+// F64 are always encoded from Float64.
+type Float64Preferrer interface {
+	PrefersFloat64() bool
+}
+
+// View is a lazy graph tensor over a checkpoint tensor: the stored tensor,
+// optionally transposed (GPT-2 Conv1D matrices are stored [in, out] and viewed
+// [out, in]) and optionally restricted to a range of rows (GPT-2's fused c_attn
+// is viewed as its q, k and v parts). Nothing is read until Float32 or Float64
+// is called; each call reads and decodes the source again.
+type View struct {
+	// Src is the checkpoint tensor.
+	Src *checkpoint.Tensor
+	// Transposed views a stored 2-D [in, out] matrix as [out, in].
+	Transposed bool
+	// Lo and Hi select rows [Lo, Hi) of the (transposed) view, or elements of a
+	// vector; Hi == 0 means all rows.
+	Lo, Hi int
+}
+
+// NewView returns the view of t as stored.
+func NewView(t *checkpoint.Tensor) *View { return &View{Src: t} }
+
+// Whole reports whether the view is its source exactly as stored (no transpose,
+// every row), so that writing it can copy the source's bytes.
+func (v *View) Whole() bool { return !v.Transposed && v.Hi == 0 }
+
+// Shape implements Tensor.
+func (v *View) Shape() []int {
+	s := slices.Clone(v.Src.Shape)
+	if v.Transposed && len(s) == 2 {
+		s[0], s[1] = s[1], s[0]
+	}
+	if v.Hi > 0 && len(s) > 0 {
+		s[0] = v.Hi - v.Lo
+	}
+	return s
+}
+
+// DType implements Tensor: the source's dtype.
+func (v *View) DType() checkpoint.DType { return v.Src.DType }
+
+// Float32 implements Tensor.
+func (v *View) Float32() ([]float32, error) { return viewData(v, v.Src.Float32) }
+
+// Float64 implements Tensor.
+func (v *View) Float64() ([]float64, error) { return viewData(v, v.Src.Float64) }
+
+// String describes the view, e.g. `h.0.attn.c_attn.weight[T][0:768]`.
+func (v *View) String() string {
+	s := v.Src.Name
+	if v.Transposed {
+		s += "ᵀ"
+	}
+	if v.Hi > 0 {
+		s += fmt.Sprintf("[%d:%d]", v.Lo, v.Hi)
+	}
+	return s
+}
+
+// viewData decodes the source with decode, then transposes and slices it.
+func viewData[T float32 | float64](v *View, decode func() ([]T, error)) ([]T, error) {
+	shape := v.Src.Shape
+	if v.Transposed && len(shape) != 2 {
+		return nil, fmt.Errorf("graph: %s: tensor %q: cannot transpose a tensor of shape %v", v.Src.File, v.Src.Name, shape)
+	}
+	rows, cols := 1, 1
+	if len(shape) > 0 {
+		rows = shape[0]
+		cols = checkpointNumel(shape[1:])
+	}
+	if v.Transposed {
+		rows, cols = shape[1], shape[0]
+	}
+	lo, hi := 0, rows
+	if v.Hi > 0 {
+		lo, hi = v.Lo, v.Hi
+	}
+	if lo < 0 || hi > rows || lo > hi {
+		return nil, fmt.Errorf("graph: %s: tensor %q: rows [%d, %d) out of range [0, %d)", v.Src.File, v.Src.Name, lo, hi, rows)
+	}
+	data, err := decode()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) != rows*cols {
+		return nil, fmt.Errorf("graph: %s: tensor %q: decoded %d values, shape %v has %d", v.Src.File, v.Src.Name, len(data), shape, rows*cols)
+	}
+	if !v.Transposed {
+		if lo == 0 && hi == rows {
+			return data, nil
+		}
+		return slices.Clone(data[lo*cols : hi*cols]), nil
+	}
+	// Stored [cols, rows] (in, out); the view row r is stored column lo+r.
+	out := make([]T, (hi-lo)*cols)
+	for r := lo; r < hi; r++ {
+		dst := out[(r-lo)*cols : (r-lo+1)*cols]
+		for c := range dst {
+			dst[c] = data[c*rows+r]
+		}
+	}
+	return out, nil
+}
+
+func checkpointNumel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// transpose returns the [cols, rows] transpose of the row-major [rows, cols] data.
+func transpose[T float32 | float64](data []T, rows, cols int) []T {
+	out := make([]T, len(data))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			out[c*rows+r] = data[r*cols+c]
+		}
+	}
+	return out
+}
