@@ -51,10 +51,29 @@ type Plan struct {
 // Params returns the element count of the source and the grown model.
 func (p *Plan) Params() (src, dst int64) {
 	for _, t := range p.Tensors {
-		src += prod(t.SrcShape)
+		if !(t.Role == "head" && p.SrcTied) { // an untied head was the embedding
+			src += prod(t.SrcShape)
+		}
 		dst += prod(t.DstShape)
 	}
 	return
+}
+
+// InexactReasons lists the distinct reasons why values are not exact in dt
+// (see InexactIn), without the tensor names.
+func (p *Plan) InexactReasons(dt checkpoint.DType) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range p.InexactIn(dt) {
+		_, why, _ := strings.Cut(s, ": ")
+		for _, w := range strings.Split(why, "; ") {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }
 
 // Bytes returns the grown model's tensor bytes when written as dt ("" keeps

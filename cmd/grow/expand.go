@@ -137,7 +137,8 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if !f.quiet || f.dryRun {
 		res.Plan.Print(w, dt)
 	} else if len(inexact) > 0 {
-		fmt.Fprintf(w, "note: the result is not exact in %s (%s); --dtype f64 keeps it\n", dtName(dt), strings.Join(inexact, "; "))
+		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the check uses the float32 rule; %s\n",
+			dtName(dt), strings.Join(res.Plan.InexactReasons(dt), ", "), widerHint(dt, src))
 	}
 	if f.dryRun {
 		return nil
@@ -168,6 +169,17 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	return checkExpanded(w, src, f, dt, len(inexact) > 0)
 }
 
+// widerHint suggests the dtype that keeps an inexact result (nearly) exact.
+func widerHint(dt checkpoint.DType, src *graph.Graph) string {
+	if dt == "" && src.Embed != nil {
+		dt = src.Embed.DType()
+	}
+	if dt == checkpoint.F32 {
+		return "--dtype f64 keeps it exact"
+	}
+	return "--dtype f32 keeps it to float32 rounding (f64: exact)"
+}
+
 func dtName(dt checkpoint.DType) string {
 	if dt == "" {
 		return "the source dtype"
@@ -195,9 +207,9 @@ func checkExpanded(w io.Writer, src *graph.Graph, f expandFlags, dt checkpoint.D
 	if !ok {
 		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
 	}
-	ref := src
-	if dt != "" {
-		ref = grow.RoundGraph(src, dt)
+	ref, narrowed := src, false
+	if dt != "" && src.Embed != nil && dtWidth[dt] < dtWidth[src.Embed.DType()] {
+		ref, narrowed = grow.RoundGraph(src, dt), true
 	}
 	prec := probe.F64
 	if rounded {
@@ -207,7 +219,7 @@ func checkExpanded(w io.Writer, src *graph.Graph, f expandFlags, dt checkpoint.D
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
-	printExpandReport(w, rep, dt)
+	printExpandReport(w, rep, dt, narrowed)
 	if !rep.Pass {
 		return errCheckFailed
 	}
@@ -221,9 +233,12 @@ func maxSeq(g *graph.Graph) int {
 	return math.MaxInt
 }
 
-func printExpandReport(w io.Writer, r *probe.Report, dt checkpoint.DType) {
+// dtWidth orders the float dtypes by precision.
+var dtWidth = map[checkpoint.DType]int{checkpoint.F64: 4, checkpoint.F32: 3, checkpoint.F16: 2, checkpoint.BF16: 1}
+
+func printExpandReport(w io.Writer, r *probe.Report, dt checkpoint.DType, narrowed bool) {
 	ref := "source"
-	if dt != "" {
+	if narrowed {
 		ref = "source rounded to " + string(dt)
 	}
 	fmt.Fprintf(w, "check (%s, %d probes, %d positions, against the %s):\n", r.Precision, r.Probes, r.Positions, ref)
