@@ -221,12 +221,12 @@ func TestNewRefusesInconsistentGraphs(t *testing.T) {
 		edit func(g *graph.Graph)
 		want string
 	}{
-		{"heads", func(g *graph.Graph) { g.Heads = 8 }, "layers.0.attn.q.weight: shape [16 16], want [32 16]"},
+		{"heads", func(g *graph.Graph) { g.Heads = 8 }, "layers.0.attn.q.weight (\"model.layers.0.self_attn.q_proj.weight\"): shape [16 16], want [32 16]"},
 		{"kv heads not dividing", func(g *graph.Graph) { g.KVHeads = 3 }, "not a multiple"},
 		{"missing gate", func(g *graph.Graph) { g.Layers[1].Gate.W = nil }, "layers.1.mlp.gate.weight: missing tensor"},
 		{"missing norm", func(g *graph.Graph) { g.FinalNorm.W = nil }, "final_norm.weight: missing tensor"},
 		{"layer count", func(g *graph.Graph) { g.Layers = g.Layers[:1] }, "graph has 1 layers, dims say 2"},
-		{"ffn", func(g *graph.Graph) { g.FFN = 25 }, "layers.0.mlp.up.weight: shape [24 16], want [25 16]"},
+		{"ffn", func(g *graph.Graph) { g.FFN = 25 }, "layers.0.mlp.up.weight (\"model.layers.0.mlp.up_proj.weight\"): shape [24 16], want [25 16]"},
 		{"activation", func(g *graph.Graph) { g.Act = "mish" }, `unknown activation "mish"`},
 		{"untied without head", func(g *graph.Graph) { g.Head = nil }, "head: missing tensor"},
 		{"rope scaling", func(g *graph.Graph) { g.RopeScaling = map[string]any{"rope_type": "yarn", "factor": 4.0} },
