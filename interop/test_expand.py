@@ -74,7 +74,7 @@ CASES = [
     ("gpt2-hc2", "gpt2", HC + ["--width-factor", "2"], 64, True),
     ("gpt2-hc3", "gpt2", HC + ["--width-factor", "3"], 96, True),
     ("gpt2-hc2-tied", "gpt2", HC + ["--width-factor", "2", "--keep-tied"], 64, True),
-    ("gpt2-lemon48", "gpt2", ["--method", "lemon", "--hidden", "48", "--heads", "6", "--ffn", "100"],
+    ("gpt2-lemon48", "gpt2", ["--method", "lemon", "--hidden", "48", "--heads", "6", "--ffn", "150"],
      48, True),
     ("gpt2-lemon96", "gpt2", ["--method", "lemon", "--hidden", "96", "--heads", "12", "--ffn", "200"],
      96, True),
