@@ -487,6 +487,10 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	if g.Config != nil {
+		// the grown graph carries its own config (dims, eps, tie flag written in)
+		out.Config = out.OutputConfig()
+	}
 	params := map[string]any{"method": string(s.op)}
 	for k, v := range s.params {
 		params[k] = v
