@@ -81,11 +81,10 @@ type Extra struct {
 	Name string
 	// Role says what the tensor is, e.g. "bert.pooler.weight", "gpt2.attn.mask".
 	Role string
-	// Rule is what operators do with it: "hidden" (an [D] or [D, D] tensor over the
-	// hidden axis, transformed like a norm or a square matrix), "hidden_in" (an
-	// [N, D] matrix whose input axis is the hidden axis and whose output axis is
-	// untouched, BERT's next-sentence head), "copy" (kept as it is) or "drop" (not
-	// written).
+	// Rule is what operators do with it: "hidden" (a [D] vector or a matrix whose
+	// axes of size D are hidden axes: BERT's pooler [D, D] and next-sentence head
+	// [2, D]; transformed like a norm or a linear map), "copy" (kept as it is) or
+	// "drop" (not written).
 	Rule string
 	T    Tensor
 }
@@ -140,7 +139,7 @@ type Role struct {
 	// Names are the checkpoint tensor names it comes from (several for a fused tensor).
 	Names []string
 	T     Tensor
-	// Rule is the Extra rule ("hidden", "hidden_in", "copy", "drop") for
+	// Rule is the Extra rule ("hidden", "copy", "drop") for
 	// family extras, "" for the common roles.
 	Rule string
 }

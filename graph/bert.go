@@ -24,8 +24,8 @@ import (
 //	cls.predictions.decoder.weight [V, D]                     head (absent or equal when tied)
 //	cls.predictions.bias [V]                                  head.bias (or cls.predictions.decoder.bias)
 //
-// Extras: pooler.dense.{weight,bias} (rule "hidden"), cls.seq_relationship.weight
-// (rule "hidden_in") and .bias (rule "copy"), embeddings.position_ids and
+// Extras: pooler.dense.{weight,bias} and cls.seq_relationship.weight [2, D] (rule
+// "hidden"), cls.seq_relationship.bias (rule "copy"), embeddings.position_ids and
 // embeddings.token_type_ids buffers (rule "copy"), a cls.predictions.decoder.bias
 // equal to cls.predictions.bias (rule "drop").
 var bertTable = &table{
@@ -162,7 +162,7 @@ func readBERT(g *Graph, s *source) error {
 	extras := []extraRule{
 		{re: regexp.MustCompile(`^` + q + `pooler\.dense\.weight$`), role: "bert.pooler.weight", rule: RuleHidden, want: DD},
 		{re: regexp.MustCompile(`^` + q + `pooler\.dense\.bias$`), role: "bert.pooler.bias", rule: RuleHidden, want: D},
-		{re: regexp.MustCompile(`^cls\.seq_relationship\.weight$`), role: "bert.nsp.weight", rule: RuleHiddenIn,
+		{re: regexp.MustCompile(`^cls\.seq_relationship\.weight$`), role: "bert.nsp.weight", rule: RuleHidden,
 			want: func(g *Graph) []dim { return g.shape("2", "D") }},
 		{re: regexp.MustCompile(`^cls\.seq_relationship\.bias$`), role: "bert.nsp.bias", rule: RuleCopy,
 			want: func(g *Graph) []dim { return g.shape("2") }},

@@ -14,10 +14,9 @@ import (
 
 // Extra rules (see Extra.Rule).
 const (
-	RuleHidden   = "hidden"
-	RuleHiddenIn = "hidden_in"
-	RuleCopy     = "copy"
-	RuleDrop     = "drop"
+	RuleHidden = "hidden"
+	RuleCopy   = "copy"
+	RuleDrop   = "drop"
 )
 
 // naming is how a graph's tensors are named in its family: the prefix of the
@@ -662,9 +661,7 @@ func (g *Graph) checkExtra(x Extra) error {
 	ok := true
 	switch x.Rule {
 	case RuleHidden:
-		ok = (len(s) == 1 && s[0] == g.Hidden) || (len(s) == 2 && s[0] == g.Hidden && s[1] == g.Hidden)
-	case RuleHiddenIn:
-		ok = len(s) == 2 && s[1] == g.Hidden
+		ok = (len(s) == 1 && s[0] == g.Hidden) || (len(s) == 2 && (s[0] == g.Hidden || s[1] == g.Hidden))
 	case RuleCopy:
 	default:
 		return fmt.Errorf("graph: extra %q has unknown rule %q", x.Name, x.Rule)
