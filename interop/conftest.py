@@ -23,3 +23,13 @@ def _grow_binary():
     b = grow_bin()
     assert os.access(b, os.X_OK), f"GROW_BIN={b} is not an executable file"
     return b
+
+
+def pytest_terminal_summary(terminalreporter):
+    from growhf import MEASURED
+    if not MEASURED:
+        return
+    terminalreporter.section("measured max-abs differences")
+    for what, d, tol, scale in MEASURED:
+        lim = f"<= {tol:g}" if tol is not None else ""
+        terminalreporter.write_line(f"{what:<60} {d:10.3g} {lim:<10} (max |ref| {scale:.3g})")

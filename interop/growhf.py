@@ -122,9 +122,17 @@ def hf_outputs(model, ids):
     return t[0].to(torch.float64).numpy()
 
 
-def max_abs(a, b):
+# (what, measured value, tolerance) for every comparison; conftest prints them at the end.
+MEASURED = []
+
+
+def max_abs(a, b, what=None, tol=None):
+    """max |a - b|; with what, the value is recorded for the summary pytest prints."""
     assert a.shape == b.shape, f"shapes differ: {a.shape} vs {b.shape}"
-    return float(np.max(np.abs(a - b)))
+    d = float(np.max(np.abs(a - b)))
+    if what:
+        MEASURED.append((what, d, tol, float(np.max(np.abs(b)))))
+    return d
 
 
 def read_tensors(model_dir):

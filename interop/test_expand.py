@@ -144,12 +144,12 @@ def test_expand_loads_and_preserves(tmp_path, sources, source_models, case_id, f
     scale = float(np.max(np.abs(want)))
     assert scale > 1e-2, f"source logits are ~0 ({scale:.3g}); the comparison proves nothing"
     if exact:
-        d = max_abs(got, want)
+        d = max_abs(got, want, f"expand {case_id}: transformers grown vs source", TOL)
         assert d <= TOL, (f"{case_id}: transformers' logits on the grown model differ from the "
                           f"source's by {d:.3g} > {TOL} (max |logits| {scale:.3g})")
 
     # grow's own forward pass on the grown model agrees with transformers' on it.
-    d = max_abs(grow_probe(out, ids), got)
+    d = max_abs(grow_probe(out, ids), got, f"expand {case_id}: grow probe vs transformers", TOL)
     assert d <= TOL, f"{case_id}: grow probe vs transformers on the grown model: {d:.3g}"
 
 

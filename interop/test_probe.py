@@ -23,11 +23,11 @@ CASES = {
 }
 
 
-def _check(model_dir, ids, hf_model, precision):
+def _check(model_dir, ids, hf_model, precision, name=None):
     want = hf_outputs(hf_model, ids)
     got = grow_probe(model_dir, ids, precision)
     assert got.shape == want.shape, f"grow probe gave {got.shape}, transformers {want.shape}"
-    d = max_abs(got, want)
+    d = max_abs(got, want, f"probe {name or Path(model_dir).name} {precision} vs transformers", TOL)
     scale = float(np.max(np.abs(want)))
     assert d <= TOL, f"{model_dir} ({precision}): max |grow - transformers| = {d:.3g} > {TOL} " \
                      f"(max |logits| {scale:.3g})"
@@ -90,4 +90,4 @@ def minilm(tmp_path_factory):
 def test_probe_minilm_last_hidden_state(minilm, precision):
     d, model, ids = minilm
     # BertModel has no MLM head: grow probe prints the last hidden state [positions, 384].
-    _check(d, ids, model, precision)
+    _check(d, ids, model, precision, name="all-MiniLM-L6-v2")
