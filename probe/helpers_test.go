@@ -11,17 +11,16 @@ import (
 
 // spec describes a synthetic model for tests and benchmarks.
 type spec struct {
-	family               graph.Family
-	D, L, H, K, d, I, V  int
-	P                    int
-	tied, bias, mlm      bool
-	act                  string
-	theta                float64
-	scale                float64 // weight scale (default 0.1)
-	seed                 uint64
-	f32                  bool // store weights as float32 Dense
-	ropeScaling          map[string]any
-	postLNWithoutHeadMLM bool
+	family              graph.Family
+	D, L, H, K, d, I, V int
+	P                   int
+	tied, bias, mlm     bool
+	act                 string
+	theta               float64
+	scale               float64 // weight scale (default 0.1)
+	seed                uint64
+	f32                 bool // store weights as float32 Dense
+	ropeScaling         map[string]any
 }
 
 // synth builds a graph with random weights from s.

@@ -114,12 +114,10 @@ func (m *Model) Vocab() int { return m.arch.V }
 // the hidden size for a BERT without an MLM head.
 func (m *Model) OutputWidth() int { return m.arch.outWidth }
 
-// MaxPositions returns the longest sequence the model accepts (0: no limit).
+// MaxPositions returns the longest sequence the model accepts: the learned
+// position table's length, or max_position_embeddings for RoPE (0: no limit).
 func (m *Model) MaxPositions() int {
-	if m.arch.learned {
-		return m.arch.P
-	}
-	return 0
+	return max(m.arch.P, 0)
 }
 
 func modelName(g *graph.Graph) string {

@@ -1,17 +1,357 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
 
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
 	"github.com/spf13/cobra"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// TODO: placeholder; the implementation replaces this file.
 func newCheckCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "check",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("check: not implemented yet") },
+	var (
+		opts      probe.CheckOptions
+		idsFile   string
+		precision string
+		asJSON    bool
+		plotPath  string
+	)
+	cmd := &cobra.Command{
+		Use:   "check SRC DST",
+		Short: "Run two models on the same probes and judge how far their outputs differ",
+		Long: `check runs SRC and DST (checkpoint directories or .safetensors files) forward on
+the same probe sequences (random ids valid in both vocabularies, deterministic from
+--seed, starting with BOS, or [CLS] for BERT, where the model has one; or the
+sequences of --ids-file) and reports the max-abs logits difference, the same
+relative to max |logits|, the mean and max KL(p_src ‖ p_dst), top-1 agreement, the
+per-position logits difference and, where the mapping between the hidden states
+is known, the deviation of every hidden state.
+
+The mapping and the claimed exactness class come from DST's safetensors metadata
+("grow.mapping", written by grow's operators). Without one, two models of the same
+width are expected to be EXACT with the identity mapping. The verdict follows
+operators.md §0.5: EXACT in f64 needs max|Δ| ≤ 1e-9·max(1, max|logits|) and
+KL ≤ 1e-12 (f32: 1e-4, 1e-7 and 100% top-1), BIT-EXACT needs 0, the other
+classes are reported only. The exit status is 1 when the verdict fails or
+max|Δ| exceeds --tol.
+
+--ids-file holds one probe sequence per line (ids separated by commas or
+spaces) or a JSON array of arrays.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prec, err := probeParsePrecision(precision)
+			if err != nil {
+				return err
+			}
+			opts.Precision = prec
+			if opts.Probes <= 0 || opts.SeqLen <= 0 {
+				return fmt.Errorf("--probes and --seq-len must be positive")
+			}
+			if opts.Tol < 0 {
+				return fmt.Errorf("--tol must not be negative")
+			}
+			if idsFile != "" {
+				if opts.IDs, err = checkReadIDsFile(idsFile); err != nil {
+					return err
+				}
+			}
+			cs, src, err := probeOpenGraph(args[0])
+			if err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+			defer cs.Close()
+			cd, dst, err := probeOpenGraph(args[1])
+			if err != nil {
+				return fmt.Errorf("result: %w", err)
+			}
+			defer cd.Close()
+			mapping, _, err := probe.ReadMapping(cd)
+			if err != nil {
+				return err
+			}
+			if src.Family == graph.FamilyBERT {
+				if id, ok := checkTokenID(probeReadVocab(cs.Dir), "[CLS]"); ok {
+					opts.First = []int{id}
+				}
+			}
+			rep, err := probe.Check(src, dst, mapping, opts)
+			if err != nil {
+				return err
+			}
+			if plotPath != "" {
+				if err := checkPlot(rep, plotPath); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(checkJSONSafe(rep)); err != nil {
+					return err
+				}
+			} else {
+				checkWriteText(out, args[0], args[1], src, dst, mapping, opts, rep)
+			}
+			if !rep.Pass {
+				return fmt.Errorf("%w: %s", errCheckFailed, strings.TrimPrefix(rep.Verdict, "FAIL: "))
+			}
+			return nil
+		},
 	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Probes, "probes", 8, "number of random probe sequences")
+	f.IntVar(&opts.SeqLen, "seq-len", 32, "length of each random probe sequence")
+	f.Int64Var(&opts.Seed, "seed", 1, "seed of the random probes")
+	f.StringVar(&idsFile, "ids-file", "", "file of probe sequences to use instead of random ones")
+	f.Float64Var(&opts.Tol, "tol", 0, "fail when the max-abs logits difference exceeds this (0: no limit)")
+	f.StringVar(&precision, "precision", "f64", "arithmetic: f64 (default for checks) or f32")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&plotPath, "plot", "", "write a PNG of the per-layer deviation and the per-position logits difference")
+	return cmd
+}
+
+func checkTokenID(vocab map[int]string, tok string) (int, bool) {
+	for id, s := range vocab {
+		if s == tok {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// checkReadIDsFile reads probe sequences: a JSON array of arrays, or one sequence
+// per line with ids separated by commas or spaces (blank lines and lines
+// starting with # are skipped).
+func checkReadIDsFile(path string) ([][]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ids-file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "[") {
+		var seqs [][]int
+		if err := json.Unmarshal([]byte(s), &seqs); err != nil {
+			return nil, fmt.Errorf("--ids-file %s: %w", path, err)
+		}
+		for i, q := range seqs {
+			if len(q) == 0 {
+				return nil, fmt.Errorf("--ids-file %s: sequence %d is empty", path, i)
+			}
+		}
+		if len(seqs) == 0 {
+			return nil, fmt.Errorf("--ids-file %s: no sequences", path)
+		}
+		return seqs, nil
+	}
+	var seqs [][]int
+	for n, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ids, err := probeParseIDs(line)
+		if err != nil {
+			return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
+		}
+		seqs = append(seqs, ids)
+	}
+	if len(seqs) == 0 {
+		return nil, fmt.Errorf("--ids-file %s: no sequences", path)
+	}
+	return seqs, nil
+}
+
+// checkJSONSafe replaces infinities and NaN (which JSON cannot hold) by ±1e308 / -1.
+func checkJSONSafe(r *probe.Report) *probe.Report {
+	c := *r
+	fix := func(v float64) float64 {
+		switch {
+		case math.IsNaN(v):
+			return -1
+		case math.IsInf(v, 1):
+			return math.MaxFloat64
+		case math.IsInf(v, -1):
+			return -math.MaxFloat64
+		}
+		return v
+	}
+	c.MaxAbs, c.Rel, c.MaxLogit, c.MeanKL, c.MaxKL, c.Top1 = fix(c.MaxAbs), fix(c.Rel), fix(c.MaxLogit), fix(c.MeanKL), fix(c.MaxKL), fix(c.Top1)
+	c.LayerDev = append([]float64(nil), r.LayerDev...)
+	for i := range c.LayerDev {
+		c.LayerDev[i] = fix(c.LayerDev[i])
+	}
+	c.PositionDev = append([]float64(nil), r.PositionDev...)
+	for i := range c.PositionDev {
+		c.PositionDev[i] = fix(c.PositionDev[i])
+	}
+	return &c
+}
+
+func checkDescribeGraph(g *graph.Graph) string {
+	return fmt.Sprintf("%s, hidden %d, %d layers, %d heads (%d kv), FFN %d, vocabulary %d",
+		g.Family, g.Hidden, g.Dims.Layers, g.Heads, g.KVHeads, g.FFN, g.Vocab)
+}
+
+func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph, m *probe.Mapping,
+	opts probe.CheckOptions, r *probe.Report) {
+	fmt.Fprintf(w, "source   %s (%s)\n", srcPath, checkDescribeGraph(src))
+	fmt.Fprintf(w, "result   %s (%s)\n", dstPath, checkDescribeGraph(dst))
+	if m != nil {
+		h := "hidden map not recorded"
+		if m.Hidden != (probe.HiddenMap{}) {
+			h = fmt.Sprintf("hidden %s %d→%d", m.Hidden.Kind, m.Hidden.Src, m.Hidden.Dst)
+			if m.Hidden.Fill != "" {
+				h += " fill " + m.Hidden.Fill
+			}
+		}
+		layers := "layers identity"
+		if m.Layers != nil {
+			layers = fmt.Sprintf("layers %v", m.Layers)
+		}
+		fmt.Fprintf(w, "mapping  %s, class %s, %s, %s\n", m.Operator, m.Class, h, layers)
+	} else {
+		fmt.Fprintf(w, "mapping  none recorded: identity, class %s\n", r.Class)
+	}
+	if opts.IDs != nil {
+		fmt.Fprintf(w, "probes   %d sequences from the ids file, %d positions, precision %s\n", r.Probes, r.Positions, r.Precision)
+	} else {
+		fmt.Fprintf(w, "probes   %d × %d tokens, seed %d, precision %s\n", r.Probes, opts.SeqLen, opts.Seed, r.Precision)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "max |Δlogits|               %.6g\n", r.MaxAbs)
+	fmt.Fprintf(w, "relative to max |logits|    %.6g   (max |logits| %.6g)\n", r.Rel, r.MaxLogit)
+	fmt.Fprintf(w, "KL(p_src ‖ p_dst) mean/max  %.6g / %.6g\n", r.MeanKL, r.MaxKL)
+	fmt.Fprintf(w, "top-1 agreement             %.2f%%\n", 100*r.Top1)
+	if r.LayerDev != nil {
+		fmt.Fprintln(w, "\nhidden-state deviation, max |map(h_src) − h_dst|:")
+		for j, d := range r.LayerDev {
+			name := "embeddings"
+			if j > 0 {
+				name = fmt.Sprintf("block %d", j)
+			}
+			if r.LayerMap[j] < 0 {
+				fmt.Fprintf(w, "  %-12s (no source state)\n", name)
+				continue
+			}
+			fmt.Fprintf(w, "  %-12s %.6g   (source state %d)\n", name, d, r.LayerMap[j])
+		}
+	}
+	if len(r.PositionDev) > 0 {
+		fmt.Fprintln(w, "\nmax |Δlogits| per position:")
+		for t := 0; t < len(r.PositionDev); t += 8 {
+			var parts []string
+			for k := t; k < min(t+8, len(r.PositionDev)); k++ {
+				parts = append(parts, fmt.Sprintf("%.3g", r.PositionDev[k]))
+			}
+			fmt.Fprintf(w, "  %4d: %s\n", t, strings.Join(parts, "  "))
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
+	fmt.Fprintf(w, "\nverdict (%s): %s\n", r.Class, r.Verdict)
+}
+
+// checkPlotFloor is where a zero difference is drawn on the log scale.
+const checkPlotFloor = 1e-20
+
+// checkPlot draws the per-layer deviation and the per-position logits
+// difference side by side (log scale; exact zeros drawn at 1e-20) into a PNG.
+func checkPlot(r *probe.Report, path string) error {
+	clamp := func(v float64) float64 {
+		if !(v > checkPlotFloor) {
+			return checkPlotFloor
+		}
+		if math.IsInf(v, 1) {
+			return math.MaxFloat64
+		}
+		return v
+	}
+	mk := func(title, x string, ys []float64, x0 int, skip func(i int) bool) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = x
+		p.Y.Label.Text = "max |Δ| (0 drawn at 1e-20)"
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+			ticks := plot.LogTicks{}.Ticks(lo, hi)
+			for i := range ticks {
+				if ticks[i].Label != "" {
+					ticks[i].Label = fmt.Sprintf("%.0e", ticks[i].Value)
+				}
+			}
+			return ticks
+		})
+		p.X.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+			step := math.Max(1, math.Ceil((hi-lo)/10))
+			var ticks []plot.Tick
+			for v := math.Ceil(lo); v <= hi; v += step {
+				ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprint(int(v))})
+			}
+			return ticks
+		})
+		var pts plotter.XYs
+		for i, v := range ys {
+			if skip != nil && skip(i) {
+				continue
+			}
+			pts = append(pts, plotter.XY{X: float64(i + x0), Y: clamp(v)})
+		}
+		if len(pts) == 0 {
+			pts = append(pts, plotter.XY{X: 0, Y: checkPlotFloor})
+		}
+		// Fix the range: gonum/plot pads a flat one by ±1, which a log scale refuses.
+		lo, hi := math.Inf(1), 0.0
+		for _, q := range pts {
+			lo, hi = math.Min(lo, q.Y), math.Max(hi, q.Y)
+		}
+		p.Y.Min, p.Y.Max = lo/10, hi*10
+		p.X.Min, p.X.Max = pts[0].X-0.5, pts[len(pts)-1].X+0.5
+		l, s, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, err
+		}
+		s.Shape = draw.CircleGlyph{}
+		p.Add(l, s, plotter.NewGrid())
+		return p, nil
+	}
+	layer, err := mk("hidden-state deviation", "hidden state (0 = embeddings, l = after block l)", r.LayerDev, 0,
+		func(i int) bool { return r.LayerMap != nil && r.LayerMap[i] < 0 })
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	if r.LayerDev == nil {
+		layer.Title.Text = "hidden-state deviation (not computed)"
+	}
+	pos, err := mk("logits difference per position", "position", r.PositionDev, 0, nil)
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	img := vgimg.New(vg.Points(900), vg.Points(360))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 2,
+		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	cs := plot.Align([][]*plot.Plot{{layer, pos}}, tiles, dc)
+	layer.Draw(cs[0][0])
+	pos.Draw(cs[0][1])
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--plot %s: %w", path, err)
+	}
+	return f.Close()
 }

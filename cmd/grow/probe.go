@@ -1,17 +1,276 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
 	"github.com/spf13/cobra"
 )
 
-// TODO: placeholder; the implementation replaces this file.
 func newProbeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "probe",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("probe: not implemented yet") },
+	var (
+		idsFlag   string
+		precision string
+		asJSON    bool
+		greedy    int
+		top       int
+	)
+	cmd := &cobra.Command{
+		Use:   "probe MODEL --ids 1,403,407",
+		Short: "Run a model forward on token ids and show its logits",
+		Long: `probe runs MODEL (a checkpoint directory or .safetensors file) forward on the given
+token ids with grow's own forward pass and shows, for every position, the five most
+likely next tokens (with their token strings when the model directory has a
+tokenizer vocabulary). --json prints every logit instead: {"logits": [[...], ...]},
+one row per position over the whole vocabulary (a BERT without an MLM head gives
+its last hidden state). --greedy N appends N greedily decoded ids.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := probeParseIDs(idsFlag)
+			if err != nil {
+				return fmt.Errorf("--ids: %w", err)
+			}
+			if len(ids) == 0 {
+				return fmt.Errorf("--ids: give at least one token id, e.g. --ids 1,403,407")
+			}
+			if greedy < 0 || top < 0 {
+				return fmt.Errorf("--greedy and --top must not be negative")
+			}
+			prec, err := probeParsePrecision(precision)
+			if err != nil {
+				return err
+			}
+			c, g, err := probeOpenGraph(args[0])
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			m, err := probe.New(g, prec)
+			if err != nil {
+				return err
+			}
+			m.SkipHidden = true
+			r, err := m.Forward(ids)
+			if err != nil {
+				return err
+			}
+			var cont []int
+			if greedy > 0 {
+				if cont, err = m.Greedy(ids, greedy); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeProbeJSON(out, r.Logits, cont, greedy > 0)
+			}
+			vocab := probeReadVocab(c.Dir)
+			return writeProbeText(out, args[0], g, prec, ids, r.Logits, cont, vocab, top, m.OutputWidth() == m.Vocab())
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&idsFlag, "ids", "", "token ids, comma separated (required)")
+	f.StringVar(&precision, "precision", "f64", "arithmetic: f32 or f64")
+	f.BoolVar(&asJSON, "json", false, `print {"logits": [[...], ...]} (and "greedy") as JSON`)
+	f.IntVar(&greedy, "greedy", 0, "append N greedily decoded ids")
+	f.IntVar(&top, "top", 5, "tokens shown per position in the text output")
+	return cmd
+}
+
+// probeOpenGraph opens a checkpoint and builds its weight graph.
+func probeOpenGraph(path string) (*checkpoint.Checkpoint, *graph.Graph, error) {
+	c, err := checkpoint.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := graph.FromCheckpoint(c)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, g, nil
+}
+
+func probeParsePrecision(s string) (probe.Precision, error) {
+	switch strings.ToLower(s) {
+	case "f64", "float64":
+		return probe.F64, nil
+	case "f32", "float32":
+		return probe.F32, nil
+	}
+	return "", fmt.Errorf("--precision %q: want f32 or f64", s)
+}
+
+// probeParseIDs parses "1,403, 407" (commas and/or spaces).
+func probeParseIDs(s string) ([]int, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	ids := make([]int, 0, len(fields))
+	for _, f := range fields {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a token id", f)
+		}
+		ids = append(ids, n)
+	}
+	return ids, nil
+}
+
+func writeProbeJSON(w io.Writer, logits [][]float64, greedy []int, withGreedy bool) error {
+	out := struct {
+		Logits [][]float64 `json:"logits"`
+		Greedy []int       `json:"greedy,omitempty"`
+	}{Logits: logits}
+	if withGreedy {
+		out.Greedy = greedy
+	}
+	for _, row := range logits {
+		for _, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("the forward pass produced %v; JSON cannot hold it", v)
+			}
+		}
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(out)
+}
+
+func writeProbeText(w io.Writer, path string, g *graph.Graph, prec probe.Precision, ids []int, logits [][]float64,
+	greedy []int, vocab map[int]string, top int, isVocab bool) error {
+	fmt.Fprintf(w, "%s: %s, hidden %d, %d layers, %d heads (%d kv), vocabulary %d; precision %s\n",
+		path, g.Family, g.Hidden, g.Dims.Layers, g.Heads, g.KVHeads, g.Vocab, prec)
+	tok := func(id int) string {
+		if s, ok := vocab[id]; ok {
+			return strconv.Quote(s)
+		}
+		return ""
+	}
+	if !isVocab {
+		fmt.Fprintf(w, "no LM head: the outputs are the last hidden state (width %d)\n", len(logits[0]))
+	}
+	for t, row := range logits {
+		fmt.Fprintf(w, "%4d  %6d %-14s", t, ids[t], tok(ids[t]))
+		if !isVocab {
+			fmt.Fprintf(w, " |h| max %.4g\n", probeMaxAbs(row))
+			continue
+		}
+		idx := probeTopK(row, top)
+		parts := make([]string, len(idx))
+		for i, j := range idx {
+			if ts := tok(j); ts != "" {
+				parts[i] = fmt.Sprintf("%d %s %.4f", j, ts, row[j])
+			} else {
+				parts[i] = fmt.Sprintf("%d %.4f", j, row[j])
+			}
+		}
+		fmt.Fprintf(w, " → %s\n", strings.Join(parts, " | "))
+	}
+	if greedy != nil {
+		strs := make([]string, len(greedy))
+		for i, id := range greedy {
+			strs[i] = strconv.Itoa(id)
+		}
+		fmt.Fprintf(w, "greedy: %s\n", strings.Join(strs, ","))
+		if len(vocab) > 0 {
+			var b strings.Builder
+			for _, id := range greedy {
+				b.WriteString(vocab[id])
+			}
+			fmt.Fprintf(w, "greedy tokens: %q\n", b.String())
+		}
+	}
+	return nil
+}
+
+func probeMaxAbs(x []float64) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = math.Max(m, math.Abs(v))
+	}
+	return m
+}
+
+// probeTopK returns the indices of the k largest values, largest first (lower index on ties).
+func probeTopK(x []float64, k int) []int {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] > x[idx[b]] })
+	if k < len(idx) {
+		idx = idx[:k]
+	}
+	return idx
+}
+
+// probeReadVocab reads id → token string from the model directory's tokenizer.json
+// (model.vocab as a map or a Unigram list, plus added_tokens), vocab.json or
+// vocab.txt, whichever is there first. It returns nil when none is readable: the
+// token strings are a convenience of the text output.
+func probeReadVocab(dir string) map[int]string {
+	if dir == "" {
+		return nil
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
+		var tj struct {
+			Model struct {
+				Vocab json.RawMessage `json:"vocab"`
+			} `json:"model"`
+			Added []struct {
+				ID      int    `json:"id"`
+				Content string `json:"content"`
+			} `json:"added_tokens"`
+		}
+		if json.Unmarshal(b, &tj) == nil {
+			out := map[int]string{}
+			var m map[string]int
+			var list [][]any
+			if json.Unmarshal(tj.Model.Vocab, &m) == nil {
+				for s, id := range m {
+					out[id] = s
+				}
+			} else if json.Unmarshal(tj.Model.Vocab, &list) == nil {
+				for id, e := range list {
+					if len(e) > 0 {
+						if s, ok := e[0].(string); ok {
+							out[id] = s
+						}
+					}
+				}
+			}
+			for _, a := range tj.Added {
+				out[a.ID] = a.Content
+			}
+			if len(out) > 0 {
+				return out
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "vocab.json")); err == nil {
+		var m map[string]int
+		if json.Unmarshal(b, &m) == nil {
+			out := make(map[int]string, len(m))
+			for s, id := range m {
+				out[id] = s
+			}
+			return out
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "vocab.txt")); err == nil {
+		out := map[int]string{}
+		for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+			out[i] = strings.TrimRight(line, "\r")
+		}
+		return out
+	}
+	return nil
 }
