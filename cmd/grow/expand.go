@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -120,15 +121,11 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if err != nil {
 		return fmt.Errorf("expand: --max-shard-size: %w", err)
 	}
-	ck, err := checkpoint.Open(srcPath)
+	ck, src, err := openGraph(srcPath)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	src, err := graph.FromCheckpoint(ck)
-	if err != nil {
-		return err
-	}
 	res, err := grow.Expand(src, opts)
 	if err != nil {
 		return err
@@ -151,12 +148,16 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if err != nil {
 		return err
 	}
+	if sum, err := sourceSHA256(ck); err == nil {
+		meta["grow.source_sha256"] = sum
+	}
 	cfg := res.Graph.OutputConfig()
 	if cfg != nil && dt != "" {
 		cfg.DType = torchDType[dt]
 	}
 	wo := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force}
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
+		Progress: newProgress(os.Stderr, "expand", f.quiet)}
 	if err := checkpoint.WriteDir(f.out, entries, wo); err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if f.noCheck {
 		return nil
 	}
-	return checkExpanded(w, src, f, dt, len(inexact) > 0)
+	return checkExpanded(w, srcPath, src, f, dt, len(inexact) > 0)
 }
 
 // widerHint suggests the dtype that keeps an inexact result (nearly) exact.
@@ -190,16 +191,12 @@ func dtName(dt checkpoint.DType) string {
 // checkExpanded reads the written result back and checks it against the
 // source (rounded to the output dtype when that is narrower): in float64, or
 // with the float32 rule when the operator's values were rounded on storage.
-func checkExpanded(w io.Writer, src *graph.Graph, f expandFlags, dt checkpoint.DType, rounded bool) error {
-	ck, err := checkpoint.Open(f.out)
+func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, dt checkpoint.DType, rounded bool) error {
+	ck, dst, err := openGraph(f.out)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
 	defer ck.Close()
-	dst, err := graph.FromCheckpoint(ck)
-	if err != nil {
-		return fmt.Errorf("expand: check: %w", err)
-	}
 	m, ok, err := probe.ReadMapping(ck)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
@@ -215,11 +212,20 @@ func checkExpanded(w io.Writer, src *graph.Graph, f expandFlags, dt checkpoint.D
 	if rounded {
 		prec = probe.F32
 	}
-	rep, err := probe.Check(ref, dst, m, probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Precision: prec})
+	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: prec}
+	rep, err := probe.Check(ref, dst, m, co)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
-	printExpandReport(w, rep, dt, narrowed)
+	fmt.Fprintln(w)
+	if f.quiet {
+		fmt.Fprintf(w, "check (%s): %s: %s\n", rep.Precision, rep.Class, rep.Verdict)
+	} else {
+		if narrowed {
+			srcPath += " rounded to " + string(dt)
+		}
+		checkWriteText(w, srcPath, f.out, ref, dst, m, co, rep)
+	}
 	if !rep.Pass {
 		return errCheckFailed
 	}
@@ -235,27 +241,6 @@ func maxSeq(g *graph.Graph) int {
 
 // dtWidth orders the float dtypes by precision.
 var dtWidth = map[checkpoint.DType]int{checkpoint.F64: 4, checkpoint.F32: 3, checkpoint.F16: 2, checkpoint.BF16: 1}
-
-func printExpandReport(w io.Writer, r *probe.Report, dt checkpoint.DType, narrowed bool) {
-	ref := "source"
-	if narrowed {
-		ref = "source rounded to " + string(dt)
-	}
-	fmt.Fprintf(w, "check (%s, %d probes, %d positions, against the %s):\n", r.Precision, r.Probes, r.Positions, ref)
-	fmt.Fprintf(w, "  max |Δlogits| %.3g (max |logits| %.3g, relative %.3g)\n", r.MaxAbs, r.MaxLogit, r.Rel)
-	fmt.Fprintf(w, "  KL mean %.3g max %.3g, top-1 agreement %.4f\n", r.MeanKL, r.MaxKL, r.Top1)
-	if len(r.LayerDev) > 0 {
-		parts := make([]string, len(r.LayerDev))
-		for i, d := range r.LayerDev {
-			parts[i] = fmt.Sprintf("%.2g", d)
-		}
-		fmt.Fprintf(w, "  hidden-state deviation per layer: %s\n", strings.Join(parts, " "))
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
-	}
-	fmt.Fprintf(w, "%s: %s\n", r.Class, r.Verdict)
-}
 
 // torchDType is config.json's torch_dtype for an output dtype.
 var torchDType = map[checkpoint.DType]string{checkpoint.F64: "float64", checkpoint.F32: "float32",

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/probe"
+)
+
+const expandStories = "../../testdata/stories260k"
+
+func expandExec(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append([]string{"expand"}, args...))
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestExpandHyperCloningCLI(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name     string
+		args     []string
+		head     bool // lm_head.weight written
+		verdicts []string
+	}{
+		{"default untie", []string{"--method", "hypercloning", "--width-factor", "2", "--ffn-factor", "3"}, true,
+			[]string{"verdict (EXACT): PASS", "precision f32", "not exact in source dtype"}},
+		{"keep-tied f64", []string{"--method", "hypercloning", "--width-factor", "3", "--keep-tied", "--dtype", "f64"}, false,
+			[]string{"verdict (EXACT): PASS", "precision f64"}},
+		{"bf16 n2 against the rounded source", []string{"--method", "hypercloning", "--width-factor", "2", "--dtype", "bf16"}, true,
+			[]string{"rounded to BF16", "precision f64", "verdict (EXACT): PASS"}},
+		{"lemon", []string{"--method", "lemon", "--hidden", "100", "--heads", "12", "--kv-heads", "6", "--ffn", "268", "--dtype", "f64"}, false, // q = 1: the tie stays exact
+			[]string{"verdict (EXACT): PASS"}},
+		{"zeropad quiet", []string{"--method", "zeropad", "--hidden", "96", "--pad-std", "0.01", "--quiet"}, false,
+			[]string{"check (f32): EXACT: PASS"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+			text, err := expandExec(t, append([]string{expandStories, "-o", out}, c.args...)...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, text)
+			}
+			for _, v := range c.verdicts {
+				if !strings.Contains(text, v) {
+					t.Errorf("output lacks %q:\n%s", v, text)
+				}
+			}
+			ck, err := checkpoint.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ck.Close()
+			if _, ok := ck.Tensor("lm_head.weight"); ok != c.head {
+				t.Errorf("lm_head.weight written: %v, want %v", ok, c.head)
+			}
+			if ck.Config.Tied == c.head {
+				t.Errorf("config tie_word_embeddings %v with head written %v", ck.Config.Tied, c.head)
+			}
+			md := ck.Files[0].Metadata
+			for _, k := range []string{"grow.version", "grow.operator", "grow.params", "grow.source_sha256", probe.MetadataKey} {
+				if md[k] == "" {
+					t.Errorf("metadata %q missing", k)
+				}
+			}
+			var params map[string]any
+			if err := json.Unmarshal([]byte(md["grow.params"]), &params); err != nil {
+				t.Errorf("grow.params: %v", err)
+			}
+			if _, ok := ck.Tensor("model.embed_tokens.weight"); !ok {
+				t.Error("no embedding written")
+			}
+			if _, err := os.Stat(filepath.Join(out, "tokenizer.json")); err != nil {
+				t.Errorf("side file not carried over: %v", err)
+			}
+		})
+	}
+}
+
+func TestExpandDryRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "never")
+	text, err := expandExec(t, expandStories, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"target     hidden 128", "heads 16, kv heads 8, head_dim 8, ffn 344", "layers.*.attn.q.weight", "output     "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "verdict") {
+		t.Errorf("--dry-run ran the check:\n%s", text)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--dry-run wrote %s (%v)", out, err)
+	}
+}
+
+func TestExpandRefusals(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"head_dim on RoPE", []string{"-o", dir + "/a", "--method", "lemon", "--hidden", "128", "--head-dim", "16"}, "RoPE"},
+		{"smaller hidden", []string{"-o", dir + "/b", "--method", "lemon", "--hidden", "32"}, "smaller"},
+		{"heads do not divide", []string{"-o", dir + "/c", "--method", "lemon", "--hidden", "96", "--heads", "12", "--kv-heads", "5"}, "divide"},
+		{"no output", []string{"--method", "hypercloning", "--width-factor", "2"}, "-o OUT"},
+		{"unknown method", []string{"-o", dir + "/d", "--method", "net2net"}, "unknown method"},
+		{"factor 0", []string{"-o", dir + "/e", "--method", "hypercloning"}, "≥ 1"},
+		{"existing output", []string{"-o", existing, "--method", "hypercloning", "--width-factor", "2"}, "exist"},
+		{"bad dtype", []string{"-o", dir + "/f", "--method", "hypercloning", "--width-factor", "2", "--dtype", "i8"}, "float dtype"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text, err := expandExec(t, append([]string{expandStories}, c.args...)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one mentioning %q\n%s", err, c.want, text)
+			}
+			if errors.Is(err, errCheckFailed) {
+				t.Errorf("a refusal reported as a failed check")
+			}
+		})
+	}
+	// --force replaces the existing directory
+	if text, err := expandExec(t, expandStories, "-o", existing, "--force", "--quiet", "--method", "hypercloning", "--width-factor", "2"); err != nil {
+		t.Fatalf("--force: %v\n%s", err, text)
+	}
+}
+
+// Noise stored in BF16 does not cancel: grow says so before writing, and the
+// check fails with errCheckFailed (exit status 1).
+func TestExpandCheckFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "noisy")
+	text, err := expandExec(t, expandStories, "-o", out, "--quiet", "--method", "hypercloning", "--width-factor", "2",
+		"--noise-snr-db", "10", "--dtype", "bf16")
+	if !errors.Is(err, errCheckFailed) {
+		t.Fatalf("error %v, want errCheckFailed\n%s", err, text)
+	}
+	if !strings.Contains(text, "not exact in BF16") || !strings.Contains(text, "FAIL") {
+		t.Errorf("output does not say why:\n%s", text)
+	}
+}
