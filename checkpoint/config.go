@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -46,6 +48,10 @@ type Config struct {
 	// Name is the file the config was read from (for error messages).
 	Name string
 	raw  map[string]any
+	// orig is the config as read with numbers kept as written (json.Number), so
+	// that Marshal writes unchanged values exactly as the source spelled them
+	// (10000.0 stays a float for transformers' typed configs).
+	orig map[string]any
 }
 
 // Config families: the key spellings and defaults differ between them.
@@ -207,6 +213,11 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		return nil, fmt.Errorf("checkpoint: %s: not a JSON object", name)
 	}
 	c := &Config{Name: name, raw: raw}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&c.orig); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: not a JSON object: %v", name, err)
+	}
 	r := &configReader{name: name, raw: raw}
 
 	mt, ok := raw["model_type"].(string)
@@ -412,6 +423,7 @@ func (c *Config) Clone() *Config {
 		d.RopeScaling = cloneMap(c.RopeScaling)
 	}
 	d.raw = cloneMap(c.raw)
+	d.orig = cloneMap(c.orig)
 	return &d
 }
 
@@ -493,7 +505,7 @@ func (c *Config) Marshal() ([]byte, error) {
 				out[k] = v
 			}
 		}
-		out["layer_norm_epsilon"] = c.NormEps
+		out["layer_norm_epsilon"] = pyFloat(c.NormEps)
 		out["activation_function"] = c.Act
 		tieDefault = true
 	case familyBERT:
@@ -504,7 +516,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		out["vocab_size"] = c.Vocab
 		out["max_position_embeddings"] = c.MaxPositions
 		out["type_vocab_size"] = c.TypeVocab
-		out["layer_norm_eps"] = c.NormEps
+		out["layer_norm_eps"] = pyFloat(c.NormEps)
 		out["hidden_act"] = c.Act
 		tieDefault = true
 	case familyLlama:
@@ -516,7 +528,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		out["intermediate_size"] = c.FFN
 		out["vocab_size"] = c.Vocab
 		out["max_position_embeddings"] = c.MaxPositions
-		out["rms_norm_eps"] = c.NormEps
+		out["rms_norm_eps"] = pyFloat(c.NormEps)
 		out["hidden_act"] = c.Act
 		if c.ModelType == "llama" {
 			if has("attention_bias") || c.AttentionBias {
@@ -551,6 +563,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		}
 		out["layer_types"] = list
 	}
+	restoreSpelling(out, c.orig)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -569,7 +582,7 @@ func (c *Config) writeRope(out map[string]any) {
 	_, v4 := out["rope_theta"]
 	p, v5 := out["rope_parameters"].(map[string]any)
 	if v5 {
-		p["rope_theta"] = c.RopeTheta
+		p["rope_theta"] = pyFloat(c.RopeTheta)
 		// Keep the v5 object in step with a changed rope_scaling.
 		if c.RopeScaling != nil {
 			for k, v := range c.RopeScaling {
@@ -578,7 +591,7 @@ func (c *Config) writeRope(out map[string]any) {
 		}
 	}
 	if v4 || !v5 {
-		out["rope_theta"] = c.RopeTheta
+		out["rope_theta"] = pyFloat(c.RopeTheta)
 	}
 	if _, ok := out["rope_scaling"]; ok || (c.RopeScaling != nil && !v5) {
 		if c.RopeScaling == nil {
@@ -656,4 +669,47 @@ func TorchDType(dt DType) string {
 		return "float64"
 	}
 	return ""
+}
+
+// pyFloat writes a float the way Python's json does, always with a fraction or
+// exponent, so that transformers reads a float (10000 → 10000.0).
+func pyFloat(v float64) json.Number {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEnN") {
+		s += ".0"
+	}
+	return json.Number(s)
+}
+
+// restoreSpelling replaces every top-level value of out that equals the source's
+// value with the source's own spelling (numbers as written).
+func restoreSpelling(out, orig map[string]any) {
+	for k, o := range orig {
+		v, ok := out[k]
+		if !ok {
+			continue
+		}
+		if sameJSON(v, o) {
+			out[k] = cloneValue(o)
+		}
+	}
+}
+
+// sameJSON reports whether two values encode to equal JSON values (numbers
+// compared as float64).
+func sameJSON(a, b any) bool {
+	norm := func(v any) (any, bool) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, false
+		}
+		var out any
+		if err := json.Unmarshal(data, &out); err != nil {
+			return nil, false
+		}
+		return out, true
+	}
+	x, ok1 := norm(a)
+	y, ok2 := norm(b)
+	return ok1 && ok2 && reflect.DeepEqual(x, y)
 }

@@ -39,7 +39,7 @@ func TestParseConfigTestdata(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := *c
-			got.raw, got.Name = nil, ""
+			got.raw, got.orig, got.Name = nil, nil, ""
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
@@ -54,7 +54,7 @@ func TestParseConfigTestdata(t *testing.T) {
 				t.Fatalf("re-parse: %v\n%s", err, out)
 			}
 			got2 := *c2
-			got2.raw, got2.Name = nil, ""
+			got2.raw, got2.orig, got2.Name = nil, nil, ""
 			if !reflect.DeepEqual(got2, tc.want) {
 				t.Errorf("after Marshal got %+v", got2)
 			}
@@ -333,6 +333,32 @@ func mustMarshal(t *testing.T, c *Config) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestMarshalKeepsNumberSpelling: transformers v5 validates config types, so a
+// float written as 10000.0 must not come back as the integer 10000.
+func TestMarshalKeepsNumberSpelling(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "stories260k", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(data, "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(mustMarshal(t, c))
+	for _, want := range []string{`"rope_theta": 10000.0`, `"attention_dropout": 0.0`, `"rms_norm_eps": 1e-05`, `"initializer_range": 0.02`, `"hidden_size": 64`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	c.RopeTheta, c.NormEps = 500000, 1e-6
+	out = string(mustMarshal(t, c))
+	for _, want := range []string{`"rope_theta": 500000.0`, `"rms_norm_eps": 1e-06`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
 }
 
 func TestConfigCloneIsDeep(t *testing.T) {
