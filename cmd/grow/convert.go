@@ -1,17 +1,157 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/grow-ml/grow/checkpoint"
 )
 
-// TODO: placeholder; the implementation replaces this file.
+// convertFlags are the flags of grow convert.
+type convertFlags struct {
+	out          string
+	dtype        string
+	maxShardSize string
+	force        bool
+	quiet        bool
+}
+
 func newConvertCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "convert",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("convert: not implemented yet") },
+	var f convertFlags
+	cmd := &cobra.Command{
+		Use:   "convert MODEL -o OUT [--dtype f32|f16|bf16] [--max-shard-size 5GB]",
+		Short: "Rewrite a checkpoint: change its dtype, re-shard it",
+		Long: `convert reads MODEL into the weight graph and writes it back as a Hugging Face
+checkpoint in OUT: the same tensors under the same names, in the dtype asked for (the
+source's by default, then every tensor's bytes are copied unchanged), split into shards
+of at most --max-shard-size bytes of tensor data (model-00001-of-0000N.safetensors and
+an index; one model.safetensors when it fits). config.json is rewritten with the new
+dtype; tokenizer files, generation_config.json and other side files are copied.
+
+Every shard's metadata holds "format": "pt" and grow's provenance: grow.version,
+grow.operator ("convert"), grow.params (the flags as JSON) and grow.source_sha256 (a
+SHA-256 of the source's safetensors headers, index and config.json).
+
+The output is written into a temporary directory beside OUT and renamed into place at
+the end; an existing OUT is refused without --force. A progress bar is drawn on stderr
+when it is a terminal, unless --quiet.`,
+		Example: `  grow convert testdata/stories260k -o /tmp/stories-bf16 --dtype bf16
+  grow convert path/to/model -o path/to/resharded --max-shard-size 500MB
+  grow convert path/to/model -o path/to/model-f32 --dtype f32 --force --quiet`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConvert(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
+		},
 	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "output", "o", "", "output directory (required)")
+	fl.StringVar(&f.dtype, "dtype", "", "output dtype: f32, f16, bf16 or f64 (default: keep each tensor's)")
+	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard in bytes of tensor data (5GB, 500MB, 2GiB, ...)")
+	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors, and no progress bar")
+	return cmd
+}
+
+func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
+	if f.out == "" {
+		return errors.New("convert: no output directory (-o OUT)")
+	}
+	dt, err := parseOutputDType(f.dtype)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	maxShard, err := checkpoint.ParseSize(f.maxShardSize)
+	if err != nil {
+		return fmt.Errorf("convert: --max-shard-size: %w", err)
+	}
+	if maxShard <= 0 {
+		return fmt.Errorf("convert: --max-shard-size %q: must be positive", f.maxShardSize)
+	}
+	if err := checkOutput(src, f.out, f.force); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	ck, g, err := openGraph(src)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	defer ck.Close()
+	entries, err := g.Entries(dt)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	cfg := g.OutputConfig()
+	if dt != "" {
+		cfg.DType = checkpoint.TorchDType(dt)
+	}
+	sum, err := sourceSHA256(ck)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	params, err := json.Marshal(map[string]any{"dtype": string(dt), "max_shard_size": f.maxShardSize})
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		"grow.version":       version,
+		"grow.operator":      "convert",
+		"grow.params":        string(params),
+		"grow.source_sha256": sum,
+	}
+	opts := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
+		Progress: newProgress(stderr, "convert", f.quiet)}
+	if err := checkpoint.WriteDir(f.out, entries, opts); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if !f.quiet {
+		var bytes int64
+		for _, e := range entries {
+			n, _ := e.ByteSize()
+			bytes += n
+		}
+		shards, _ := filepath.Glob(filepath.Join(f.out, "*.safetensors"))
+		what := "dtypes kept"
+		if dt != "" {
+			what = "as " + string(dt)
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d tensors (%s), %s of tensor data in %d shard(s), %d side file(s)\n",
+			f.out, len(entries), what, humanBytes(bytes), len(shards), len(ck.SideFiles))
+	}
+	return nil
+}
+
+// checkOutput refuses an output that exists (without force), that is the
+// source, or that contains it.
+func checkOutput(src, out string, force bool) error {
+	st, err := os.Stat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if srcSt, err := os.Stat(src); err == nil && os.SameFile(st, srcSt) {
+		return fmt.Errorf("output %s is the source model", out)
+	}
+	absOut, err1 := filepath.Abs(out)
+	absSrc, err2 := filepath.Abs(src)
+	if err1 == nil && err2 == nil {
+		if rel, err := filepath.Rel(absOut, absSrc); err == nil && rel != "." && filepath.IsLocal(rel) {
+			return fmt.Errorf("output %s contains the source model %s", out, src)
+		}
+	}
+	if !force {
+		return fmt.Errorf("output %s already exists; use --force to replace it", out)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output %s exists and is not a directory", out)
+	}
+	return nil
 }
