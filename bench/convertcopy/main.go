@@ -5,7 +5,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"flag"
+	"fmt"
 	"log"
 	"os"
 	"strings"
@@ -18,6 +21,8 @@ func main() {
 	dtype := flag.String("dtype", "", "convert float tensors to this dtype (default: keep)")
 	shard := flag.String("max-shard-size", "5GB", "largest shard")
 	force := flag.Bool("force", false, "replace an existing output")
+	verify := flag.Bool("verify", false, "instead of writing, check that every tensor of the model in -o equals the source's (SHA-256)")
+	flag.Bool("quiet", true, "accepted for compatibility with grow convert (convertcopy never prints progress)")
 	// Accept the model before or after the flags, like `grow convert MODEL -o OUT`.
 	var model string
 	args := os.Args[1:]
@@ -42,6 +47,12 @@ func main() {
 		log.Fatal(err)
 	}
 	defer c.Close()
+	if *verify {
+		if err := verifyCopy(c, *out); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	var es []checkpoint.Entry
 	for _, t := range c.Tensors {
 		switch {
@@ -61,4 +72,33 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// verifyCopy checks that the model in dir has the same tensors as c, byte for byte.
+func verifyCopy(c *checkpoint.Checkpoint, dir string) error {
+	d, err := checkpoint.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if len(d.Tensors) != len(c.Tensors) {
+		return fmt.Errorf("verify: %s has %d tensors, the source %d", dir, len(d.Tensors), len(c.Tensors))
+	}
+	for _, t := range c.Tensors {
+		u, ok := d.Tensor(t.Name)
+		if !ok {
+			return fmt.Errorf("verify: %s lacks tensor %q", dir, t.Name)
+		}
+		a, b := sha256.New(), sha256.New()
+		if _, err := t.WriteTo(a); err != nil {
+			return err
+		}
+		if _, err := u.WriteTo(b); err != nil {
+			return err
+		}
+		if !bytes.Equal(a.Sum(nil), b.Sum(nil)) || t.DType != u.DType {
+			return fmt.Errorf("verify: tensor %q differs", t.Name)
+		}
+	}
+	return nil
 }
