@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
+)
+
+func testModel(name string) string { return filepath.Join("..", "..", "testdata", name) }
+
+// growExec runs the grow command in-process and returns stdout and stderr.
+func growExec(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func inspectJSON(t *testing.T, path string, extra ...string) inspectReport {
+	t.Helper()
+	out, _, err := growExec(t, append([]string{"inspect", path, "--json"}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r inspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return r
+}
+
+func TestInspectTestdata(t *testing.T) {
+	for _, tc := range []struct {
+		dir    string
+		family string
+		arch   string
+		dims   [8]int // hidden, layers, heads, kv heads, head_dim, ffn, vocab, positions
+		head   string
+		params int64
+		dtypes map[string]int
+	}{
+		// The issue's numbers for the trained stories260k Llama.
+		{"stories260k", "llama", "LlamaForCausalLM", [8]int{64, 5, 8, 4, 8, 172, 512, 512}, "tied", 260032, map[string]int{"F32": 47}},
+		// GPT-2 n_inner null ⇒ 4·n_embd; 50257·2 + 1024·2 + 74 per layer + 4 (ln_f).
+		{"gpt2-random-realtok", "gpt2", "GPT2LMHeadModel", [8]int{2, 1, 1, 1, 2, 8, 50257, 1024}, "tied", 102640, map[string]int{"F32": 16}},
+		{"gpt2-random-toyvocab", "gpt2", "GPT2Model", [8]int{2, 1, 1, 1, 2, 8, 21, 1024}, "none", 2168, map[string]int{"F32": 16}},
+		// 30522·4 + 512·4 + 2·4 + 8 + 236 (layer) + 28 (MLM transform) + 30522 (cls bias).
+		{"bert-random-realtok", "bert", "BertLMHeadModel", [8]int{4, 1, 1, 1, 4, 8, 30522, 512}, "tied", 154874, map[string]int{"F32": 26}},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			r := inspectJSON(t, testModel(tc.dir))
+			got := [8]int{r.Hidden, r.Layers, r.Heads, r.KVHeads, r.HeadDim, r.FFN, r.Vocab, r.Positions}
+			if r.Family != tc.family || len(r.Architectures) != 1 || r.Architectures[0] != tc.arch || got != tc.dims ||
+				r.Head != tc.head || r.Parameters != tc.params {
+				t.Errorf("got %s %v %v head %s params %d", r.Family, r.Architectures, got, r.Head, r.Parameters)
+			}
+			if len(r.DTypes) != len(tc.dtypes) || r.DTypes["F32"] != tc.dtypes["F32"] {
+				t.Errorf("dtypes %v", r.DTypes)
+			}
+			// All these checkpoints are F32 and store every parameter once.
+			if r.Bytes != 4*tc.params || len(r.Shards) != 1 || r.Shards[0] != "model.safetensors" {
+				t.Errorf("bytes %d shards %v", r.Bytes, r.Shards)
+			}
+			st, err := os.Stat(filepath.Join(testModel(tc.dir), "model.safetensors"))
+			if err != nil || r.FileBytes != st.Size() {
+				t.Errorf("file bytes %d, %v", r.FileBytes, err)
+			}
+			if tc.family == "bert" && r.TypeVocab != 2 {
+				t.Errorf("type vocab %d", r.TypeVocab)
+			}
+		})
+	}
+}
+
+func TestInspectText(t *testing.T) {
+	out, _, err := growExec(t, "inspect", testModel("stories260k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`(?m)^family\s+llama \(model_type llama, LlamaForCausalLM\)$`,
+		`(?m)^hidden size\s+64$`, `(?m)^layers\s+5$`, `(?m)^heads\s+8$`, `(?m)^key/value heads\s+4$`,
+		`(?m)^head_dim\s+8$`, `(?m)^FFN size\s+172$`, `(?m)^vocabulary\s+512$`,
+		`(?m)^output head\s+tied to the embedding$`, `(?m)^parameters\s+260,032$`,
+		`(?m)^dtypes\s+F32 \(47 tensors\)`, `(?m)^bytes\s+1,040,128 of tensor data`, `(?m)^shards\s+1 \(model.safetensors\)$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "TENSOR") {
+		t.Errorf("tensor table without --tensors")
+	}
+}
+
+func TestInspectTensors(t *testing.T) {
+	out, _, err := growExec(t, "inspect", testModel("gpt2-random-realtok"), "--tensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := checkpoint.Open(testModel("gpt2-random-realtok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, x := range c.Tensors {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(x.Name) + `\s+\S+.*\sF32$`).MatchString(out) {
+			t.Errorf("tensor %s not listed with a role and dtype", x.Name)
+		}
+	}
+	for _, re := range []string{
+		`(?m)^transformer\.h\.0\.attn\.c_attn\.weight\s+layers\.0\.attn\.\{q,k,v\}\.weight\s+\[2 6\]\s+F32$`,
+		`(?m)^transformer\.wte\.weight\s+embed\s+\[50257 2\]\s+F32$`,
+		`(?m)^transformer\.h\.0\.mlp\.c_proj\.weight\s+layers\.0\.mlp\.down\.weight\s+\[8 2\]\s+F32$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+	r := inspectJSON(t, testModel("bert-random-realtok"), "--tensors")
+	if len(r.Tensors) != 26 {
+		t.Fatalf("%d tensors", len(r.Tensors))
+	}
+	for _, x := range r.Tensors {
+		if len(x.Roles) != 1 || x.DType != "F32" || x.File != "model.safetensors" {
+			t.Errorf("tensor %+v", x)
+		}
+	}
+}
+
+func TestInspectBareFileAndShards(t *testing.T) {
+	r := inspectJSON(t, filepath.Join(testModel("stories260k"), "model.safetensors"))
+	if r.Family != "" || r.Parameters != 260032 || r.DTypes["F32"] != 47 {
+		t.Errorf("bare file: %+v", r)
+	}
+	out, _, err := growExec(t, "inspect", filepath.Join(testModel("stories260k"), "model.safetensors"))
+	if err != nil || !strings.Contains(out, "no config.json") {
+		t.Errorf("bare file text: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "sharded")
+	if _, _, err := growExec(t, "convert", testModel("stories260k"), "-o", dir, "--max-shard-size", "100KB", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	r = inspectJSON(t, dir)
+	if len(r.Shards) < 2 || r.Parameters != 260032 || r.Family != "llama" {
+		t.Errorf("sharded: shards %v params %d", r.Shards, r.Parameters)
+	}
+}
+
+func TestInspectErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		path  func(t *testing.T) string
+		wants []string
+	}{
+		{"missing model", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, []string{"nope", "no such model"}},
+		{"missing key", func(t *testing.T) string {
+			return cmdCopyModel(t, "stories260k", func(m map[string]any) { delete(m, "hidden_size") }, nil)
+		}, []string{"config.json", `"hidden_size"`, "missing"}},
+		{"contradictory keys", func(t *testing.T) string {
+			return cmdCopyModel(t, "stories260k", func(m map[string]any) { m["num_key_value_heads"] = 3 }, nil)
+		}, []string{"config.json", `"num_key_value_heads"`, "does not divide"}},
+		{"unknown tensor", func(t *testing.T) string {
+			return cmdCopyModel(t, "bert-random-realtok", nil, []checkpoint.Entry{
+				checkpoint.BytesEntry("bert.encoder.layer.0.attention.self.distance_embedding.weight", checkpoint.F32, []int{1}, make([]byte, 4))})
+		}, []string{"model.safetensors", `"bert.encoder.layer.0.attention.self.distance_embedding.weight"`, "fits no role"}},
+		{"config disagrees with tensors", func(t *testing.T) string {
+			return cmdCopyModel(t, "gpt2-random-realtok", func(m map[string]any) { m["vocab_size"] = 50000 }, nil)
+		}, []string{`"transformer.wte.weight"`, "vocab_size=50000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := growExec(t, "inspect", tc.path(t))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	if _, _, err := growExec(t, "inspect"); err == nil {
+		t.Errorf("inspect without a model: no error")
+	}
+}
+
+// cmdCopyModel copies a testdata model (config.json edited by editCfg, every
+// tensor plus extra, and the side files) into a temporary directory.
+func cmdCopyModel(t *testing.T, name string, editCfg func(map[string]any), extra []checkpoint.Entry) string {
+	t.Helper()
+	src := testModel(name)
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if editCfg != nil {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		editCfg(m)
+		if raw, err = json.MarshalIndent(m, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == "config.json" || e.Name() == "model.safetensors" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := checkpoint.OpenFile(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var es []checkpoint.Entry
+	for _, x := range st.Tensors {
+		es = append(es, checkpoint.CopyEntry(x))
+	}
+	es = append(es, extra...)
+	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := checkpoint.WriteSafetensors(f, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
