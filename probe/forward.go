@@ -342,75 +342,120 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	return res
 }
 
+// axpy computes y += alpha·x over n elements (gonum's BLAS level 1).
+func axpy[T float](n int, alpha T, x, y []T) {
+	switch x := any(x).(type) {
+	case []float32:
+		blas32.Implementation().Saxpy(n, float32(alpha), x, 1, any(y).([]float32), 1)
+	case []float64:
+		blas64.Implementation().Daxpy(n, float64(alpha), x, 1, any(y).([]float64), 1)
+	}
+}
+
+// dot returns x·y over n elements (gonum's BLAS level 1).
+func dot[T float](n int, x, y []T) T {
+	switch x := any(x).(type) {
+	case []float32:
+		return T(blas32.Implementation().Sdot(n, x, 1, any(y).([]float32), 1))
+	case []float64:
+		return T(blas64.Implementation().Ddot(n, x, 1, any(y).([]float64), 1))
+	}
+	return 0
+}
+
 // attention computes softmax(q·kᵀ·scale + mask)·v for every sequence and query
 // head from the fused qkv rows into att ([N, H·d], heads concatenated). Query
 // head i reads key/value head i/(H/K).
+//
+// One job is one (sequence, key/value head): its keys and values are gathered
+// transposed ([d, n]), so that a score row is d long vector updates over the
+// visible keys and an output is d dot products over them, whatever the head
+// size; causal rows stop at the diagonal. Jobs run on GOMAXPROCS goroutines.
 func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 	H, K, d := a.H, a.K, a.d
 	qkvW := (H + 2*K) * d
 	g := H / K
-	type job struct{ seq, head int }
-	jobs := make([]job, 0, len(info)*H)
+	type job struct{ seq, kv int }
+	jobs := make([]job, 0, len(info)*K)
 	maxN, work := 0, 0
 	for b, s := range info {
 		maxN = max(maxN, s.n)
 		work += s.n * s.n * d * H
-		for hh := 0; hh < H; hh++ {
-			jobs = append(jobs, job{b, hh})
+		for kv := 0; kv < K; kv++ {
+			jobs = append(jobs, job{b, kv})
 		}
 	}
-	run := func(j job, scores []T) {
+	run := func(j job, buf []T) {
 		s := info[j.seq]
 		n := s.n
-		kv := j.head / g
-		q := qkv[s.off*qkvW+j.head*d:]
-		k := qkv[s.off*qkvW+(H+kv)*d:]
-		v := qkv[s.off*qkvW+(H+K+kv)*d:]
-		sc := scores[:n*n]
-		gemm(blas.NoTrans, blas.Trans, n, n, d, scale, q, qkvW, k, qkvW, 0, sc, n)
-		for i := 0; i < n; i++ {
-			row := sc[i*n : (i+1)*n]
-			hi := n
-			if a.causal {
-				hi = i + 1
-			}
-			mx := math.Inf(-1)
-			for t := 0; t < hi; t++ {
-				if s.mask == nil || s.mask[t] != 0 {
-					mx = math.Max(mx, float64(row[t]))
-				}
-			}
-			if math.IsInf(mx, -1) { // nothing visible: uniform over all keys
-				for t := range row {
-					row[t] = T(1 / float64(n))
-				}
-				continue
-			}
-			var sum float64
-			for t := 0; t < n; t++ {
-				if t >= hi || (s.mask != nil && s.mask[t] == 0) {
-					row[t] = 0
-					continue
-				}
-				e := math.Exp(float64(row[t]) - mx)
-				row[t] = T(e)
-				sum += e
-			}
-			inv := 1 / sum
-			for t := 0; t < hi; t++ {
-				row[t] = T(float64(row[t]) * inv)
+		kt, vt, sc := buf[:d*n], buf[d*maxN:d*maxN+d*n], buf[2*d*maxN:2*d*maxN+n]
+		base := s.off * qkvW
+		for t := 0; t < n; t++ {
+			row := qkv[base+t*qkvW:]
+			k := row[(H+j.kv)*d : (H+j.kv+1)*d]
+			v := row[(H+K+j.kv)*d : (H+K+j.kv+1)*d]
+			for c := 0; c < d; c++ {
+				kt[c*n+t] = k[c]
+				vt[c*n+t] = v[c]
 			}
 		}
-		gemm(blas.NoTrans, blas.NoTrans, n, d, n, 1, sc, n, v, qkvW, 0, att[s.off*H*d+j.head*d:], H*d)
+		for hq := j.kv * g; hq < (j.kv+1)*g; hq++ {
+			for i := 0; i < n; i++ {
+				q := qkv[base+i*qkvW+hq*d : base+i*qkvW+(hq+1)*d]
+				hi := n
+				if a.causal {
+					hi = i + 1
+				}
+				row := sc[:hi]
+				clear(row)
+				for c := 0; c < d; c++ {
+					axpy(hi, q[c]*scale, kt[c*n:], row)
+				}
+				mx := math.Inf(-1)
+				for t, v := range row {
+					if (s.mask == nil || s.mask[t] != 0) && float64(v) > mx {
+						mx = float64(v)
+					}
+				}
+				out := att[(s.off+i)*H*d+hq*d : (s.off+i)*H*d+(hq+1)*d]
+				if math.IsInf(mx, -1) {
+					// Nothing visible: uniform over all keys, as transformers'
+					// additive mask gives.
+					row = sc[:n]
+					for t := range row {
+						row[t] = T(1 / float64(n))
+					}
+					for c := 0; c < d; c++ {
+						out[c] = dot(n, row, vt[c*n:])
+					}
+					continue
+				}
+				var sum float64
+				for t, v := range row {
+					if s.mask != nil && s.mask[t] == 0 {
+						row[t] = 0
+						continue
+					}
+					e := math.Exp(float64(v) - mx)
+					row[t] = T(e)
+					sum += e
+				}
+				inv := T(1 / sum)
+				for c := 0; c < d; c++ {
+					out[c] = dot(hi, row, vt[c*n:]) * inv
+				}
+			}
+		}
 	}
+	bufLen := 2*d*maxN + maxN
 	workers := runtime.GOMAXPROCS(0)
 	if workers > len(jobs) {
 		workers = len(jobs)
 	}
-	if workers <= 1 || work < 1<<16 {
-		scores := make([]T, maxN*maxN)
+	if workers <= 1 || work < 1<<15 {
+		buf := make([]T, bufLen)
 		for _, j := range jobs {
-			run(j, scores)
+			run(j, buf)
 		}
 		return
 	}
@@ -424,9 +469,9 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			scores := make([]T, maxN*maxN)
+			buf := make([]T, bufLen)
 			for j := range next {
-				run(j, scores)
+				run(j, buf)
 			}
 		}()
 	}
