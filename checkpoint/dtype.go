@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 )
 
 // Size returns the size of one element in bytes, or 0 for an unknown dtype.
@@ -88,12 +89,23 @@ func DecodeFloat32(dst []float32, src []byte, dt DType) error {
 			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 		}
 	case F16:
+		tab := f16Table()
 		for i := range dst {
-			dst[i] = f16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = tab[binary.LittleEndian.Uint16(src[2*i:])]
 		}
 	}
 	return nil
 }
+
+// f16Table returns the float32 value of every binary16 bit pattern (256 KiB,
+// built on first use).
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = f16ToF32(uint16(i))
+	}
+	return &t
+})
 
 // DecodeFloat64 decodes len(dst) elements of dtype dt from src (exact for every float dtype).
 func DecodeFloat64(dst []float64, src []byte, dt DType) error {
@@ -114,8 +126,9 @@ func DecodeFloat64(dst []float64, src []byte, dt DType) error {
 			dst[i] = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16))
 		}
 	case F16:
+		tab := f16Table()
 		for i := range dst {
-			dst[i] = float64(f16ToF32(binary.LittleEndian.Uint16(src[2*i:])))
+			dst[i] = float64(tab[binary.LittleEndian.Uint16(src[2*i:])])
 		}
 	}
 	return nil
