@@ -145,6 +145,10 @@ func (m *Model) run(seqs [][]int, masks [][]int, hidden bool) ([]*Result, error)
 		if len(s) == 0 {
 			return nil, fmt.Errorf("probe: sequence %d is empty", b)
 		}
+		if w := m.arch.window; w > 0 && len(s) > w {
+			return nil, fmt.Errorf("probe: sequence %d has %d tokens, more than the sliding attention window %d "+
+				"(this engine attends to the whole prefix, so it only runs sequences within the window)", b, len(s), w)
+		}
 		if p := m.MaxPositions(); p > 0 && len(s) > p {
 			return nil, fmt.Errorf("probe: sequence %d has %d tokens, the model has %d positions", b, len(s), p)
 		}

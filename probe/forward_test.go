@@ -299,3 +299,38 @@ func TestLlama3RopeScaling(t *testing.T) {
 		t.Errorf("bands: %d high, %d low, %d medium frequencies; want all three", hi, lo, mid)
 	}
 }
+
+// TestSlidingWindowRefused: a Mistral config with a sliding window runs
+// sequences within the window and refuses longer ones (rather than silently
+// attending to the whole prefix); Qwen2 without use_sliding_window has none.
+func TestSlidingWindowRefused(t *testing.T) {
+	for _, c := range []struct {
+		extra  string
+		window int
+	}{
+		{`"model_type": "mistral", "sliding_window": 4`, 4},
+		{`"model_type": "mistral", "sliding_window": null`, 0},
+		{`"model_type": "qwen2", "sliding_window": 4, "use_sliding_window": false`, 0},
+		{`"model_type": "qwen2", "sliding_window": 4, "use_sliding_window": true, "max_window_layers": 1`, 4},
+	} {
+		cfg, err := checkpoint.ParseConfig([]byte(`{`+c.extra+`, "hidden_size": 16, "num_hidden_layers": 2,
+			"num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 24, "vocab_size": 40,
+			"max_position_embeddings": 64, "rms_norm_eps": 1e-5, "hidden_act": "silu", "rope_theta": 10000}`), "config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 1})
+		g.Config = cfg
+		m, err := New(g, F64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Forward([]int{1, 2, 3, 4}); err != nil {
+			t.Errorf("%s: 4 tokens: %v", c.extra, err)
+		}
+		_, err = m.Forward([]int{1, 2, 3, 4, 5})
+		if (err != nil) != (c.window > 0) {
+			t.Errorf("%s: 5 tokens: %v (window %d)", c.extra, err, c.window)
+		}
+	}
+}

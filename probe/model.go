@@ -31,6 +31,10 @@ type arch struct {
 	attnScale []float64
 	hasMLM    bool
 	outWidth  int // width of Result.Logits rows
+	// window is the smallest sliding attention window of any layer (0: none).
+	// The engine attends to the whole causal prefix, so it refuses sequences
+	// longer than the window instead of computing something else.
+	window int
 }
 
 // linear is y = x·w + b with w stored transposed, [in, out] row-major.
@@ -387,10 +391,47 @@ func validate(g *graph.Graph) (*arch, error) {
 			v.fail("position_embedding_type %v is not supported (want absolute)", pt)
 		}
 	}
+	if g.Family == graph.FamilyLlama && g.Config != nil {
+		a.window = slidingWindow(g)
+	}
 	if len(v.errs) > 0 {
 		return nil, v.err(g)
 	}
 	return a, nil
+}
+
+// slidingWindow returns the smallest sliding attention window a llama-family
+// config applies to any layer, the way transformers reads it: layer_types
+// "sliding_attention", Mistral's sliding_window, Qwen2's use_sliding_window
+// (layers from max_window_layers on). 0 means none.
+func slidingWindow(g *graph.Graph) int {
+	c := g.Config
+	raw, ok := c.Get("sliding_window")
+	w, isNum := raw.(float64)
+	if !ok || !isNum || w <= 0 {
+		return 0
+	}
+	uses := false
+	switch {
+	case c.LayerTypes != nil:
+		for _, t := range c.LayerTypes {
+			uses = uses || t == "sliding_attention"
+		}
+	case c.ModelType == "qwen2":
+		u, _ := c.Get("use_sliding_window")
+		uses = u == true
+		if mw, ok := c.Get("max_window_layers"); ok && uses {
+			if f, ok := mw.(float64); ok && int(f) >= g.Dims.Layers {
+				uses = false
+			}
+		}
+	default:
+		uses = true // mistral and llama-family configs that set sliding_window
+	}
+	if !uses {
+		return 0
+	}
+	return int(w)
 }
 
 func (v *validator) err(g *graph.Graph) error {
