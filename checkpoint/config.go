@@ -581,10 +581,12 @@ func (c *Config) writeRope(out map[string]any) {
 	}
 	_, v4 := out["rope_theta"]
 	p, v5 := out["rope_parameters"].(map[string]any)
+	_, hasScaling := out["rope_scaling"]
 	if v5 {
 		p["rope_theta"] = pyFloat(c.RopeTheta)
-		// Keep the v5 object in step with a changed rope_scaling.
-		if c.RopeScaling != nil {
+		// Keep the v5 object in step with a changed rope_scaling (when it is
+		// where the scaling was read from).
+		if c.RopeScaling != nil && !hasScaling {
 			for k, v := range c.RopeScaling {
 				p[k] = cloneValue(v)
 			}
@@ -593,7 +595,7 @@ func (c *Config) writeRope(out map[string]any) {
 	if v4 || !v5 {
 		out["rope_theta"] = pyFloat(c.RopeTheta)
 	}
-	if _, ok := out["rope_scaling"]; ok || (c.RopeScaling != nil && !v5) {
+	if hasScaling || (c.RopeScaling != nil && !v5) {
 		if c.RopeScaling == nil {
 			out["rope_scaling"] = nil
 		} else {

@@ -414,3 +414,38 @@ func ExampleParseConfig() {
 	// gpt2 hidden 768, 12 layers, 12/12 heads of 64, ffn 3072, vocab 50257
 	// n_embd 1536 n_head 24 n_inner 3072
 }
+
+// FuzzParseConfig: no input panics, and a config that parses marshals to one
+// that parses to the same typed view.
+func FuzzParseConfig(f *testing.F) {
+	for _, d := range []string{"stories260k", "gpt2-random-realtok", "gpt2-random-toyvocab", "bert-random-realtok"} {
+		if b, err := os.ReadFile(filepath.Join("..", "testdata", d, "config.json")); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(llamaJSON))
+	f.Add([]byte(gpt2JSON))
+	f.Add([]byte(bertJSON))
+	f.Add([]byte(`{"model_type": "qwen2", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+		"intermediate_size": 4, "vocab_size": 9, "dtype": "bfloat16", "layer_types": ["full_attention", "sliding_attention"],
+		"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0}, "rope_scaling": null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "fuzz.json")
+		if err != nil {
+			return
+		}
+		out, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		d, err := ParseConfig(out, "fuzz.json")
+		if err != nil {
+			t.Fatalf("re-parse: %v\n%s", err, out)
+		}
+		a, b := *c, *d
+		a.raw, a.orig, b.raw, b.orig = nil, nil, nil, nil
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("typed view changed:\n%+v\n%+v", a, b)
+		}
+	})
+}

@@ -395,6 +395,11 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Graph, error) {
 		return nil, fmt.Errorf("graph: %s: no config.json; a bare safetensors file has no model family (put it in a directory with its config.json)", c.Path)
 	}
 	cfg := c.Config
+	// Every layer has several tensors; a larger layer count cannot match (and
+	// must not size an allocation).
+	if cfg.Layers > len(c.Tensors) {
+		return nil, fmt.Errorf("graph: %s: %s says %d layers, but the checkpoint has only %d tensors", c.Path, cfg.Name, cfg.Layers, len(c.Tensors))
+	}
 	g := &Graph{
 		Config: cfg,
 		Dims: Dims{

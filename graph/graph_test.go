@@ -804,6 +804,8 @@ func TestReadErrors(t *testing.T) {
 		}, []string{`"a"`, `1 more unknown: "b"`}},
 		{"fewer layers in config", "stories260k", set("num_hidden_layers", 4), nil,
 			[]string{`"model.layers.4.`, "layer 4", "num_hidden_layers is 4"}},
+		{"absurd layer count", "stories260k", set("num_hidden_layers", 1e12), nil,
+			[]string{"1000000000000 layers", "only 47 tensors"}},
 		{"more layers in config", "stories260k", set("num_hidden_layers", 6), nil,
 			[]string{`"model.layers.5.input_layernorm.weight" is missing`}},
 		{"wrong kv heads", "stories260k", set("num_key_value_heads", 8), nil,
