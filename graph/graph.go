@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -872,7 +873,7 @@ func (g *Graph) OutputConfig() *checkpoint.Config {
 		if g.RopeTheta > 0 {
 			c.RopeTheta = g.RopeTheta
 		}
-		c.RopeScaling = g.RopeScaling
+		c.RopeScaling = maps.Clone(g.RopeScaling)
 		if c.ModelType == "llama" {
 			f, _ := llamaTable.writeFlags(g)
 			c.AttentionBias, c.MLPBias = f.qkvBias || f.oBias, f.mlpBias

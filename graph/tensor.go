@@ -158,11 +158,19 @@ func viewData[T float32 | float64](v *View, decode func() ([]T, error)) ([]T, er
 		return slices.Clone(data[lo*cols : hi*cols]), nil
 	}
 	// Stored [cols, rows] (in, out); the view row r is stored column lo+r.
+	// Blocked so that both sides stay in cache for large matrices.
 	out := make([]T, (hi-lo)*cols)
-	for r := lo; r < hi; r++ {
-		dst := out[(r-lo)*cols : (r-lo+1)*cols]
-		for c := range dst {
-			dst[c] = data[c*rows+r]
+	const b = 64
+	for r0 := lo; r0 < hi; r0 += b {
+		r1 := min(r0+b, hi)
+		for c0 := 0; c0 < cols; c0 += b {
+			c1 := min(c0+b, cols)
+			for r := r0; r < r1; r++ {
+				dst := out[(r-lo)*cols:]
+				for c := c0; c < c1; c++ {
+					dst[c] = data[c*rows+r]
+				}
+			}
 		}
 	}
 	return out, nil
@@ -179,9 +187,16 @@ func checkpointNumel(shape []int) int {
 // transpose returns the [cols, rows] transpose of the row-major [rows, cols] data.
 func transpose[T float32 | float64](data []T, rows, cols int) []T {
 	out := make([]T, len(data))
-	for r := 0; r < rows; r++ {
-		for c := 0; c < cols; c++ {
-			out[c*rows+r] = data[r*cols+c]
+	const b = 64
+	for r0 := 0; r0 < rows; r0 += b {
+		r1 := min(r0+b, rows)
+		for c0 := 0; c0 < cols; c0 += b {
+			c1 := min(c0+b, cols)
+			for r := r0; r < r1; r++ {
+				for c := c0; c < c1; c++ {
+					out[c*rows+r] = data[r*cols+c]
+				}
+			}
 		}
 	}
 	return out
