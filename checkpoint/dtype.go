@@ -203,6 +203,12 @@ func f32ToBF16(f float32) uint16 {
 func f32ToF16(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
+	if a := b & 0x7fffffff; a >= 0x38800000 && a < 0x477ff000 {
+		// Fast path: the result is a normal binary16 number (|f| in [2^-14, 65520)).
+		// Rebias the exponent (127 → 15), add the round-to-nearest-even bias, shift.
+		a -= 112 << 23
+		return sign | uint16((a+0xfff+(a>>13)&1)>>13)
+	}
 	exp := int(b>>23) & 0xff
 	man := b & 0x7fffff
 	if exp == 0xff {

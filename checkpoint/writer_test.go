@@ -646,3 +646,70 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestForceInPlace converts a model directory onto itself with Force: the new
+// directory replaces the source only once complete.
+func TestForceInPlace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name := range dirHashes(t, stories260k) {
+		b, err := os.ReadFile(filepath.Join(stories260k, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string][]float64)
+	var es []Entry
+	for _, tn := range src.Tensors {
+		v, err := tn.Float64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range v {
+			v[i] = refRound(v[i], bf16Format)
+		}
+		want[tn.Name] = v
+		es = append(es, ConvertEntry(tn, tn.Name, BF16))
+	}
+	// One byte copy from the file being replaced, too.
+	mid := src.Tensors[len(es)/2]
+	es[len(es)/2] = CopyEntry(mid)
+	if want[mid.Name], err = mid.Float64(); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteDir(dir, es, WriteOptions{Force: true, Config: src.Config, SideFilesDir: src.Dir, SideFiles: src.SideFiles})
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	for name, w := range want {
+		tn, ok := got.Tensor(name)
+		if !ok {
+			t.Fatalf("tensor %q missing", name)
+		}
+		v, err := tn.Float64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(v, w) {
+			t.Errorf("tensor %q differs after the in-place conversion", name)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dir)); len(ents) != 1 {
+		t.Errorf("parent holds %v, want only the model", ents)
+	}
+}
