@@ -713,3 +713,38 @@ func TestForceInPlace(t *testing.T) {
 		t.Errorf("parent holds %v, want only the model", ents)
 	}
 }
+
+// TestCopyAfterSourceReplaced: when the source's path names another file by the
+// time it is copied, the byte copy reads the file that was opened, not the path.
+func TestCopyAfterSourceReplaced(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.safetensors")
+	orig := st(`{"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}`, []byte{1, 2, 3, 4})
+	if err := os.WriteFile(p, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other := filepath.Join(dir, "b")
+	if err := os.WriteFile(other, st(`{"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}`, []byte{9, 9, 9, 9}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, p); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := WriteDir(out, []Entry{CopyEntry(f.Tensors[0])}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := OpenFile(filepath.Join(out, SingleName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if b, _ := g.Tensors[0].Bytes(); !bytes.Equal(b, []byte{1, 2, 3, 4}) {
+		t.Errorf("copied %v, want the opened file's 1 2 3 4", b)
+	}
+}
