@@ -180,7 +180,7 @@ func parseMetadata(raw json.RawMessage) (map[string]string, error) {
 	for k, v := range m {
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("\"__metadata__\" key %q is a %T, not a string", k, v)
+			return nil, fmt.Errorf("\"__metadata__\" key %q is %s, not a string", k, jsonValueKind(v))
 		}
 		out[k] = s
 	}
@@ -206,6 +206,23 @@ func jsonKind(raw json.RawMessage) string {
 		return "null"
 	}
 	return "a number"
+}
+
+// jsonValueKind names the JSON kind of a decoded value.
+func jsonValueKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case float64, json.Number:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // parseRecord decodes one tensor entry; it must have exactly the keys dtype, shape

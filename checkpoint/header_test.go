@@ -325,8 +325,8 @@ func headerCases() []headerCase {
 		{name: "duplicate names, different records", data: st(`{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, z(2)), want: `tensor "x": duplicate name`},
 		{name: "duplicate metadata", data: st(`{"__metadata__":{"a":"b"},"__metadata__":{"a":"c"}}`, nil), want: "duplicate \"__metadata__\"",
 			oracleDiffers: "encoding/json keeps the last duplicate"},
-		{name: "metadata with a number", data: st(`{"__metadata__":{"a":1}}`, nil), want: `"__metadata__" key "a" is a`},
-		{name: "metadata with an object", data: st(`{"__metadata__":{"a":{"b":"c"}}}`, nil), want: `"__metadata__" key "a"`},
+		{name: "metadata with a number", data: st(`{"__metadata__":{"a":1}}`, nil), want: `"__metadata__" key "a" is a number, not a string`},
+		{name: "metadata with an object", data: st(`{"__metadata__":{"a":{"b":"c"}}}`, nil), want: `"__metadata__" key "a" is an object, not a string`},
 		{name: "metadata is a string", data: st(`{"__metadata__":"pt"}`, nil), want: `"__metadata__" is not an object of strings`},
 		{name: "metadata is an array", data: st(`{"__metadata__":["a"]}`, nil), want: `"__metadata__" is not an object of strings`},
 		// malformed: records
