@@ -97,20 +97,21 @@ func (g *Graph) bertPrefix() string {
 }
 
 func bertWriteFlags(g *Graph) (flags, error) {
+	mlm := g.MLMTransform.W != nil || g.MLMNorm.W != nil || g.HeadBias != nil
+	f := flags{mlm: mlm, head: mlm && !g.Tied}
 	if g.KVHeads != g.Heads {
-		return flags{}, fmt.Errorf("graph: BERT has no grouped-query attention: KVHeads %d ≠ Heads %d", g.KVHeads, g.Heads)
+		return f, fmt.Errorf("graph: BERT has no grouped-query attention: KVHeads %d ≠ Heads %d", g.KVHeads, g.Heads)
 	}
 	if g.Heads*g.HeadDim != g.Hidden {
-		return flags{}, fmt.Errorf("graph: BERT derives the head size as hidden_size/num_attention_heads: Heads %d × HeadDim %d ≠ Hidden %d", g.Heads, g.HeadDim, g.Hidden)
+		return f, fmt.Errorf("graph: BERT derives the head size as hidden_size/num_attention_heads: Heads %d × HeadDim %d ≠ Hidden %d", g.Heads, g.HeadDim, g.Hidden)
 	}
 	if g.Positions <= 0 || g.TypeVocab <= 0 {
-		return flags{}, fmt.Errorf("graph: Dims.Positions %d and Dims.TypeVocab %d must be positive for BERT", g.Positions, g.TypeVocab)
+		return f, fmt.Errorf("graph: Dims.Positions %d and Dims.TypeVocab %d must be positive for BERT", g.Positions, g.TypeVocab)
 	}
-	mlm := g.MLMTransform.W != nil || g.MLMNorm.W != nil || g.HeadBias != nil
 	if g.Head != nil && !mlm {
-		return flags{}, fmt.Errorf("graph: a BERT Head needs the MLM head (MLMTransform, MLMNorm, HeadBias)")
+		return f, fmt.Errorf("graph: a BERT Head needs the MLM head (MLMTransform, MLMNorm, HeadBias)")
 	}
-	return flags{mlm: mlm, head: mlm && !g.Tied}, nil
+	return f, nil
 }
 
 func readBERT(g *Graph, s *source) error {

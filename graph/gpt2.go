@@ -85,16 +85,17 @@ func (g *Graph) gpt2Prefix() string {
 }
 
 func gpt2WriteFlags(g *Graph) (flags, error) {
+	f := flags{head: !g.Tied && !g.Headless}
 	if g.KVHeads != g.Heads {
-		return flags{}, fmt.Errorf("graph: GPT-2 has no grouped-query attention: KVHeads %d ≠ Heads %d", g.KVHeads, g.Heads)
+		return f, fmt.Errorf("graph: GPT-2 has no grouped-query attention: KVHeads %d ≠ Heads %d", g.KVHeads, g.Heads)
 	}
 	if g.Heads*g.HeadDim != g.Hidden {
-		return flags{}, fmt.Errorf("graph: GPT-2 derives head_dim as n_embd/n_head: Heads %d × HeadDim %d ≠ Hidden %d", g.Heads, g.HeadDim, g.Hidden)
+		return f, fmt.Errorf("graph: GPT-2 derives head_dim as n_embd/n_head: Heads %d × HeadDim %d ≠ Hidden %d", g.Heads, g.HeadDim, g.Hidden)
 	}
 	if g.Positions <= 0 {
-		return flags{}, fmt.Errorf("graph: Dims.Positions is %d; GPT-2 needs its learned positions", g.Positions)
+		return f, fmt.Errorf("graph: Dims.Positions is %d; GPT-2 needs its learned positions", g.Positions)
 	}
-	return flags{head: !g.Tied && !g.Headless}, nil
+	return f, nil
 }
 
 var gpt2Extras = func(p string) []extraRule {

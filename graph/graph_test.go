@@ -758,6 +758,16 @@ func TestReadVariants(t *testing.T) {
 					t.Errorf("extras %v", rules)
 				}
 			}, writesExact: true},
+		{name: "bert untied decoder", src: "bert-random-realtok", cfg: set("tie_word_embeddings", false),
+			tensors: func(ts []tensorData) []tensorData {
+				w := find(ts, "bert.embeddings.word_embeddings.weight")
+				return append(ts, tensorData{"cls.predictions.decoder.weight", w.dt, w.shape, make([]byte, len(w.data))})
+			},
+			check: func(t *testing.T, g *Graph) {
+				if g.Tied || g.Head == nil || g.Headless {
+					t.Errorf("tied %v head %v", g.Tied, g.Head)
+				}
+			}, writesExact: true},
 		{name: "bert decoder weight and bias equal to their ties", src: "bert-random-realtok",
 			tensors: func(ts []tensorData) []tensorData {
 				w := find(ts, "bert.embeddings.word_embeddings.weight")
