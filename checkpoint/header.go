@@ -63,6 +63,9 @@ func ReadHeader(r io.ReaderAt, size int64, name string) (*File, error) {
 	if n > uint64(size-8) {
 		return nil, fileError(name, "header length %d runs past the end of the file (%d bytes)", n, size)
 	}
+	if n == 0 {
+		return nil, fileError(name, "header is empty (length 0); it must hold a JSON object")
+	}
 	buf := make([]byte, n)
 	if err := readFullAt(r, buf, 8); err != nil {
 		return nil, fileError(name, "reading the %d-byte header: %v", n, err)

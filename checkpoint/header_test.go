@@ -311,7 +311,7 @@ func headerCases() []headerCase {
 		{name: "huge header length", data: withLength(math.MaxUint64, "{}"), want: "exceeds the limit of 100000000 bytes"},
 		{name: "header length just over the limit", data: withLength(100_000_001, "{}"), want: "exceeds the limit"},
 		{name: "header length past the end", data: withLength(100, "{}"), want: "runs past the end of the file"},
-		{name: "zero header length", data: withLength(0, ""), want: "not valid JSON"},
+		{name: "zero header length", data: withLength(0, ""), want: "header is empty"},
 		// malformed: JSON
 		{name: "not JSON", data: st("hello world", nil), want: "not valid JSON"},
 		{name: "JSON array", data: st(`[1,2]`, nil), want: "not a JSON object"},
@@ -335,7 +335,8 @@ func headerCases() []headerCase {
 		{name: "lower-case dtype", data: st(`{"x":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}`, z(4)), want: `unknown dtype "f32"`},
 		{name: "dtype not a string", data: st(`{"x":{"dtype":4,"shape":[1],"data_offsets":[0,4]}}`, z(4)), want: "dtype is a number"},
 		{name: "missing dtype", data: st(`{"x":{"shape":[1],"data_offsets":[0,4]}}`, z(4)), want: `entry has no "dtype"`},
-		{name: "missing shape", data: st(`{"x":{"dtype":"U8","data_offsets":[0,1],"foo":1}}`, z(1)), want: `unexpected key "foo"`},
+		{name: "missing shape", data: st(`{"x":{"dtype":"U8","data_offsets":[0,1]}}`, z(1)), want: `tensor "x": entry has no "shape"`},
+		{name: "wrong key instead of shape", data: st(`{"x":{"dtype":"U8","data_offsets":[0,1],"foo":1}}`, z(1)), want: `unexpected key "foo"`},
 		{name: "extra key", data: st(`{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"strides":[1]}}`, z(1)), want: `unexpected key "strides"`},
 		{name: "record is null", data: st(`{"x":null}`, nil), want: `tensor "x": entry is null`},
 		{name: "record is a number", data: st(`{"x":3}`, nil), want: `tensor "x": entry is a number`},
