@@ -43,7 +43,32 @@ func (l *linear[T]) apply(x []T, n int, y []T) {
 // normRows applies a LayerNorm or RMSNorm to every row of x (width D) into y
 // (y may be x). Statistics are accumulated in float64.
 func normRows[T float](nw norm[T], rms bool, eps float64, x []T, n, D int, y []T) {
-	for r := 0; r < n; r++ {
+	parRows(n, 4*D, func(lo, hi int) { normRange(nw, rms, eps, x, lo, hi, D, y) })
+}
+
+// parRows runs f over [0, n) split into GOMAXPROCS contiguous ranges when the
+// work (n × cost per row) is worth the goroutines, else in one call.
+func parRows(n, cost int, f func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers <= 1 || n < 2 || n*cost < 1<<15 {
+		f(0, n)
+		return
+	}
+	workers = min(workers, n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func normRange[T float](nw norm[T], rms bool, eps float64, x []T, lo, hi, D int, y []T) {
+	for r := lo; r < hi; r++ {
 		xr, yr := x[r*D:(r+1)*D], y[r*D:(r+1)*D]
 		if rms {
 			// HF LlamaRMSNorm: x · rsqrt(mean(x²) + eps), then · w.
@@ -241,6 +266,12 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	}
 	record()
 
+	pos := make([]int, N)
+	for _, s := range info {
+		for t := 0; t < s.n; t++ {
+			pos[s.off+t] = t
+		}
+	}
 	var cos, sin []T
 	if a.rope {
 		maxN := 0
@@ -261,15 +292,16 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		ly.qkv.apply(in, N, qkv)
 		if a.rope {
 			half := d / 2
-			for _, s := range info {
-				for t := 0; t < s.n; t++ {
-					row := qkv[(s.off+t)*qkvW : (s.off+t+1)*qkvW]
+			parRows(N, (H+K)*d*4, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					row := qkv[r*qkvW : (r+1)*qkvW]
+					t := pos[r]
 					c, sn := cos[t*half:(t+1)*half], sin[t*half:(t+1)*half]
 					for hh := 0; hh < H+K; hh++ { // q heads then k heads
 						applyRope(row[hh*d:(hh+1)*d], c, sn)
 					}
 				}
-			}
+			})
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
 		ly.o.apply(att, N, h)
@@ -291,16 +323,20 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 		ly.up.apply(in, N, ff)
 		if a.gated {
-			for r := 0; r < N; r++ {
-				g, u, o := ff[r*upW:r*upW+I], ff[r*upW+I:(r+1)*upW], act[r*I:(r+1)*I]
-				for i := range o {
-					o[i] = T(a.act(float64(g[i]))) * u[i]
+			parRows(N, I*20, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					g, u, o := ff[r*upW:r*upW+I], ff[r*upW+I:(r+1)*upW], act[r*I:(r+1)*I]
+					for i := range o {
+						o[i] = T(a.act(float64(g[i]))) * u[i]
+					}
 				}
-			}
+			})
 		} else {
-			for i, v := range ff {
-				act[i] = T(a.act(float64(v)))
-			}
+			parRows(N, I*20, func(lo, hi int) {
+				for i := lo * I; i < hi*I; i++ {
+					act[i] = T(a.act(float64(ff[i])))
+				}
+			})
 		}
 		ly.down.apply(act, N, h)
 		if a.postLN {
@@ -440,7 +476,7 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 						row[t] = 0
 						continue
 					}
-					e := math.Exp(float64(v) - mx)
+					e := fastExp(float64(v) - mx)
 					row[t] = T(e)
 					sum += e
 				}

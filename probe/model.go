@@ -154,11 +154,11 @@ func geluTanh(x float64) float64 {
 	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
 }
 
-func silu(x float64) float64 { return x / (1 + math.Exp(-x)) }
+func silu(x float64) float64 { return x / (1 + fastExp(-x)) }
 
 func relu(x float64) float64 { return math.Max(x, 0) }
 
-func quickGelu(x float64) float64 { return x / (1 + math.Exp(-1.702*x)) }
+func quickGelu(x float64) float64 { return x / (1 + fastExp(-1.702*x)) }
 
 // roleNames maps each tensor of the graph to its checkpoint names, where the
 // graph can say (for error messages).
