@@ -106,8 +106,27 @@ func (r *configReader) firstKey(keys ...string) string {
 	return ""
 }
 
+// agree fails when two spellings of one value are both present and differ
+// (GPT-2's n_embd and its attribute_map alias hidden_size).
+func (r *configReader) agree(keys ...string) {
+	first := ""
+	for _, k := range keys {
+		if !r.present(k) {
+			continue
+		}
+		if first == "" {
+			first = k
+			continue
+		}
+		if !reflect.DeepEqual(r.raw[k], r.raw[first]) {
+			r.fail(k, "%s contradicts %s %s", describe(r.raw[k]), first, describe(r.raw[first]))
+		}
+	}
+}
+
 // intKey reads a required positive integer under the first present key.
 func (r *configReader) intKey(keys ...string) int {
+	r.agree(keys...)
 	k := r.firstKey(keys...)
 	if k == "" {
 		r.fail(keys[0], "missing (a positive integer is required)")
@@ -118,6 +137,7 @@ func (r *configReader) intKey(keys ...string) int {
 
 // optInt reads an optional positive integer; def when absent or null.
 func (r *configReader) optInt(def int, keys ...string) int {
+	r.agree(keys...)
 	k := r.firstKey(keys...)
 	if k == "" {
 		return def

@@ -144,6 +144,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"layer_types element", edit(t, llamaJSON, map[string]any{"layer_types": []any{"full_attention", 2}}), []string{`"layer_types"`}},
 		{"architectures not list", edit(t, llamaJSON, map[string]any{"architectures": "LlamaForCausalLM"}), []string{`"architectures"`}},
 		{"gpt2 missing n_embd", edit(t, gpt2JSON, map[string]any{"n_embd": nil}), []string{`"n_embd"`, "missing"}},
+		{"gpt2 aliases disagree", edit(t, gpt2JSON, map[string]any{"hidden_size": 16}), []string{`"hidden_size"`, "contradicts n_embd 8"}},
 		{"gpt2 heads not dividing", edit(t, gpt2JSON, map[string]any{"n_head": 3}), []string{`"n_head"`, "n_embd 8"}},
 		{"gpt2 bad n_inner", edit(t, gpt2JSON, map[string]any{"n_inner": 0}), []string{`"n_inner"`, "positive"}},
 		{"bert missing ffn", edit(t, bertJSON, map[string]any{"intermediate_size": nil}), []string{`"intermediate_size"`}},
@@ -171,6 +172,11 @@ func TestParseConfigDefaultsAndSpellings(t *testing.T) {
 	}{
 		{"gpt2 n_inner null is 4 n_embd", []byte(gpt2JSON), func(t *testing.T, c *Config) {
 			if c.FFN != 32 || c.HeadDim != 4 || c.KVHeads != 2 || !c.Tied || c.MaxPositions != 1024 || c.NormEps != 1e-5 || c.Act != "gelu_new" {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"gpt2 aliases agree", edit(t, gpt2JSON, map[string]any{"hidden_size": 8, "num_hidden_layers": 2}), func(t *testing.T, c *Config) {
+			if c.Hidden != 8 || c.Layers != 2 {
 				t.Errorf("%+v", c)
 			}
 		}},
