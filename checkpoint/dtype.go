@@ -154,7 +154,15 @@ func EncodeFloat32(dst []byte, src []float32, dt DType) error {
 		}
 	case F16:
 		for i, v := range src {
-			binary.LittleEndian.PutUint16(dst[2*i:], f32ToF16(v))
+			b := math.Float32bits(v)
+			var h uint16
+			if a := b & 0x7fffffff; a >= 0x38800000 && a < 0x477ff000 { // f32ToF16's fast path, inlined
+				a -= 112 << 23
+				h = uint16(b>>16)&0x8000 | uint16((a+0xfff+(a>>13)&1)>>13)
+			} else {
+				h = f32ToF16Slow(b, uint16(b>>16)&0x8000)
+			}
+			binary.LittleEndian.PutUint16(dst[2*i:], h)
 		}
 	}
 	return nil
@@ -209,6 +217,11 @@ func f32ToF16(f float32) uint16 {
 		a -= 112 << 23
 		return sign | uint16((a+0xfff+(a>>13)&1)>>13)
 	}
+	return f32ToF16Slow(b, sign)
+}
+
+// f32ToF16Slow handles zero, subnormal results, overflow, Inf and NaN.
+func f32ToF16Slow(b uint32, sign uint16) uint16 {
 	exp := int(b>>23) & 0xff
 	man := b & 0x7fffff
 	if exp == 0xff {
