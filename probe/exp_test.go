@@ -40,6 +40,20 @@ func TestFastExp(t *testing.T) {
 	}
 }
 
+// TestExp32: exp32 is within 1e-9 relative of math.Exp.
+func TestExp32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	worst := 0.0
+	for range 1_000_000 {
+		x := rng.Float64()*200 - 150
+		want := math.Exp(x)
+		worst = math.Max(worst, math.Abs(exp32(x)-want)/want)
+	}
+	if worst > 1e-9 {
+		t.Errorf("max relative error %.3g (want ≤ 1e-9)", worst)
+	}
+}
+
 func BenchmarkExp(b *testing.B) {
 	xs := make([]float64, 1024)
 	for i := range xs {

@@ -127,8 +127,8 @@ func (m *Model) ForwardBatch(seqs [][]int) ([]*Result, error) {
 // position t, 0 hides it (padding). A nil masks or masks[b] attends everywhere.
 // Positions are 0, 1, … whatever the mask (position_ids are not shifted), and a
 // masked position still gets outputs of its own. Causal models combine the mask
-// with the causal one; a row with no visible key attends uniformly to all keys
-// (what transformers' additive mask gives).
+// with the causal one; a row with no visible key attends uniformly to the keys
+// the causal mask allows (what transformers' additive mask gives).
 func (m *Model) ForwardBatchMasked(seqs [][]int, masks [][]int) ([]*Result, error) {
 	return m.run(seqs, masks, !m.SkipHidden)
 }
@@ -425,10 +425,13 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 			jobs = append(jobs, job{b, kv})
 		}
 	}
+	const qBlock = 32 // query rows per score block
+	_, f32 := any(qkv).([]float32)
 	run := func(j job, buf []T) {
 		s := info[j.seq]
 		n := s.n
-		kt, vt, sc := buf[:d*n], buf[d*maxN:d*maxN+d*n], buf[2*d*maxN:2*d*maxN+n]
+		kt, vt, sc := buf[:d*n], buf[d*maxN:d*maxN+d*n], buf[2*d*maxN:]
+		q := buf[2*d*maxN+qBlock*maxN:]
 		base := s.off * qkvW
 		for t := 0; t < n; t++ {
 			row := qkv[base+t*qkvW:]
@@ -440,54 +443,70 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 			}
 		}
 		for hq := j.kv * g; hq < (j.kv+1)*g; hq++ {
-			for i := 0; i < n; i++ {
-				q := qkv[base+i*qkvW+hq*d : base+i*qkvW+(hq+1)*d]
-				hi := n
+			for i0 := 0; i0 < n; i0 += qBlock {
+				i1 := min(i0+qBlock, n)
+				bq := i1 - i0
+				keys := n // keys visible to the block
 				if a.causal {
-					hi = i + 1
+					keys = i1
 				}
-				row := sc[:hi]
-				clear(row)
-				for c := 0; c < d; c++ {
-					axpy(hi, q[c]*scale, kt[c*n:], row)
+				// Scores of the block: q rows [bq, d] · kt [d, keys], scaled.
+				for i := 0; i < bq; i++ {
+					copy(q[i*d:(i+1)*d], qkv[base+(i0+i)*qkvW+hq*d:base+(i0+i)*qkvW+(hq+1)*d])
 				}
-				mx := math.Inf(-1)
-				for t, v := range row {
-					if (s.mask == nil || s.mask[t] != 0) && float64(v) > mx {
-						mx = float64(v)
+				gemm(blas.NoTrans, blas.NoTrans, bq, keys, d, scale, q, d, kt, n, 0, sc, keys)
+				for i := 0; i < bq; i++ {
+					hi := keys
+					if a.causal {
+						hi = i0 + i + 1
 					}
-				}
-				out := att[(s.off+i)*H*d+hq*d : (s.off+i)*H*d+(hq+1)*d]
-				if math.IsInf(mx, -1) {
-					// Nothing visible: uniform over all keys, as transformers'
-					// additive mask gives.
-					row = sc[:n]
-					for t := range row {
-						row[t] = T(1 / float64(n))
+					row := sc[i*keys : (i+1)*keys]
+					mx := math.Inf(-1)
+					for t, v := range row[:hi] {
+						if (s.mask == nil || s.mask[t] != 0) && float64(v) > mx {
+							mx = float64(v)
+						}
 					}
-					for c := 0; c < d; c++ {
-						out[c] = dot(n, row, vt[c*n:])
-					}
-					continue
-				}
-				var sum float64
-				for t, v := range row {
-					if s.mask != nil && s.mask[t] == 0 {
-						row[t] = 0
+					if math.IsInf(mx, -1) {
+						// Nothing visible: uniform over the keys the causal mask
+						// allows (all keys for BERT), as transformers' additive
+						// mask gives.
+						for t := range row {
+							row[t] = 0
+							if t < hi {
+								row[t] = T(1 / float64(hi))
+							}
+						}
 						continue
 					}
-					e := fastExp(float64(v) - mx)
-					row[t] = T(e)
-					sum += e
+					var sum float64
+					for t, v := range row[:hi] {
+						if s.mask != nil && s.mask[t] == 0 {
+							row[t] = 0
+							continue
+						}
+						var e float64
+						if f32 {
+							e = exp32(float64(v) - mx)
+						} else {
+							e = fastExp(float64(v) - mx)
+						}
+						row[t] = T(e)
+						sum += e
+					}
+					inv := T(1 / sum)
+					for t := range row[:hi] {
+						row[t] *= inv
+					}
+					clear(row[hi:])
 				}
-				inv := T(1 / sum)
-				for c := 0; c < d; c++ {
-					out[c] = dot(hi, row, vt[c*n:]) * inv
-				}
+				// Outputs: probabilities [bq, keys] · vtᵀ ([keys, d]).
+				gemm(blas.NoTrans, blas.Trans, bq, d, keys, 1, sc, keys, vt, n, 0,
+					att[(s.off+i0)*H*d+hq*d:], H*d)
 			}
 		}
 	}
-	bufLen := 2*d*maxN + maxN
+	bufLen := 2*d*maxN + qBlock*maxN + qBlock*d
 	workers := runtime.GOMAXPROCS(0)
 	if workers > len(jobs) {
 		workers = len(jobs)
