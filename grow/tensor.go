@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
@@ -17,12 +18,49 @@ type lazy struct {
 	dt    checkpoint.DType
 	gen32 func() ([]float32, error)
 	gen64 func() ([]float64, error)
+
+	mu      sync.Mutex
+	pending chan result32 // a prefetched Float32 result, taken by the next call
 }
 
-func (t *lazy) Shape() []int                { return t.shape }
-func (t *lazy) DType() checkpoint.DType     { return t.dt }
-func (t *lazy) Float32() ([]float32, error) { return t.gen32() }
+type result32 struct {
+	v   []float32
+	err error
+}
+
+func (t *lazy) Shape() []int            { return t.shape }
+func (t *lazy) DType() checkpoint.DType { return t.dt }
+
+// Float32 computes the data, or takes the result a prefetch computed.
+func (t *lazy) Float32() ([]float32, error) {
+	t.mu.Lock()
+	ch := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if ch != nil {
+		r := <-ch
+		return r.v, r.err
+	}
+	return t.gen32()
+}
+
 func (t *lazy) Float64() ([]float64, error) { return t.gen64() }
+
+// prefetch starts computing the Float32 data on another goroutine; the next
+// Float32 call takes the result.
+func (t *lazy) prefetch() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending != nil {
+		return
+	}
+	ch := make(chan result32, 1)
+	t.pending = ch
+	go func() {
+		v, err := t.gen32()
+		ch <- result32{v, err}
+	}()
+}
 
 // float is the element type a kernel computes into; arithmetic is float64.
 type float interface{ ~float32 | ~float64 }
@@ -120,11 +158,11 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	if !r.absRandom {
 		freeStd *= wrms
 	}
-	// per-column scale 1/count
-	scale := make([]float64, I2)
+	// per-column divisor: the copy count of the column's source
+	div := make([]float64, I2)
 	for i, j := range r.cols.idx {
 		if j >= 0 {
-			scale[i] = 1 / float64(r.cols.count[j])
+			div[i] = float64(r.cols.count[j])
 		}
 	}
 	var mean []float64
@@ -147,19 +185,45 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	pstd := r.rel * wrms / meanCount
 	rowBuf := make([]float64, I)
 	pert := make([]float64, I2)
+	// Without perturbations or new columns every output row is a function of
+	// its source row alone: compute each source row once (scaled, gathered) and
+	// copy it to its other copies.
+	plain := r.perturb == perturbNone && !hasNew(r.cols)
+	tiled := plain && isTile(r.cols)
+	var first []int
+	if plain {
+		first = make([]int, O)
+		for j := range first {
+			first[j] = -1
+		}
+	}
+	scaled := make([]T, I)
 	for o2 := 0; o2 < O2; o2++ {
 		dst := out[o2*I2 : (o2+1)*I2]
 		s := r.rows.idx[o2]
 		var row []float64
 		if s >= 0 {
 			srow := w[s*I : (s+1)*I]
-			if r.perturb == perturbNone && !hasNew(r.cols) {
-				// fast path: a gather with a scale, no float64 round trip for T=float32 when scale is 1
-				for i2, j := range r.cols.idx {
-					if sc := scale[i2]; sc == 1 {
-						dst[i2] = srow[j]
+			if plain {
+				if f := first[s]; f >= 0 {
+					copy(dst, out[f*I2:(f+1)*I2])
+					continue
+				}
+				first[s] = o2
+				for j, v := range srow {
+					if c := r.cols.count[j]; c == 1 {
+						scaled[j] = v
 					} else {
-						dst[i2] = T(float64(srow[j]) * sc)
+						scaled[j] = T(float64(v) / float64(c))
+					}
+				}
+				if tiled {
+					for k := 0; k < I2; k += I {
+						copy(dst[k:], scaled)
+					}
+				} else {
+					for i2, j := range r.cols.idx {
+						dst[i2] = scaled[j]
 					}
 				}
 				continue
@@ -214,7 +278,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 		}
 		for i2, j := range r.cols.idx {
 			if j >= 0 {
-				dst[i2] = T(row[j]*scale[i2] + pert[i2])
+				dst[i2] = T(row[j]/div[i2] + pert[i2])
 				continue
 			}
 			if r.cols.consume == fillFree && freeStd > 0 {
@@ -326,6 +390,7 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 			freeStd *= math.Sqrt(s / float64(max(1, len(w))))
 		}
 	}
+	tiled := !hasNew(r.cols) && isTile(r.cols)
 	for o2 := 0; o2 < r.rows.dst; o2++ {
 		s := r.rows.idx[o2]
 		dst := out[o2*I2 : (o2+1)*I2]
@@ -333,6 +398,12 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 			continue
 		}
 		srow := w[s*I : (s+1)*I]
+		if tiled {
+			for k := 0; k < I2; k += I {
+				copy(dst[k:], srow)
+			}
+			continue
+		}
 		mean := 0.0
 		if r.cols.produce == fillMean {
 			for _, v := range srow {

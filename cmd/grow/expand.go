@@ -144,6 +144,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if err != nil {
 		return err
 	}
+	entries = grow.Pipeline(res.Graph, entries)
 	meta, err := res.Metadata(version)
 	if err != nil {
 		return err
