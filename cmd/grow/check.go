@@ -221,7 +221,11 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 		}
 		fmt.Fprintf(w, "mapping  %s, class %s, %s, %s\n", m.Operator, m.Class, h, layers)
 	} else {
-		fmt.Fprintf(w, "mapping  none recorded: identity, class %s\n", r.Class)
+		if src.Hidden == dst.Hidden {
+			fmt.Fprintf(w, "mapping  none recorded: identity assumed, class %s\n", r.Class)
+		} else {
+			fmt.Fprintf(w, "mapping  none recorded and the hidden sizes differ: class %s (report only)\n", r.Class)
+		}
 	}
 	if opts.IDs != nil {
 		fmt.Fprintf(w, "probes   %d sequences from the ids file, %d positions, precision %s\n", r.Probes, r.Positions, r.Precision)
