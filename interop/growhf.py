@@ -149,3 +149,19 @@ def read_tensors(model_dir):
                 assert k not in tensors, f"tensor {k} in both {tensors[k][1]} and {f.name}"
                 tensors[k] = (sf.get_tensor(k), f.name)
     return tensors, metas
+
+
+def randomize(model, seed):
+    """Replaces transformers' tiny default init by O(1) random values everywhere (biases and
+    norm parameters included), so that the logits are large and every tensor matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if p.ndim == 1 and ("norm" in name.lower() or ".ln_" in name):
+                if name.endswith("bias"):
+                    p.copy_(0.2 * noise)
+                else:
+                    p.copy_(1.0 + 0.2 * noise)
+            else:
+                p.copy_(0.2 * noise)

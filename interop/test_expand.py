@@ -9,22 +9,10 @@ import pytest
 import torch
 import transformers
 
-from growhf import TESTDATA, grow_probe, hf_outputs, load_clean, max_abs, read_tensors, run_grow
+from growhf import (TESTDATA, grow_probe, hf_outputs, load_clean, max_abs, randomize, read_tensors,
+                    run_grow)
 
 TOL = 1e-4
-
-
-def _randomize(model, seed):
-    """Replaces transformers' tiny default init by O(1) random values everywhere (biases and
-    norm parameters included), so that the logits are large and every tensor matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if p.ndim == 1 and ("LayerNorm.weight" in name or ".ln_" in name):
-                p.copy_(1.0 + 0.2 * noise)
-            else:
-                p.copy_(0.2 * noise)
 
 
 def _make_gpt2(path):
@@ -32,7 +20,7 @@ def _make_gpt2(path):
                                   bos_token_id=119, eos_token_id=119)
     torch.manual_seed(1)
     m = transformers.GPT2LMHeadModel(cfg)
-    _randomize(m, 1)
+    randomize(m, 1)
     m.save_pretrained(path, safe_serialization=True)
 
 
@@ -42,7 +30,7 @@ def _make_bert(path):
                                   max_position_embeddings=64)
     torch.manual_seed(2)
     m = transformers.BertForMaskedLM(cfg)
-    _randomize(m, 2)
+    randomize(m, 2)
     m.save_pretrained(path, safe_serialization=True)
 
 
@@ -162,3 +150,40 @@ def test_expand_records_mapping(tmp_path, sources):
         assert "grow.operator" in meta, f"{fname}: no grow.operator in {sorted(meta)}"
         assert "grow.mapping" in meta, f"{fname}: no grow.mapping in {sorted(meta)}"
         json.loads(meta["grow.mapping"])
+
+
+def test_expand_bf16_equals_rounded_source(tmp_path, sources):
+    """HyperCloning ×2 to BF16 computes what the source rounded to BF16 once computes."""
+    out = tmp_path / "hc2-bf16"
+    run_grow("expand", sources["llama"], "-o", out, "--quiet", *HC, "--width-factor", "2",
+             "--dtype", "bf16")
+    tensors, _ = read_tensors(out)
+    assert {t.dtype for t, _ in tensors.values()} == {torch.bfloat16}
+    grown = load_clean(out)
+    ref = load_clean(sources["llama"])
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.copy_(p.to(torch.bfloat16).to(torch.float32))
+    ids = _ids("llama", 512)
+    got, want = hf_outputs(grown, ids), hf_outputs(ref, ids)
+    d = max_abs(got, want, "expand llama-hc2-bf16: transformers grown vs BF16 source", TOL)
+    assert d <= TOL, f"BF16 HyperCloning differs from the BF16-rounded source by {d:.3g}"
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_expand_noise_keeps_function(tmp_path, sources, source_models, family):
+    """--noise-snr-db breaks the symmetry between copies and keeps the function."""
+    plain, noisy = tmp_path / "plain", tmp_path / "noisy"
+    run_grow("expand", sources[family], "-o", plain, "--quiet", *HC, "--width-factor", "2")
+    run_grow("expand", sources[family], "-o", noisy, "--quiet", *HC, "--width-factor", "2",
+             "--noise-snr-db", "20", "--seed", "3")
+    a, _ = read_tensors(plain)
+    b, _ = read_tensors(noisy)
+    changed = [k for k in a if not torch.equal(a[k][0], b[k][0])]
+    assert changed, "--noise-snr-db 20 changed no tensor"
+    grown = load_clean(noisy)
+    src_cfg = transformers.AutoConfig.from_pretrained(sources[family])
+    ids = _ids(family, src_cfg.vocab_size)
+    got, want = hf_outputs(grown, ids), hf_outputs(source_models(family), ids)
+    d = max_abs(got, want, f"expand {family}-hc2-noise20: transformers grown vs source", TOL)
+    assert d <= TOL, f"noisy HyperCloning changed the logits by {d:.3g}"
