@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"fmt"
-	"math"
 	"math/big"
 	"strings"
 )
@@ -48,7 +47,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))
 	n := new(big.Int).Quo(r.Num(), r.Denom())
-	if !n.IsInt64() || n.Int64() > math.MaxInt64 {
+	if !n.IsInt64() {
 		return 0, fmt.Errorf("checkpoint: size %q is too large", s)
 	}
 	if n.Sign() <= 0 {
