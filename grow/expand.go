@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/grow-ml/grow/graph"
@@ -220,6 +221,10 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	out := *g
 	out.Dims = s.dims
 	out.Eps = g.Eps * s.epsScale
+	if s.epsScale != 1 {
+		// 15 significant digits: 1e-5·0.64 is written 6.4e-06, not 6.4000000000000006e-06
+		out.Eps, _ = strconv.ParseFloat(strconv.FormatFloat(out.Eps, 'g', 15, 64), 64)
+	}
 	out.Layers = make([]graph.Layer, len(g.Layers))
 	plan := &Plan{Operator: string(s.op), Family: g.Family, Src: g.Dims, Dst: s.dims,
 		SrcEps: g.Eps, DstEps: out.Eps, SrcTied: g.Tied, Class: s.class, Hidden: s.hiddenText,
