@@ -37,6 +37,10 @@ func (l *linear[T]) apply(x []T, n int, y []T) {
 		}
 		beta = 1
 	}
+	if l.outMajor {
+		gemm(blas.NoTrans, blas.Trans, n, l.out, l.in, 1, x, l.in, l.w, l.in, beta, y, l.out)
+		return
+	}
 	gemm(blas.NoTrans, blas.NoTrans, n, l.out, l.in, 1, x, l.in, l.w, l.out, beta, y, l.out)
 }
 

@@ -37,12 +37,20 @@ type arch struct {
 	window int
 }
 
-// linear is y = x·w + b with w stored transposed, [in, out] row-major.
+// linear is y = x·Wᵀ + b. With outMajor, w is W as stored, [out, in]
+// row-major; otherwise w is Wᵀ, [in, out] row-major.
 type linear[T float] struct {
-	w       []T
-	b       []T // nil without a bias
-	in, out int
+	w        []T
+	b        []T // nil without a bias
+	in, out  int
+	outMajor bool
 }
+
+// outMajorLayout selects the weight layout of every linear map (see
+// BenchmarkLayout): [out, in] multiplies through Gemm(NoTrans, Trans), whose
+// gonum kernel is a dot product per output; [in, out] through Gemm(NoTrans,
+// NoTrans), an axpy per input.
+var outMajorLayout = true
 
 type norm[T float] struct{ w, b []T }
 
@@ -494,7 +502,7 @@ func fuse[T float](role string, in int, parts ...graph.Linear) (linear[T], error
 			hasBias = true
 		}
 	}
-	l := linear[T]{w: make([]T, in*total), in: in, out: total}
+	l := linear[T]{w: make([]T, in*total), in: in, out: total, outMajor: outMajorLayout}
 	if hasBias {
 		l.b = make([]T, total)
 	}
@@ -505,10 +513,14 @@ func fuse[T float](role string, in int, parts ...graph.Linear) (linear[T], error
 			return l, err
 		}
 		out := p.W.Shape()[0]
-		for o := 0; o < out; o++ {
-			row := w[o*in : (o+1)*in]
-			for i, x := range row {
-				l.w[i*total+col+o] = x
+		if l.outMajor {
+			copy(l.w[col*in:(col+out)*in], w)
+		} else {
+			for o := 0; o < out; o++ {
+				row := w[o*in : (o+1)*in]
+				for i, x := range row {
+					l.w[i*total+col+o] = x
+				}
 			}
 		}
 		if !isNil(p.B) {
@@ -593,7 +605,11 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		return w, nil
 	}
 	if g.Tied || isNil(g.Head) {
-		w.head = linear[T]{w: transpose(w.embed, a.V, a.D), in: a.D, out: a.V}
+		if outMajorLayout {
+			w.head = linear[T]{w: w.embed, in: a.D, out: a.V, outMajor: true}
+		} else {
+			w.head = linear[T]{w: transpose(w.embed, a.V, a.D), in: a.D, out: a.V}
+		}
 	} else if w.head, err = fuse[T]("head", a.D, graph.Linear{W: g.Head}); err != nil {
 		return nil, err
 	}
