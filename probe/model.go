@@ -94,6 +94,9 @@ func New(g *graph.Graph, prec Precision) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{g: g, prec: prec, arch: *a}
+	if prec == F32 {
+		m.arch.act = activation32(g.Act, a.act)
+	}
 	if a.rope {
 		inv, err := ropeInvFreq(g.RopeTheta, a.d, g.RopeScaling)
 		if err != nil {
@@ -154,6 +157,18 @@ func activation(name string) (func(float64) float64, error) {
 		return quickGelu, nil
 	}
 	return nil, fmt.Errorf("unknown activation %q (want gelu, gelu_new, gelu_pytorch_tanh, silu, relu or quick_gelu)", name)
+}
+
+// activation32 swaps in the float32-grade variant of an activation where one
+// is cheaper (the exponential of SiLU and quick GELU).
+func activation32(name string, f func(float64) float64) func(float64) float64 {
+	switch strings.ToLower(name) {
+	case "silu", "swish":
+		return func(x float64) float64 { return x / (1 + exp32(-x)) }
+	case "quick_gelu":
+		return func(x float64) float64 { return x / (1 + exp32(-1.702*x)) }
+	}
+	return f
 }
 
 func geluErf(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
