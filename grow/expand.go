@@ -121,7 +121,7 @@ type spec struct {
 // tensors: the result's tensors compute themselves when asked.
 func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if g == nil {
-		return nil, errors.New("grow: no graph")
+		return nil, errors.New("expand: no graph")
 	}
 	if err := checkSource(g, opts); err != nil {
 		return nil, err
@@ -138,9 +138,9 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	case ZeroPad:
 		s, err = zeroPadSpec(g, opts)
 	case "":
-		return nil, errors.New("grow: no method (hypercloning, lemon or zeropad)")
+		return nil, errors.New("expand: no method (hypercloning, lemon or zeropad)")
 	default:
-		return nil, fmt.Errorf("grow: unknown method %q (hypercloning, lemon or zeropad)", opts.Method)
+		return nil, fmt.Errorf("expand: unknown method %q (hypercloning, lemon or zeropad)", opts.Method)
 	}
 	if err != nil {
 		return nil, err
@@ -151,16 +151,16 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 func checkSource(g *graph.Graph, opts Options) error {
 	d := g.Dims
 	if d.Hidden <= 0 || d.Heads <= 0 || d.KVHeads <= 0 || d.HeadDim <= 0 || d.FFN <= 0 {
-		return fmt.Errorf("grow: source dims incomplete (%s)", dimsLine(d))
+		return fmt.Errorf("expand: source dims incomplete (%s)", dimsLine(d))
 	}
 	if len(g.Layers) != d.Layers {
-		return fmt.Errorf("grow: source has %d layers but dims say %d", len(g.Layers), d.Layers)
+		return fmt.Errorf("expand: source has %d layers but dims say %d", len(g.Layers), d.Layers)
 	}
 	if opts.HeadDim != 0 && opts.HeadDim != d.HeadDim {
 		if g.RopeTheta != 0 {
-			return fmt.Errorf("grow: head_dim %d -> %d refused: this %s model uses RoPE, whose frequencies theta^(-2j/d) and the 1/sqrt(d) attention scale depend on head_dim, so a wider head cannot compute the same function in a checkpoint; grow the number of heads instead (head_dim stays %d)", d.HeadDim, opts.HeadDim, g.Family, d.HeadDim)
+			return fmt.Errorf("expand: head_dim %d -> %d refused: this %s model uses RoPE, whose frequencies theta^(-2j/d) and the 1/sqrt(d) attention scale depend on head_dim, so a wider head cannot compute the same function in a checkpoint; grow the number of heads instead (head_dim stays %d)", d.HeadDim, opts.HeadDim, g.Family, d.HeadDim)
 		}
-		return fmt.Errorf("grow: head_dim %d -> %d refused: grow keeps head_dim fixed and grows the number of heads (the per-head interleave with q·k rescaling is not implemented)", d.HeadDim, opts.HeadDim)
+		return fmt.Errorf("expand: head_dim %d -> %d refused: grow keeps head_dim fixed and grows the number of heads (the per-head interleave with q·k rescaling is not implemented)", d.HeadDim, opts.HeadDim)
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 	if h2 == 0 {
 		if derived {
 			if hidden%d.HeadDim != 0 {
-				return 0, 0, fmt.Errorf("grow: hidden %d is not a multiple of head_dim %d; %s derives head_dim = hidden/heads, so the heads cannot keep their width (pick a multiple of %d)", hidden, d.HeadDim, g.Family, d.HeadDim)
+				return 0, 0, fmt.Errorf("hidden %d is not a multiple of head_dim %d; %s derives head_dim = hidden/heads, so the heads cannot keep their width (pick a multiple of %d)", hidden, d.HeadDim, g.Family, d.HeadDim)
 			}
 			h2 = hidden / d.HeadDim
 		} else {
@@ -186,35 +186,35 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 		}
 	}
 	if derived && h2*d.HeadDim != hidden {
-		return 0, 0, fmt.Errorf("grow: %d heads × head_dim %d = %d, not the hidden width %d; %s derives head_dim = hidden/heads, so heads must be hidden/%d = %g", h2, d.HeadDim, h2*d.HeadDim, hidden, g.Family, d.HeadDim, float64(hidden)/float64(d.HeadDim))
+		return 0, 0, fmt.Errorf("%d heads × head_dim %d = %d, not the hidden width %d; %s derives head_dim = hidden/heads, so heads must be hidden/%d = %g", h2, d.HeadDim, h2*d.HeadDim, hidden, g.Family, d.HeadDim, float64(hidden)/float64(d.HeadDim))
 	}
 	if h2 < d.Heads {
-		return 0, 0, fmt.Errorf("grow: target heads %d is smaller than the source's %d (grow expand only grows)", h2, d.Heads)
+		return 0, 0, fmt.Errorf("target heads %d is smaller than the source's %d (grow expand only grows)", h2, d.Heads)
 	}
 	k2 = opts.KVHeads
 	if k2 == 0 {
 		switch {
+		case derived:
+			k2 = h2
 		case d.KVHeads == 1:
 			k2 = 1
 		case h2%(d.Heads/d.KVHeads) == 0:
 			k2 = h2 / (d.Heads / d.KVHeads)
 		default:
-			return 0, 0, fmt.Errorf("grow: %d heads is not a multiple of the source's %d query heads per key/value head; give --kv-heads", h2, d.Heads/d.KVHeads)
+			return 0, 0, fmt.Errorf("%d heads is not a multiple of the source's %d query heads per key/value head; give --kv-heads", h2, d.Heads/d.KVHeads)
 		}
 	}
 	if derived && k2 != h2 {
-		return 0, 0, fmt.Errorf("grow: %s has no grouped-query attention; key/value heads must equal heads (%d), not %d", g.Family, h2, k2)
+		return 0, 0, fmt.Errorf("%s has no grouped-query attention; key/value heads must equal heads (%d), not %d", g.Family, h2, k2)
 	}
 	if k2 < d.KVHeads {
-		return 0, 0, fmt.Errorf("grow: target key/value heads %d is smaller than the source's %d (grow expand only grows)", k2, d.KVHeads)
+		return 0, 0, fmt.Errorf("target key/value heads %d is smaller than the source's %d (grow expand only grows)", k2, d.KVHeads)
 	}
 	if h2%k2 != 0 {
-		return 0, 0, fmt.Errorf("grow: %d heads do not divide into %d key/value heads", h2, k2)
+		return 0, 0, fmt.Errorf("%d heads do not divide into %d key/value heads", h2, k2)
 	}
 	return h2, k2, nil
 }
-
-func ratioTarget(v, factor int) int { return v * factor }
 
 // apply builds the grown graph and the plan from a spec.
 func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
@@ -272,7 +272,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 			return nil
 		}
 		if sh := t.Shape(); len(sh) != 2 || sh[0] != rows.src || sh[1] != cols.src {
-			fail(fmt.Errorf("grow: %s: shape %v, want [%d %d]", role, t.Shape(), rows.src, cols.src))
+			fail(fmt.Errorf("expand: %s: shape %v, want [%d %d]", role, t.Shape(), rows.src, cols.src))
 			return t
 		}
 		r := &matrixRule{rows: rows, cols: cols, freeStd: freeStd, absRandom: s.absRandom, seed: seed, role: role}
@@ -312,7 +312,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 			return nil
 		}
 		if sh := t.Shape(); len(sh) != 2 || sh[0] != rows.src || sh[1] != s.hid.src {
-			fail(fmt.Errorf("grow: %s: shape %v, want [%d %d]", role, t.Shape(), rows.src, s.hid.src))
+			fail(fmt.Errorf("expand: %s: shape %v, want [%d %d]", role, t.Shape(), rows.src, s.hid.src))
 			return t
 		}
 		r := &matrixRule{rows: rows, cols: s.hid, colsProduce: true, freeStd: freeStd, absRandom: s.absRandom, seed: seed, role: role}
@@ -328,7 +328,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 			return nil
 		}
 		if sh := t.Shape(); len(sh) != 1 || sh[0] != m.src {
-			fail(fmt.Errorf("grow: %s: shape %v, want [%d]", role, t.Shape(), m.src))
+			fail(fmt.Errorf("expand: %s: shape %v, want [%d]", role, t.Shape(), m.src))
 			return t
 		}
 		r := &vectorRule{m: m, freeStd: freeStd, seed: seed, role: role}
@@ -359,7 +359,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 				name = role + ".bias"
 			}
 			if sh := part.t.Shape(); len(sh) != 1 || sh[0] != s.hid.src {
-				fail(fmt.Errorf("grow: %s: shape %v, want [%d]", name, part.t.Shape(), s.hid.src))
+				fail(fmt.Errorf("expand: %s: shape %v, want [%d]", name, part.t.Shape(), s.hid.src))
 				return n
 			}
 			r := &vectorRule{m: s.hid, norm: !part.bias, normBias: part.bias, scale: s.normScale, fold: fold,
@@ -438,7 +438,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		out.Head = nil // the tie stays exact: the grown embedding's extra columns meet zeros
 	case g.Tied && opts.KeepTied:
 		if g.Family == graph.FamilyBERT && !hasMLM {
-			return nil, errors.New("grow: --keep-tied: this BERT model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head")
+			return nil, errors.New("expand: --keep-tied: this BERT model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head")
 		}
 		fold = 1 / float64(headCopies)
 		out.Head = nil
@@ -486,7 +486,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 			}
 			out.Extras[i].T = mat("extra "+e.Name, e.T, rows, cols, rk, ck, false)
 		default:
-			return nil, fmt.Errorf("grow: extra tensor %q (%s) has shape %v with no hidden axis of size %d; no rule to grow it", e.Name, e.Role, sh, g.Hidden)
+			return nil, fmt.Errorf("expand: extra tensor %q (%s) has shape %v with no hidden axis of size %d; no rule to grow it", e.Name, e.Role, sh, g.Hidden)
 		}
 	}
 	if firstErr != nil {

@@ -13,6 +13,7 @@ var (
 	llamaGQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 4, I: 172, V: 40, L: 2, tied: true}
 	llamaMQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 1, I: 96, V: 40, L: 2, bias: true}
 	gpt2     = model{family: graph.FamilyGPT2, D: 64, H: 4, K: 4, I: 256, V: 40, L: 2, P: 16, tied: true}
+	gpt2one  = model{family: graph.FamilyGPT2, D: 16, H: 1, K: 1, I: 40, V: 40, L: 2, P: 16, tied: true}
 	bert     = model{family: graph.FamilyBERT, D: 64, H: 4, K: 4, I: 128, V: 40, L: 2, P: 16, tied: true, mlm: true}
 )
 
@@ -102,6 +103,8 @@ func TestExpandPreservesFunction(t *testing.T) {
 		{"zeropad llama mqa 64->96 pad-std", llamaMQA, Options{Method: ZeroPad, Hidden: 96, Heads: 12, PadStd: 0.05}, probe.Exact},
 		{"zeropad gpt2 ffn only", gpt2, Options{Method: ZeroPad, FFN: 300, PadStd: 0.05}, probe.Exact},
 		{"zeropad bert ffn only", bert, Options{Method: ZeroPad, FFN: 200, PadStd: 0.05}, probe.Exact},
+		{"lemon gpt2 one head 16->48", gpt2one, Options{Method: LEMON, Hidden: 48}, probe.Exact},
+		{"zeropad gpt2 one head 16->32", gpt2one, Options{Method: ZeroPad, Hidden: 32}, probe.Approx},
 		{"zeropad gpt2 64->96", gpt2, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
 		{"zeropad bert 64->96", bert, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
 	}

@@ -19,13 +19,13 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 		m = n
 	}
 	if n < 1 || m < 1 {
-		return nil, fmt.Errorf("grow: hypercloning: --width-factor %d and --ffn-factor %d must be integers ≥ 1 (a smaller target than the source is not growth)", n, m)
+		return nil, fmt.Errorf("hypercloning: --width-factor %d and --ffn-factor %d must be integers ≥ 1 (a smaller target than the source is not growth)", n, m)
 	}
 	if opts.Hidden != 0 || opts.Heads != 0 || opts.KVHeads != 0 || opts.FFN != 0 {
-		return nil, fmt.Errorf("grow: hypercloning takes --width-factor and --ffn-factor, not --hidden/--heads/--kv-heads/--ffn (use --method lemon for arbitrary widths)")
+		return nil, fmt.Errorf("hypercloning takes --width-factor and --ffn-factor, not --hidden/--heads/--kv-heads/--ffn (use --method lemon for arbitrary widths)")
 	}
 	if opts.Noise && (math.IsNaN(opts.NoiseSNRDB) || math.IsInf(opts.NoiseSNRDB, 0)) {
-		return nil, fmt.Errorf("grow: hypercloning: --noise-snr-db %v is not a finite number", opts.NoiseSNRDB)
+		return nil, fmt.Errorf("hypercloning: --noise-snr-db %v is not a finite number", opts.NoiseSNRDB)
 	}
 	d := g.Dims
 	kvUnits := circularMap(d.KVHeads, n*d.KVHeads)
@@ -34,7 +34,7 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 	}
 	qUnits, err := headMaps(d.Heads, d.KVHeads, n*d.Heads, kvUnits.dst, kvUnits)
 	if err != nil {
-		return nil, fmt.Errorf("grow: hypercloning: %w", err)
+		return nil, fmt.Errorf("hypercloning: %w", err)
 	}
 	dims := d
 	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = n*d.Hidden, n*d.Heads, kvUnits.dst, m*d.FFN

@@ -17,18 +17,18 @@ import (
 func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 	d := g.Dims
 	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
-		return nil, fmt.Errorf("grow: lemon takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
+		return nil, fmt.Errorf("lemon takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
 	}
 	D2 := opts.Hidden
 	if D2 == 0 {
-		return nil, fmt.Errorf("grow: lemon needs --hidden (the target width, source %d)", d.Hidden)
+		return nil, fmt.Errorf("lemon needs --hidden (the target width, source %d)", d.Hidden)
 	}
 	if D2 < d.Hidden {
-		return nil, fmt.Errorf("grow: lemon: --hidden %d is smaller than the source's %d (grow expand only grows; see grow select for shrinking)", D2, d.Hidden)
+		return nil, fmt.Errorf("lemon: --hidden %d is smaller than the source's %d (grow expand only grows; see grow select for shrinking)", D2, d.Hidden)
 	}
 	q, r := D2/d.Hidden, D2%d.Hidden
 	if g.PostLN && r != 0 {
-		return nil, fmt.Errorf("grow: lemon: %s is post-LN, where only a multiple of the hidden width is lossless (a LayerNorm output cannot be kept in average-expanded form); --hidden %d is not a multiple of %d (try %d or %d)", g.Family, D2, d.Hidden, q*d.Hidden, (q+1)*d.Hidden)
+		return nil, fmt.Errorf("lemon: %s is post-LN, where only a multiple of the hidden width is lossless (a LayerNorm output cannot be kept in average-expanded form); --hidden %d is not a multiple of %d (try %d or %d)", g.Family, D2, d.Hidden, q*d.Hidden, (q+1)*d.Hidden)
 	}
 	h2, k2, err := targetHeads(g, opts, D2)
 	if err != nil {
@@ -39,12 +39,12 @@ func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 		i2 = d.FFN * D2 / d.Hidden
 	}
 	if i2 < d.FFN {
-		return nil, fmt.Errorf("grow: lemon: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
+		return nil, fmt.Errorf("lemon: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
 	}
 	kvUnits := circularMap(d.KVHeads, k2)
 	qUnits, err := headMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
 	if err != nil {
-		return nil, fmt.Errorf("grow: lemon: %w", err)
+		return nil, fmt.Errorf("lemon: %w", err)
 	}
 	sc := float64(q*d.Hidden) / float64(D2)
 	fill, fillName := fillZero, "zero"

@@ -128,11 +128,11 @@ func rms(w []float64) float64 {
 func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	sh := src.Shape()
 	if len(sh) != 2 || sh[0] != r.rows.src || sh[1] != r.cols.src {
-		return nil, fmt.Errorf("grow: %s: shape %v, want [%d %d]", r.role, sh, r.rows.src, r.cols.src)
+		return nil, fmt.Errorf("expand: %s: shape %v, want [%d %d]", r.role, sh, r.rows.src, r.cols.src)
 	}
 	w, err := read[T](src)
 	if err != nil {
-		return nil, fmt.Errorf("grow: %s: %w", r.role, err)
+		return nil, fmt.Errorf("expand: %s: %w", r.role, err)
 	}
 	O, I := sh[0], sh[1]
 	O2, I2 := r.rows.dst, r.cols.dst
@@ -318,11 +318,11 @@ type vectorRule struct {
 func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 	sh := src.Shape()
 	if len(sh) != 1 || sh[0] != r.m.src {
-		return nil, fmt.Errorf("grow: %s: shape %v, want [%d]", r.role, sh, r.m.src)
+		return nil, fmt.Errorf("expand: %s: shape %v, want [%d]", r.role, sh, r.m.src)
 	}
 	v, err := read[T](src)
 	if err != nil {
-		return nil, fmt.Errorf("grow: %s: %w", r.role, err)
+		return nil, fmt.Errorf("expand: %s: %w", r.role, err)
 	}
 	out := make([]T, r.m.dst)
 	mult := 1.0

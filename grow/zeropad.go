@@ -17,17 +17,17 @@ import (
 func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
 	d := g.Dims
 	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
-		return nil, fmt.Errorf("grow: zeropad takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
+		return nil, fmt.Errorf("zeropad takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
 	}
 	if opts.PadStd < 0 || math.IsNaN(opts.PadStd) {
-		return nil, fmt.Errorf("grow: zeropad: --pad-std %v must be ≥ 0", opts.PadStd)
+		return nil, fmt.Errorf("zeropad: --pad-std %v must be ≥ 0", opts.PadStd)
 	}
 	D2 := opts.Hidden
 	if D2 == 0 {
 		D2 = d.Hidden
 	}
 	if D2 < d.Hidden {
-		return nil, fmt.Errorf("grow: zeropad: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
+		return nil, fmt.Errorf("zeropad: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
 	}
 	h2, k2, err := targetHeads(g, opts, D2)
 	if err != nil {
@@ -38,12 +38,12 @@ func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
 		i2 = d.FFN * D2 / d.Hidden
 	}
 	if i2 < d.FFN {
-		return nil, fmt.Errorf("grow: zeropad: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
+		return nil, fmt.Errorf("zeropad: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
 	}
 	kvUnits := padMap(d.KVHeads, k2, fillFree, fillZero)
 	qUnits, err := headMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
 	if err != nil {
-		return nil, fmt.Errorf("grow: zeropad: %w", err)
+		return nil, fmt.Errorf("zeropad: %w", err)
 	}
 	sc := float64(d.Hidden) / float64(D2)
 	class := probe.Exact
