@@ -220,7 +220,7 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 	}
 	fmt.Fprintln(w)
 	if f.quiet {
-		fmt.Fprintf(w, "check (%s): %s: %s\n", rep.Precision, rep.Class, rep.Verdict)
+		fmt.Fprintf(w, "check (%s, max |Δlogits| %.3g, relative %.3g): %s: %s\n", rep.Precision, rep.MaxAbs, rep.Rel, rep.Class, rep.Verdict)
 	} else {
 		if narrowed {
 			srcPath += " rounded to " + string(dt)
