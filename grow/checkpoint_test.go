@@ -288,3 +288,42 @@ func TestZeroPadLayerNormApprox(t *testing.T) {
 		t.Errorf("APPROX result is exact (rel %.3g): the claim would be wrong", rep.Rel)
 	}
 }
+
+// Pipeline (prefetching the next entry, reusing buffers) writes the same bytes
+// as the plain entries.
+func TestPipelineSameBytes(t *testing.T) {
+	gsrc, _ := writeRandom(t, gpt2)
+	for _, c := range []struct {
+		src  *graph.Graph
+		opts Options
+	}{
+		{openGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
+		{openGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
+		{gsrc, Options{Method: HyperCloning, WidthFactor: 3}},
+	} {
+		var files [2][]byte
+		for k := range files {
+			r, err := Expand(c.src, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es, err := r.Graph.Entries(checkpoint.F32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == 1 {
+				es = Pipeline(r.Graph, es)
+			}
+			dir := filepath.Join(t.TempDir(), "out")
+			if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if files[k], err = os.ReadFile(filepath.Join(dir, "model.safetensors")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(files[0]) != string(files[1]) {
+			t.Errorf("%+v: pipelined output differs from the plain one", c.opts)
+		}
+	}
+}

@@ -27,10 +27,14 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 	copy(out, entries)
 	for i := range out {
 		if i+1 >= len(entries) {
-			break
+			break // the last entry: nothing to prefetch, and its buffer is not reused
 		}
 		next := byName[entries[i+1].Name]
 		if len(next) == 0 || entries[i+1].DType == checkpoint.F64 {
+			next = nil
+		}
+		cur := byName[entries[i].Name]
+		if len(next) == 0 && len(cur) == 0 {
 			continue
 		}
 		write := entries[i].Write
@@ -38,7 +42,13 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 			for _, l := range next {
 				l.prefetch()
 			}
-			return write(w)
+			err := write(w)
+			// the data of this entry has been encoded and written: its
+			// buffers (taken from a prefetch, so owned here) can be reused
+			for _, l := range cur {
+				l.release()
+			}
+			return err
 		}
 	}
 	return out

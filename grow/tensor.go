@@ -21,6 +21,7 @@ type lazy struct {
 
 	mu      sync.Mutex
 	pending chan result32 // a prefetched Float32 result, taken by the next call
+	lease   []float32     // a prefetched result handed out, returned to the pool by Pipeline
 }
 
 type result32 struct {
@@ -39,9 +40,23 @@ func (t *lazy) Float32() ([]float32, error) {
 	t.mu.Unlock()
 	if ch != nil {
 		r := <-ch
+		t.mu.Lock()
+		t.lease = r.v
+		t.mu.Unlock()
 		return r.v, r.err
 	}
 	return t.gen32()
+}
+
+// release returns a prefetched result that has been consumed to the pool.
+func (t *lazy) release() {
+	t.mu.Lock()
+	b := t.lease
+	t.lease = nil
+	t.mu.Unlock()
+	if b != nil {
+		f32Pool.put(b)
+	}
 }
 
 func (t *lazy) Float64() ([]float64, error) { return t.gen64() }
@@ -64,6 +79,15 @@ func (t *lazy) prefetch() {
 
 // float is the element type a kernel computes into; arithmetic is float64.
 type float interface{ ~float32 | ~float64 }
+
+// alloc returns a zeroed slice, from the buffer pool for float32.
+func alloc[T float](n int) []T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(f32Pool.get(n)).([]T)
+	}
+	return make([]T, n)
+}
 
 func read[T float](t graph.Tensor) ([]T, error) {
 	var z T
@@ -136,7 +160,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	}
 	O, I := sh[0], sh[1]
 	O2, I2 := r.rows.dst, r.cols.dst
-	out := make([]T, O2*I2)
+	out := alloc[T](O2 * I2)
 	if r.colsProduce {
 		return produceColumns(w, out, O, I, r), nil
 	}
