@@ -78,3 +78,17 @@ func BenchmarkExp(b *testing.B) {
 		_ = s
 	})
 }
+
+func BenchmarkExp32(b *testing.B) {
+	xs := make([]float64, 1024)
+	for i := range xs {
+		xs[i] = -float64(i) / 50
+	}
+	s := 0.0
+	for b.Loop() {
+		for _, x := range xs {
+			s += exp32(x)
+		}
+	}
+	_ = s
+}

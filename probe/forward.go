@@ -386,6 +386,32 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	return res
 }
 
+// softmaxRow replaces the scores x by exp(x - max x) and returns their sum.
+func softmaxRow[T float](x []T, f32 bool) float64 {
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	m := float64(mx)
+	var sum float64
+	if f32 {
+		for t, v := range x {
+			e := exp32(float64(v) - m)
+			x[t] = T(e)
+			sum += e
+		}
+		return sum
+	}
+	for t, v := range x {
+		e := fastExp(float64(v) - m)
+		x[t] = T(e)
+		sum += e
+	}
+	return sum
+}
+
 // axpy computes y += alpha·x over n elements (gonum's BLAS level 1).
 func axpy[T float](n int, alpha T, x, y []T) {
 	switch x := any(x).(type) {
@@ -435,7 +461,8 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 		s := info[j.seq]
 		n := s.n
 		kt, vt, sc := buf[:d*n], buf[d*maxN:d*maxN+d*n], buf[2*d*maxN:]
-		q := buf[2*d*maxN+qBlock*maxN:]
+		q := buf[2*d*maxN+qBlock*maxN : 2*d*maxN+qBlock*maxN+qBlock*d]
+		inv := buf[2*d*maxN+qBlock*maxN+qBlock*d:]
 		base := s.off * qkvW
 		for t := 0; t < n; t++ {
 			row := qkv[base+t*qkvW:]
@@ -465,9 +492,14 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 						hi = i0 + i + 1
 					}
 					row := sc[i*keys : (i+1)*keys]
+					if s.mask == nil {
+						inv[i] = T(1 / softmaxRow(row[:hi], f32))
+						clear(row[hi:])
+						continue
+					}
 					mx := math.Inf(-1)
 					for t, v := range row[:hi] {
-						if (s.mask == nil || s.mask[t] != 0) && float64(v) > mx {
+						if s.mask[t] != 0 && float64(v) > mx {
 							mx = float64(v)
 						}
 					}
@@ -478,14 +510,15 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 						for t := range row {
 							row[t] = 0
 							if t < hi {
-								row[t] = T(1 / float64(hi))
+								row[t] = 1
 							}
 						}
+						inv[i] = T(1 / float64(hi))
 						continue
 					}
 					var sum float64
 					for t, v := range row[:hi] {
-						if s.mask != nil && s.mask[t] == 0 {
+						if s.mask[t] == 0 {
 							row[t] = 0
 							continue
 						}
@@ -498,19 +531,23 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 						row[t] = T(e)
 						sum += e
 					}
-					inv := T(1 / sum)
-					for t := range row[:hi] {
-						row[t] *= inv
-					}
+					inv[i] = T(1 / sum)
 					clear(row[hi:])
 				}
 				// Outputs: probabilities [bq, keys] · vtᵀ ([keys, d]).
-				gemm(blas.NoTrans, blas.Trans, bq, d, keys, 1, sc, keys, vt, n, 0,
-					att[(s.off+i0)*H*d+hq*d:], H*d)
+				// Unnormalised weights: each output row is scaled by 1/Σ after.
+				out := att[(s.off+i0)*H*d+hq*d:]
+				gemm(blas.NoTrans, blas.Trans, bq, d, keys, 1, sc, keys, vt, n, 0, out, H*d)
+				for i := 0; i < bq; i++ {
+					o := out[i*H*d : i*H*d+d]
+					for c := range o {
+						o[c] *= inv[i]
+					}
+				}
 			}
 		}
 	}
-	bufLen := 2*d*maxN + qBlock*maxN + qBlock*d
+	bufLen := 2*d*maxN + qBlock*maxN + qBlock*d + qBlock
 	workers := runtime.GOMAXPROCS(0)
 	if workers > len(jobs) {
 		workers = len(jobs)
