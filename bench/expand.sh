@@ -8,7 +8,8 @@
 #
 # The two commands run RUNS times (default 3), alternately, each after a sync;
 # the best run of each is compared, since on a shared machine other processes
-# slow single runs down. Inputs are deleted at the end (KEEP=1 keeps them).
+# slow single runs down. Each command starts after a sync and SETTLE seconds
+# (default 5) of quiet. Inputs are deleted at the end (KEEP=1 keeps them).
 # Usage: bench/expand.sh [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +26,13 @@ cat "$WORK"/src/*.safetensors > /dev/null # source in the page cache for every r
 
 best_g=""; best_c=""; best_rss=0; best_cpu=""
 for i in $(seq "$RUNS"); do
-	rm -rf "$WORK/out" "$WORK/out-cp"; sync
+	# both commands start on a settled file system: deleting gigabytes on a
+	# "discard" mount keeps the disk busy for seconds after the rm returns
+	rm -rf "$WORK/out" "$WORK/out-cp"; sync; sleep "${SETTLE:-5}"
 	/usr/bin/time -f '%e %M %U %S' -o "$WORK/time.txt" \
 		"$WORK/grow" expand "$WORK/src" -o "$WORK/out" --method hypercloning --width-factor 2 --no-check --quiet
 	read -r g kb u s < "$WORK/time.txt"
-	sync
+	sync; sleep "${SETTLE:-5}"
 	/usr/bin/time -f '%e' -o "$WORK/time-cp.txt" cp -r "$WORK/out" "$WORK/out-cp"
 	read -r c < "$WORK/time-cp.txt"
 	echo "run $i: grow ${g}s (cpu user ${u}s sys ${s}s, peak RSS $((kb / 1024)) MiB), cp ${c}s, load $(cut -d' ' -f1 /proc/loadavg)"

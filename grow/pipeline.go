@@ -1,17 +1,31 @@
 package grow
 
 import (
+	"fmt"
 	"io"
+	"unsafe"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 )
 
+// littleEndian reports whether float32 memory is already safetensors' encoding.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
 // Pipeline wraps the entries of a grown graph (g.Entries, in the order they are
-// written) so that while entry i is being written, the grown tensors of entry
-// i+1 are computed on another goroutine. At most two entries' data are in
-// memory at once. Entries written from float64 (an F64 output or source) are
-// not prefetched.
+// written) for speed; the bytes written are the same.
+//
+//   - While entry i is being written, the grown tensors of entry i+1 are
+//     computed on another goroutine (at most two entries' data in memory).
+//   - A float32 entry that is exactly one grown tensor in its own layout (not a
+//     GPT-2 Conv1D or fused c_attn) is written straight from the float32 data,
+//     which on little-endian machines is already its encoding.
+//   - The float32 buffers of written entries are reused for later tensors.
+//
+// Entries written from float64 (an F64 output or source) are left as they are.
 func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 	byName := map[string][]*lazy{}
 	for _, r := range g.Roles() {
@@ -26,30 +40,66 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 	out := make([]checkpoint.Entry, len(entries))
 	copy(out, entries)
 	for i := range out {
-		if i+1 >= len(entries) {
-			break // the last entry: nothing to prefetch, and its buffer is not reused
+		e := entries[i]
+		cur := byName[e.Name]
+		if e.DType == checkpoint.F64 {
+			cur = nil
 		}
-		next := byName[entries[i+1].Name]
-		if len(next) == 0 || entries[i+1].DType == checkpoint.F64 {
-			next = nil
+		var next []*lazy
+		if i+1 < len(entries) && entries[i+1].DType != checkpoint.F64 {
+			next = byName[entries[i+1].Name]
 		}
-		cur := byName[entries[i].Name]
 		if len(next) == 0 && len(cur) == 0 {
 			continue
 		}
-		write := entries[i].Write
+		write := e.Write
+		if len(cur) == 1 && e.DType == checkpoint.F32 && littleEndian && g.Family != graph.FamilyGPT2 && sameShape(e.Shape, cur[0].shape) {
+			l, name := cur[0], e.Name
+			n := int(prod(e.Shape))
+			write = func(w io.Writer) error {
+				v, err := l.Float32()
+				if err != nil {
+					return err
+				}
+				if len(v) != n {
+					return fmt.Errorf("expand: tensor %q: %d values for %d elements", name, len(v), n)
+				}
+				if n == 0 {
+					return nil
+				}
+				// one write: a buffered writer passes it through without a copy
+				_, err = w.Write(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n))
+				return err
+			}
+		}
+		last := i+1 == len(entries)
 		out[i].Write = func(w io.Writer) error {
 			for _, l := range next {
 				l.prefetch()
 			}
 			err := write(w)
-			// the data of this entry has been encoded and written: its
-			// buffers (taken from a prefetch, so owned here) can be reused
-			for _, l := range cur {
-				l.release()
+			// This entry's data has been encoded and written; buffers taken
+			// from a prefetch are owned here and can be reused (the last
+			// entry's are left to the garbage collector).
+			if !last {
+				for _, l := range cur {
+					l.release()
+				}
 			}
 			return err
 		}
 	}
 	return out
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

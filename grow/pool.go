@@ -15,9 +15,9 @@ const poolKeep = 2
 
 var f32Pool bufPool
 
-// get returns a zeroed slice of length n, reusing the smallest kept buffer that
-// is large enough.
-func (p *bufPool) get(n int) []float32 {
+// get returns a slice of length n, reusing the smallest kept buffer that is
+// large enough; it is zeroed when zero is set (fresh memory always is).
+func (p *bufPool) get(n int, zero bool) []float32 {
 	p.mu.Lock()
 	best := -1
 	for i, b := range p.bufs {
@@ -34,7 +34,9 @@ func (p *bufPool) get(n int) []float32 {
 	if b == nil {
 		return make([]float32, n)
 	}
-	clear(b)
+	if zero {
+		clear(b)
+	}
 	return b
 }
 

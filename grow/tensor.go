@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -80,13 +81,87 @@ func (t *lazy) prefetch() {
 // float is the element type a kernel computes into; arithmetic is float64.
 type float interface{ ~float32 | ~float64 }
 
-// alloc returns a zeroed slice, from the buffer pool for float32.
-func alloc[T float](n int) []T {
+// alloc returns a slice of length n, from the buffer pool for float32; it is
+// zeroed when zero is set (otherwise the caller writes every element).
+func alloc[T float](n int, zero bool) []T {
 	var z T
 	if _, ok := any(z).(float32); ok {
-		return any(f32Pool.get(n)).([]T)
+		return any(f32Pool.get(n, zero)).([]T)
 	}
 	return make([]T, n)
+}
+
+// growPlain grows a matrix without perturbations or new indices: every output
+// row is source row idx[o'] divided column-wise by the copy counts and gathered.
+// Each source row is computed once and copied to its other copies; both passes
+// run on all cores for large matrices.
+func growPlain[T float](w, out []T, I int, r *matrixRule) {
+	I2 := r.cols.dst
+	tiled := isTile(r.cols)
+	firstOf := make([]int, r.rows.src)
+	for i := range firstOf {
+		firstOf[i] = -1
+	}
+	var firsts, dups []int
+	for o2, s := range r.rows.idx {
+		if firstOf[s] < 0 {
+			firstOf[s] = o2
+			firsts = append(firsts, o2)
+		} else {
+			dups = append(dups, o2)
+		}
+	}
+	workers := 1
+	if len(out) >= 1<<20 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	parallel(len(firsts), workers, func(lo, hi int) {
+		scaled := make([]T, I)
+		for _, o2 := range firsts[lo:hi] {
+			s := r.rows.idx[o2]
+			for j, v := range w[s*I : (s+1)*I] {
+				if c := r.cols.count[j]; c == 1 {
+					scaled[j] = v
+				} else {
+					scaled[j] = T(float64(v) / float64(c))
+				}
+			}
+			dst := out[o2*I2 : (o2+1)*I2]
+			if tiled {
+				for k := 0; k < I2; k += I {
+					copy(dst[k:], scaled)
+				}
+			} else {
+				for i2, j := range r.cols.idx {
+					dst[i2] = scaled[j]
+				}
+			}
+		}
+	})
+	parallel(len(dups), workers, func(lo, hi int) {
+		for _, o2 := range dups[lo:hi] {
+			f := firstOf[r.rows.idx[o2]]
+			copy(out[o2*I2:(o2+1)*I2], out[f*I2:(f+1)*I2])
+		}
+	})
+}
+
+// parallel runs f over [0, n) split into at most workers contiguous parts.
+func parallel(n, workers int, f func(lo, hi int)) {
+	if workers <= 1 || n < 2*workers {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(lo+step, n))
+	}
+	wg.Wait()
 }
 
 func read[T float](t graph.Tensor) ([]T, error) {
@@ -160,10 +235,16 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	}
 	O, I := sh[0], sh[1]
 	O2, I2 := r.rows.dst, r.cols.dst
-	out := alloc[T](O2 * I2)
+	full := !hasNew(r.rows) && !hasNew(r.cols) // every element is written below
 	if r.colsProduce {
-		return produceColumns(w, out, O, I, r), nil
+		return produceColumns(w, alloc[T](O2*I2, !full), O, I, r), nil
 	}
+	if full && r.perturb == perturbNone {
+		out := alloc[T](O2*I2, false)
+		growPlain(w, out, I, r)
+		return out, nil
+	}
+	out := alloc[T](O2*I2, true)
 
 	needScale := r.perturb != perturbNone || r.freeStd > 0
 	var wrms float64
