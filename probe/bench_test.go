@@ -3,7 +3,6 @@ package probe
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 
 	"github.com/grow-ml/grow/graph"
@@ -25,26 +24,13 @@ func benchForward(b *testing.B, g *graph.Graph, prec Precision, seqs, n int) {
 			batch[i][t] = rng.IntN(g.Vocab)
 		}
 	}
-	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := m.ForwardBatch(batch); err != nil {
 			b.Fatal(err)
 		}
 	}
-	tokens := float64(b.N * seqs * n)
-	b.ReportMetric(tokens/b.Elapsed().Seconds(), "tok/s")
-	// Tokens per CPU-second (user + system of the whole process): less
-	// sensitive than tok/s to other processes sharing the machine.
-	b.ReportMetric(tokens/(cpuSeconds()-cpu0), "tok/cpu-s")
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	b.ReportMetric(float64(b.N*seqs*n)/b.Elapsed().Seconds(), "tok/s")
 }
 
 // BenchmarkStories260k: the trained 260K-parameter Llama of testdata.
