@@ -90,6 +90,16 @@ func (p *Plan) Bytes(dt checkpoint.DType) int64 {
 	return n
 }
 
+// Largest returns the byte size of the largest grown tensor when held as
+// float32 (what computing it keeps in memory).
+func (p *Plan) Largest() int64 {
+	var n int64
+	for _, t := range p.Tensors {
+		n = max(n, 4*prod(t.DstShape))
+	}
+	return n
+}
+
 // InexactIn lists the tensors whose values are not exact when written as dt
 // ("" keeps each tensor's dtype), with the reason; nil when all are exact. F64
 // counts as exact (its rounding is far below every tolerance grow uses).

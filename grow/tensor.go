@@ -496,6 +496,25 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 		}
 	}
 	tiled := !hasNew(r.cols) && isTile(r.cols)
+	if tiled && rnd == nil && r.cols.produce != fillMean {
+		workers := 1
+		if len(out) >= 1<<20 {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		parallel(r.rows.dst, workers, func(lo, hi int) {
+			for o2 := lo; o2 < hi; o2++ {
+				s := r.rows.idx[o2]
+				if s < 0 {
+					continue
+				}
+				dst, srow := out[o2*I2:(o2+1)*I2], w[s*I:(s+1)*I]
+				for k := 0; k < I2; k += I {
+					copy(dst[k:], srow)
+				}
+			}
+		})
+		return out
+	}
 	for o2 := 0; o2 < r.rows.dst; o2++ {
 		s := r.rows.idx[o2]
 		dst := out[o2*I2 : (o2+1)*I2]

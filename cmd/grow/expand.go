@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -145,6 +146,12 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 		return err
 	}
 	entries = grow.Pipeline(res.Graph, entries)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Tensors are computed one or two at a time: keep the garbage of the
+		// previous ones from piling up (a soft limit; the GC runs more often
+		// near it). About two float32 copies of the largest tensor are live.
+		debug.SetMemoryLimit(max(5*res.Plan.Largest()/2+64<<20, 256<<20))
+	}
 	meta, err := res.Metadata(version)
 	if err != nil {
 		return err
@@ -159,7 +166,9 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	wo := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
 		Progress: newProgress(os.Stderr, "expand", f.quiet), WrapWriter: splitWrites}
-	if err := checkpoint.WriteDir(f.out, entries, wo); err != nil {
+	err = checkpoint.WriteDir(f.out, entries, wo)
+	debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
+	if err != nil {
 		return err
 	}
 	if !f.quiet {
