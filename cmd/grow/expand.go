@@ -146,7 +146,8 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 		return err
 	}
 	entries = grow.Pipeline(res.Graph, entries)
-	if os.Getenv("GOMEMLIMIT") == "" {
+	limited := os.Getenv("GOMEMLIMIT") == ""
+	if limited {
 		// Tensors are computed one or two at a time: keep the garbage of the
 		// previous ones from piling up (a soft limit; the GC runs more often
 		// near it). About two float32 copies of the largest tensor are live.
@@ -167,7 +168,9 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
 		Progress: newProgress(os.Stderr, "expand", f.quiet), WrapWriter: splitWrites}
 	err = checkpoint.WriteDir(f.out, entries, wo)
-	debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
+	if limited {
+		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
+	}
 	if err != nil {
 		return err
 	}
