@@ -280,7 +280,11 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	}
 
 	// Logits.
-	hiddenOut := ms.OutputWidth() != ms.Vocab() || md.OutputWidth() != md.Vocab()
+	if ms.HasLMHead() != md.HasLMHead() {
+		return nil, fmt.Errorf("probe: check: one model has an LM head and the other not (source %v, result %v): "+
+			"their outputs are not comparable", ms.HasLMHead(), md.HasLMHead())
+	}
+	hiddenOut := !ms.HasLMHead()
 	if hiddenOut {
 		if !known {
 			return nil, fmt.Errorf("probe: check: the models output hidden states (no MLM head) of sizes %d and %d "+

@@ -380,3 +380,27 @@ func TestReadMapping(t *testing.T) {
 		t.Errorf("bad mapping: %v", err)
 	}
 }
+
+// TestCheckBERTWithoutHead: two BERT encoders without an MLM head are compared
+// through their last hidden states; one with and one without a head is refused.
+func TestCheckBERTWithoutHead(t *testing.T) {
+	enc := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, seed: 6})
+	rep, err := Check(enc, enc, nil, CheckOptions{Probes: 2, SeqLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || rep.MaxAbs != 0 || rep.MaxLogit == 0 {
+		t.Errorf("encoder against itself: %+v", rep)
+	}
+	rep, err = Check(enc, nudge(t, enc, 1e-3), nil, CheckOptions{Probes: 2, SeqLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pass {
+		t.Errorf("nudged encoder: %s", rep.Verdict)
+	}
+	withHead := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, seed: 6, mlm: true})
+	if _, err := Check(enc, withHead, nil, CheckOptions{}); err == nil || !strings.Contains(err.Error(), "LM head") {
+		t.Errorf("encoder vs MLM model: %v", err)
+	}
+}

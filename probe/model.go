@@ -129,6 +129,10 @@ func (m *Model) Vocab() int { return m.arch.V }
 // the hidden size for a BERT without an MLM head.
 func (m *Model) OutputWidth() int { return m.arch.outWidth }
 
+// HasLMHead reports whether Result.Logits are logits over the vocabulary (false
+// for a BERT without an MLM head, whose outputs are the last hidden state).
+func (m *Model) HasLMHead() bool { return m.arch.family != graph.FamilyBERT || m.arch.hasMLM }
+
 // MaxPositions returns the longest sequence the model accepts: the learned
 // position table's length, or max_position_embeddings for RoPE (0: no limit).
 func (m *Model) MaxPositions() int {

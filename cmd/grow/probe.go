@@ -75,7 +75,7 @@ its last hidden state). --greedy N appends N greedily decoded ids.`,
 				return writeProbeJSON(out, r.Logits, cont, greedy > 0)
 			}
 			vocab := probeReadVocab(c.Dir)
-			return writeProbeText(out, args[0], g, prec, ids, r.Logits, cont, vocab, top, m.OutputWidth() == m.Vocab())
+			return writeProbeText(out, args[0], g, prec, ids, r.Logits, cont, vocab, top, m.HasLMHead())
 		},
 	}
 	f := cmd.Flags()
