@@ -27,7 +27,7 @@ func gemm[T float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, 
 	}
 }
 
-// apply computes y = x·l.w + l.b for the n rows of x ([n, l.in]) into y ([n, l.out]).
+// apply computes y = x·Wᵀ + b for the n rows of x ([n, l.in]) into y ([n, l.out]).
 func (l *linear[T]) apply(x []T, n int, y []T) {
 	y = y[:n*l.out]
 	beta := T(0)
