@@ -28,7 +28,7 @@ func TestFastExp(t *testing.T) {
 		check(rng.Float64()*40 - 30)
 		check(rng.NormFloat64() * 1e-3)
 	}
-	for _, x := range []float64{0, -0.0, 1, -1, 699.9, -699.9, 700, -700, 709.7, -745, -746, 710, math.Inf(1), math.Inf(-1)} {
+	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1, 699.9, -699.9, 700, -700, 709.7, -745, -746, 710, math.Inf(1), math.Inf(-1)} {
 		check(x)
 	}
 	if !math.IsNaN(fastExp(math.NaN())) {

@@ -412,27 +412,6 @@ func softmaxRow[T float](x []T, f32 bool) float64 {
 	return sum
 }
 
-// axpy computes y += alpha·x over n elements (gonum's BLAS level 1).
-func axpy[T float](n int, alpha T, x, y []T) {
-	switch x := any(x).(type) {
-	case []float32:
-		blas32.Implementation().Saxpy(n, float32(alpha), x, 1, any(y).([]float32), 1)
-	case []float64:
-		blas64.Implementation().Daxpy(n, float64(alpha), x, 1, any(y).([]float64), 1)
-	}
-}
-
-// dot returns x·y over n elements (gonum's BLAS level 1).
-func dot[T float](n int, x, y []T) T {
-	switch x := any(x).(type) {
-	case []float32:
-		return T(blas32.Implementation().Sdot(n, x, 1, any(y).([]float32), 1))
-	case []float64:
-		return T(blas64.Implementation().Ddot(n, x, 1, any(y).([]float64), 1))
-	}
-	return 0
-}
-
 // attention computes softmax(q·kᵀ·scale + mask)·v for every sequence and query
 // head from the fused qkv rows into att ([N, H·d], heads concatenated). Query
 // head i reads key/value head i/(H/K).
