@@ -404,3 +404,24 @@ func TestCheckBERTWithoutHead(t *testing.T) {
 		t.Errorf("encoder vs MLM model: %v", err)
 	}
 }
+
+// TestCheckExtendedVocabulary: a copy with 5 new tokens appended to a tied
+// embedding computes the same logits on the old ids; Check compares the shared
+// part (probes use old ids only) and says so in a note.
+func TestCheckExtendedVocabulary(t *testing.T) {
+	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, tied: true, seed: 8})
+	big := clone(g)
+	emb := append(append([]float64(nil), f64(t, g.Embed)...), make([]float64, 5*16)...)
+	for i := 40 * 16; i < len(emb); i++ {
+		emb[i] = 0.01 * float64(i%7)
+	}
+	big.Embed = graph.NewDense64(emb, checkpoint.F64, 45, 16)
+	big.Vocab = 45
+	rep, err := Check(g, big, nil, CheckOptions{Probes: 3, SeqLen: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || rep.MaxAbs != 0 || rep.MaxKL != 0 || len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "vocabularies differ") {
+		t.Errorf("extended vocabulary: %+v", rep)
+	}
+}
