@@ -111,23 +111,32 @@ func (h HiddenMap) Apply(x []float64) []float64 {
 // cls_token_id, or 101 (the [CLS] of the standard BERT vocabularies) when the
 // vocabulary is larger than that. Ids outside the vocabulary are left out.
 func FirstIDs(g *graph.Graph) []int {
-	key := "bos_token_id"
-	def := -1
+	id := configID(g, "bos_token_id", -1, g.Vocab)
 	if g.Family == graph.FamilyBERT {
-		key, def = "cls_token_id", 101
-	}
-	id := def
-	if g.Config != nil {
-		if v, ok := g.Config.Get(key); ok {
-			if f, ok := v.(float64); ok && f == math.Trunc(f) {
-				id = int(f)
-			}
+		def := -1
+		if g.Vocab > 101 {
+			def = 101
 		}
+		id = configID(g, "cls_token_id", def, g.Vocab)
 	}
-	if id < 0 || id >= g.Vocab {
+	if id < 0 {
 		return nil
 	}
 	return []int{id}
+}
+
+// configID reads an integer token id from g's config, or def; ids outside
+// [0, vocab) give def.
+func configID(g *graph.Graph, key string, def, vocab int) int {
+	if g.Config == nil {
+		return def
+	}
+	v, ok := g.Config.Get(key)
+	f, isNum := v.(float64)
+	if !ok || !isNum || f != math.Trunc(f) || f < 0 || int(f) >= vocab {
+		return def
+	}
+	return int(f)
 }
 
 // Probes returns n deterministic random sequences of length seqLen with ids in
@@ -150,7 +159,9 @@ func Probes(n, seqLen, vocab int, seed int64, first []int) [][]int {
 }
 
 // Check runs src and dst on the same probe sequences and reports how far their
-// outputs differ, with a verdict for the class the mapping claims. A nil mapping
+// outputs differ, with a verdict for the class the mapping claims. Random probes
+// start with FirstIDs(src); for BERT the last one ends with a quarter of
+// padding hidden by the attention mask (operators.md §0.5). A nil mapping
 // means the identity and the class EXACT when the two models have the same
 // hidden size; otherwise the hidden states are not compared and the class is
 // APPROX (report only).
@@ -243,6 +254,7 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 		}
 	}
 	seqs := opts.IDs
+	var masks [][]int
 	if seqs == nil {
 		if maxLen > 0 && opts.SeqLen > maxLen {
 			return nil, fmt.Errorf("probe: check: sequence length %d exceeds the models' %d positions", opts.SeqLen, maxLen)
@@ -257,6 +269,22 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 			}
 		}
 		seqs = Probes(opts.Probes, opts.SeqLen, vocab, opts.Seed, first)
+		if src.Family == graph.FamilyBERT && dst.Family == graph.FamilyBERT && len(seqs) >= 2 && opts.SeqLen >= 4 {
+			// operators.md §0.5: a padded batch with its attention mask. The
+			// last probe's last quarter becomes padding (pad_token_id, else 0).
+			b := len(seqs) - 1
+			pad := configID(src, "pad_token_id", 0, vocab)
+			masks = make([][]int, len(seqs))
+			masks[b] = make([]int, opts.SeqLen)
+			for t := range masks[b] {
+				masks[b][t] = 1
+				if t >= opts.SeqLen-opts.SeqLen/4 {
+					masks[b][t], seqs[b][t] = 0, pad
+				}
+			}
+			rep.Notes = append(rep.Notes, fmt.Sprintf("probe %d ends with %d padding positions (id %d) hidden by the attention mask",
+				b, opts.SeqLen/4, pad))
+		}
 	} else {
 		for b, s := range seqs {
 			for t, id := range s {
@@ -270,11 +298,11 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	if len(seqs) == 0 {
 		return nil, fmt.Errorf("probe: check: no probe sequences")
 	}
-	rs, err := ms.ForwardBatch(seqs)
+	rs, err := ms.ForwardBatchMasked(seqs, masks)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	rd, err := md.ForwardBatch(seqs)
+	rd, err := md.ForwardBatchMasked(seqs, masks)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}

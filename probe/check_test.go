@@ -399,6 +399,9 @@ func TestCheckBERTWithoutHead(t *testing.T) {
 	if rep.Pass {
 		t.Errorf("nudged encoder: %s", rep.Verdict)
 	}
+	if len(rep.Notes) == 0 || !strings.Contains(strings.Join(rep.Notes, " "), "padding") {
+		t.Errorf("no padded probe noted: %v", rep.Notes)
+	}
 	withHead := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, seed: 6, mlm: true})
 	if _, err := Check(enc, withHead, nil, CheckOptions{}); err == nil || !strings.Contains(err.Error(), "LM head") {
 		t.Errorf("encoder vs MLM model: %v", err)
