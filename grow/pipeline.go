@@ -28,7 +28,11 @@ var littleEndian = func() bool {
 // Entries written from float64 (an F64 output or source) are left as they are.
 func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 	byName := map[string][]*lazy{}
+	largest := 0
 	for _, r := range g.Roles() {
+		if l, ok := r.T.(*lazy); ok {
+			largest = max(largest, int(prod(l.shape)))
+		}
 		l, ok := r.T.(*lazy)
 		if !ok || l.dt == checkpoint.F64 {
 			continue
@@ -37,6 +41,8 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 			byName[n] = append(byName[n], l)
 		}
 	}
+	// keep at most about one and a half of the largest tensor in reusable buffers
+	f32Pool.setLimit(largest + largest/2)
 	out := make([]checkpoint.Entry, len(entries))
 	copy(out, entries)
 	for i := range out {

@@ -8,10 +8,40 @@ import "sync"
 type bufPool struct {
 	mu   sync.Mutex
 	bufs [][]float32
+	// limit is the most float32 elements kept (0: poolKeep buffers of any size).
+	limit int
 }
 
-// poolKeep is the number of buffers the pool keeps.
-const poolKeep = 2
+// poolKeep is the most buffers the pool keeps.
+const poolKeep = 3
+
+// setLimit bounds the elements the pool keeps and drops what exceeds it.
+func (p *bufPool) setLimit(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.limit = n
+	p.trim()
+}
+
+// trim drops the smallest buffers until the pool is within its bounds.
+func (p *bufPool) trim() {
+	for len(p.bufs) > 0 {
+		total := 0
+		for _, b := range p.bufs {
+			total += cap(b)
+		}
+		if len(p.bufs) <= poolKeep && (p.limit == 0 || total <= p.limit) {
+			return
+		}
+		small := 0
+		for i, x := range p.bufs {
+			if cap(x) < cap(p.bufs[small]) {
+				small = i
+			}
+		}
+		p.bufs = append(p.bufs[:small], p.bufs[small+1:]...)
+	}
+}
 
 var f32Pool bufPool
 
@@ -48,13 +78,5 @@ func (p *bufPool) put(b []float32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bufs = append(p.bufs, b)
-	if len(p.bufs) > poolKeep {
-		small := 0
-		for i, x := range p.bufs {
-			if cap(x) < cap(p.bufs[small]) {
-				small = i
-			}
-		}
-		p.bufs = append(p.bufs[:small], p.bufs[small+1:]...)
-	}
+	p.trim()
 }

@@ -3,10 +3,12 @@ package grow
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
@@ -164,6 +166,45 @@ func parallel(n, workers int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
+// sliceWriter copies what is written into a fixed byte slice.
+type sliceWriter struct {
+	b []byte
+	n int
+}
+
+func (s *sliceWriter) Write(p []byte) (int, error) {
+	if len(p) > len(s.b)-s.n {
+		return 0, io.ErrShortWrite
+	}
+	s.n += copy(s.b[s.n:], p)
+	return len(p), nil
+}
+
+// readOwned reads a float32 source tensor stored as F32 straight into a pooled
+// buffer (its bytes are the values on little-endian machines); ok is false
+// when t is not such a tensor. The caller owns the buffer.
+func readOwned(t graph.Tensor) (v []float32, ok bool, err error) {
+	w, isView := t.(*graph.View)
+	if !isView || !w.Whole() || w.Src.DType != checkpoint.F32 || !littleEndian {
+		return nil, false, nil
+	}
+	n := w.Src.NumElements()
+	if n == 0 {
+		return nil, false, nil
+	}
+	v = f32Pool.get(n, false)
+	sw := &sliceWriter{b: unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n)}
+	if _, err := w.Src.WriteTo(sw); err != nil {
+		f32Pool.put(v)
+		return nil, false, err
+	}
+	if sw.n != 4*n {
+		f32Pool.put(v)
+		return nil, false, fmt.Errorf("tensor %q: read %d bytes, want %d", w.Src.Name, sw.n, 4*n)
+	}
+	return v, true, nil
+}
+
 func read[T float](t graph.Tensor) ([]T, error) {
 	var z T
 	switch any(z).(type) {
@@ -229,9 +270,23 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	if len(sh) != 2 || sh[0] != r.rows.src || sh[1] != r.cols.src {
 		return nil, fmt.Errorf("expand: %s: shape %v, want [%d %d]", r.role, sh, r.rows.src, r.cols.src)
 	}
-	w, err := read[T](src)
-	if err != nil {
-		return nil, fmt.Errorf("expand: %s: %w", r.role, err)
+	var w []T
+	var z T
+	if _, ok := any(z).(float32); ok {
+		v, owned, err := readOwned(src)
+		if err != nil {
+			return nil, fmt.Errorf("expand: %s: %w", r.role, err)
+		}
+		if owned {
+			w = any(v).([]T)
+			defer f32Pool.put(v)
+		}
+	}
+	if w == nil {
+		var err error
+		if w, err = read[T](src); err != nil {
+			return nil, fmt.Errorf("expand: %s: %w", r.role, err)
+		}
 	}
 	O, I := sh[0], sh[1]
 	O2, I2 := r.rows.dst, r.cols.dst
