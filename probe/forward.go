@@ -424,14 +424,25 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 	H, K, d := a.H, a.K, a.d
 	qkvW := (H + 2*K) * d
 	g := H / K
-	type job struct{ seq, kv int }
-	jobs := make([]job, 0, len(info)*K)
+	// A job is one sequence and one key/value head with its query heads
+	// [h0, h1); with few sequences and key/value heads, one query head each, so
+	// that every core gets work.
+	type job struct{ seq, kv, h0, h1 int }
+	workers := runtime.GOMAXPROCS(0)
+	perHead := len(info)*K < 2*workers && g > 1
+	jobs := make([]job, 0, len(info)*H)
 	maxN, work := 0, 0
 	for b, s := range info {
 		maxN = max(maxN, s.n)
 		work += s.n * s.n * d * H
 		for kv := 0; kv < K; kv++ {
-			jobs = append(jobs, job{b, kv})
+			if perHead {
+				for hq := kv * g; hq < (kv+1)*g; hq++ {
+					jobs = append(jobs, job{b, kv, hq, hq + 1})
+				}
+			} else {
+				jobs = append(jobs, job{b, kv, kv * g, (kv + 1) * g})
+			}
 		}
 	}
 	const qBlock = 32 // query rows per score block
@@ -452,7 +463,7 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 				vt[c*n+t] = v[c]
 			}
 		}
-		for hq := j.kv * g; hq < (j.kv+1)*g; hq++ {
+		for hq := j.h0; hq < j.h1; hq++ {
 			for i0 := 0; i0 < n; i0 += qBlock {
 				i1 := min(i0+qBlock, n)
 				bq := i1 - i0
@@ -527,7 +538,6 @@ func attention[T float](a *arch, info []seqInfo, qkv, att []T, scale T) {
 		}
 	}
 	bufLen := 2*d*maxN + qBlock*maxN + qBlock*d + qBlock
-	workers := runtime.GOMAXPROCS(0)
 	if workers > len(jobs) {
 		workers = len(jobs)
 	}
