@@ -253,17 +253,6 @@ type matrixRule struct {
 	colsProduce bool
 }
 
-func rms(w []float64) float64 {
-	s := 0.0
-	for _, v := range w {
-		s += v * v
-	}
-	if len(w) == 0 {
-		return 0
-	}
-	return math.Sqrt(s / float64(len(w)))
-}
-
 // growMatrix computes W' from W [O, I] under rule r.
 func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	sh := src.Shape()
