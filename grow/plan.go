@@ -184,7 +184,7 @@ func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if in := p.InexactIn(dt); len(in) > 0 {
-		fmt.Fprintf(w, "note: not exact in %s (values rounded when stored; --dtype f64 keeps them, and the check uses the float32 rule):\n", d)
+		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored, so the check uses the float32 rule (later: grow check --precision f32); --dtype f64 keeps them exact:\n", d)
 		for _, s := range in {
 			fmt.Fprintf(w, "  %s\n", s)
 		}

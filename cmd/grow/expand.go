@@ -135,7 +135,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if !f.quiet || f.dryRun {
 		res.Plan.Print(w, dt)
 	} else if len(inexact) > 0 {
-		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the check uses the float32 rule; %s\n",
+		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the check uses the float32 rule (later: grow check --precision f32); %s\n",
 			dtName(dt), strings.Join(res.Plan.InexactReasons(dt), ", "), widerHint(dt, src))
 	}
 	if f.dryRun {
