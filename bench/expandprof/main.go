@@ -1,7 +1,13 @@
-// Command expandprof profiles a HyperCloning ×2 of a checkpoint (bench helper).
+// Command expandprof writes a CPU profile of a 2× HyperCloning of a checkpoint,
+// the hot path of `grow expand` without the CLI around it (bench helper, see
+// bench/expand.sh and docs/performance.md).
+//
+//	go run ./bench/expandprof SRC OUT cpu.prof
+//	go tool pprof -top cpu.prof
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/pprof"
 
@@ -11,27 +17,42 @@ import (
 )
 
 func main() {
-	ck, err := checkpoint.Open(os.Args[1])
-	if err != nil {
-		panic(err)
+	if len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: expandprof SRC OUT cpu.prof")
+		os.Exit(2)
 	}
+	if err := run(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+		fmt.Fprintln(os.Stderr, "expandprof:", err)
+		os.Exit(1)
+	}
+}
+
+func run(src, out, prof string) error {
+	ck, err := checkpoint.Open(src)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
 	g, err := graph.FromCheckpoint(ck)
 	if err != nil {
-		panic(err)
+		return err
 	}
-	f, _ := os.Create(os.Args[3])
-	pprof.StartCPUProfile(f)
+	f, err := os.Create(prof)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
 	defer pprof.StopCPUProfile()
 	r, err := grow.Expand(g, grow.Options{Method: grow.HyperCloning, WidthFactor: 2})
 	if err != nil {
-		panic(err)
+		return err
 	}
 	es, err := r.Graph.Entries("")
-	es = grow.Pipeline(r.Graph, es)
 	if err != nil {
-		panic(err)
+		return err
 	}
-	if err := checkpoint.WriteDir(os.Args[2], es, checkpoint.WriteOptions{Force: true}); err != nil {
-		panic(err)
-	}
+	return checkpoint.WriteDir(out, grow.Pipeline(r.Graph, es), checkpoint.WriteOptions{Force: true})
 }
