@@ -201,14 +201,11 @@ func TestSymmetryBreaking(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := mustF64(t, res.Graph.Layers[0].Up.W)
-		I2, D2 := res.Graph.FFN, res.Graph.Hidden
 		// row 0, input copies j and j+64 of source column j
 		maxDiff := 0.0
 		for j := 0; j < 64; j++ {
 			maxDiff = math.Max(maxDiff, math.Abs(w[j]-w[j+64]))
 		}
-		_ = I2
-		_ = D2
 		if (maxDiff > 0) != c.differ {
 			t.Errorf("%+v: copies differ by %g, want differ=%v", c.opts, maxDiff, c.differ)
 		}

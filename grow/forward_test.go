@@ -247,7 +247,6 @@ func (f fwd) run(ids []int) (hidden [][][]float64, logits [][]float64) {
 		}
 		logits = append(logits, f.linear(graph.Linear{W: head, B: g.HeadBias}, x))
 	}
-	_ = D
 	return hidden, logits
 }
 
