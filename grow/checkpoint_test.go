@@ -327,3 +327,30 @@ func TestPipelineSameBytes(t *testing.T) {
 		}
 	}
 }
+
+// An F16 source grown ×2 and written in its own dtype computes exactly what
+// the source computes (tiling and /2 add no rounding).
+func TestF16Source(t *testing.T) {
+	src := openGraph(t, stories)
+	es, err := src.Entries(checkpoint.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "f16")
+	if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{Config: src.OutputConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	src16 := openGraph(t, dir)
+	r, err := Expand(src16, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := r.Plan.InexactIn(""); len(in) != 0 {
+		t.Errorf("plan says inexact in F16: %v", in)
+	}
+	dst := openGraph(t, write(t, r, ""))
+	if dt := dst.Embed.DType(); dt != checkpoint.F16 {
+		t.Errorf("output dtype %s, want the source's F16", dt)
+	}
+	check(t, src16, dst, &r.Mapping, probe.F64)
+}
