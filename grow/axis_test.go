@@ -72,7 +72,8 @@ func TestPlanExactness(t *testing.T) {
 		why  string // "" = exact
 	}{
 		{Options{Method: HyperCloning, WidthFactor: 2}, checkpoint.BF16, ""},
-		{Options{Method: HyperCloning, WidthFactor: 4, FFNFactor: 2}, checkpoint.F16, ""},
+		{Options{Method: HyperCloning, WidthFactor: 4, FFNFactor: 2}, checkpoint.BF16, ""},
+		{Options{Method: HyperCloning, WidthFactor: 2}, checkpoint.F16, "F16 subnormals"},
 		{Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, checkpoint.F32, "division by 3"},
 		{Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}, checkpoint.F32, "noise"},
 		{Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}, checkpoint.F64, ""},

@@ -261,10 +261,10 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		}
 		return ""
 	}
-	add := func(role string, src graph.Tensor, dst []int, rule string, why ...string) {
+	add := func(role string, src graph.Tensor, dst []int, rule string, scaled bool, why ...string) {
 		ex, w := inexact(why...)
 		plan.Tensors = append(plan.Tensors, TensorPlan{Role: role, SrcShape: src.Shape(), DstShape: dst,
-			DType: src.DType(), Rule: rule, Exact: ex, Why: w})
+			DType: src.DType(), Rule: rule, Exact: ex, Why: w, Scaled: scaled})
 	}
 	// mat grows a matrix whose rows are produced on rows and columns read cols.
 	mat := func(role string, t graph.Tensor, rows, cols *axisMap, rk, ck string, layer bool) graph.Tensor {
@@ -303,7 +303,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		} else if r.perturb == perturbSplit && pw != "" {
 			rule += " + random split"
 		}
-		add(role, t, []int{rows.dst, cols.dst}, rule, divWhy(cols), pw, mw)
+		add(role, t, []int{rows.dst, cols.dst}, rule, !isUniformOne(cols), divWhy(cols), pw, mw)
 		return newLazyMatrix(t, r)
 	}
 	// embed grows a [rows, HID] matrix whose hidden columns are outputs.
@@ -320,7 +320,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		if s.hid.produce == fillMean && hasNew(s.hid) {
 			mw = "mean columns"
 		}
-		add(role, t, []int{rows.dst, s.hid.dst}, describe("hidden", s.hid, false), mw)
+		add(role, t, []int{rows.dst, s.hid.dst}, describe("hidden", s.hid, false), false, mw)
 		return newLazyMatrix(t, r)
 	}
 	vec := func(role string, t graph.Tensor, m *axisMap, kind string) graph.Tensor {
@@ -339,7 +339,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		if m.produce == fillMean && hasNew(m) {
 			mw = "mean entries"
 		}
-		add(role, t, []int{m.dst}, describe(kind, m, false), mw)
+		add(role, t, []int{m.dst}, describe(kind, m, false), false, mw)
 		return newLazyVector(t, r)
 	}
 	norm := func(role string, n graph.Norm, fold float64) graph.Norm {
@@ -383,7 +383,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 					why = append(why, fmt.Sprintf("fold by 1/%g", f))
 				}
 			}
-			add(name, part.t, []int{s.hid.dst}, rule, why...)
+			add(name, part.t, []int{s.hid.dst}, rule, fold != 1 || (!part.bias && s.normScale != 1), why...)
 			if part.bias {
 				out.B = newLazyVector(part.t, r)
 			} else {
@@ -461,14 +461,14 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		out.FinalNorm = norm("final_norm", g.FinalNorm, fold)
 	}
 	if g.HeadBias != nil {
-		add("head.bias", g.HeadBias, g.HeadBias.Shape(), "kept")
+		add("head.bias", g.HeadBias, g.HeadBias.Shape(), "kept", false)
 	}
 	out.Extras = make([]graph.Extra, len(g.Extras))
 	for i, e := range g.Extras {
 		out.Extras[i] = e
 		if e.Rule != "hidden" {
 			if e.T != nil {
-				add("extra "+e.Name, e.T, e.T.Shape(), e.Rule)
+				add("extra "+e.Name, e.T, e.T.Shape(), e.Rule, false)
 			}
 			continue
 		}

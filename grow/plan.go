@@ -26,6 +26,10 @@ type TensorPlan struct {
 	Exact bool
 	// Why says why Exact is false.
 	Why string
+	// Scaled is true when values are divided or rescaled (fan-in splits, norm
+	// gains, folds): exact for powers of two, except where a narrow exponent
+	// range (F16) underflows into subnormals.
+	Scaled bool
 }
 
 // Plan is what an operator does to a graph, before any weight is read.
@@ -111,10 +115,13 @@ func (p *Plan) InexactIn(dt checkpoint.DType) []string {
 		if d == "" {
 			d = t.DType
 		}
-		if t.Exact || d == checkpoint.F64 || !d.IsFloat() {
+		why := t.Why
+		if t.Exact && t.Scaled && d == checkpoint.F16 {
+			why = "F16 subnormals: small weights lose bits when divided"
+		} else if t.Exact || d == checkpoint.F64 || !d.IsFloat() {
 			continue
 		}
-		key := layerPattern.ReplaceAllString(t.Role, "layers.*.") + ": " + t.Why
+		key := layerPattern.ReplaceAllString(t.Role, "layers.*.") + ": " + why
 		if !seen[key] {
 			seen[key] = true
 			out = append(out, key)
