@@ -298,6 +298,8 @@ func TestPipelineSameBytes(t *testing.T) {
 		opts Options
 	}{
 		{openGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
+		{openGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
+		{openGraph(t, stories), Options{Method: ZeroPad, Hidden: 96, PadStd: 0.1}},
 		{openGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
 		{gsrc, Options{Method: HyperCloning, WidthFactor: 3}},
 	} {

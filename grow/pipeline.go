@@ -22,7 +22,8 @@ var littleEndian = func() bool {
 //     computed on another goroutine (at most two entries' data in memory).
 //   - A float32 entry that is exactly one grown tensor in its own layout (not a
 //     GPT-2 Conv1D or fused c_attn) is written straight from the float32 data,
-//     which on little-endian machines is already its encoding.
+//     which on little-endian machines is already its encoding; a row-tiled
+//     matrix is written as its first block of rows, repeated.
 //   - The float32 buffers of written entries are reused for later tensors.
 //
 // Entries written from float64 (an F64 output or source) are left as they are.
@@ -59,29 +60,40 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 			continue
 		}
 		write := e.Write
-		if len(cur) == 1 && e.DType == checkpoint.F32 && littleEndian && g.Family != graph.FamilyGPT2 && sameShape(e.Shape, cur[0].shape) {
+		if direct(g, e, cur) {
 			l, name := cur[0], e.Name
 			n := int(prod(e.Shape))
+			block := l.block32 != nil
 			write = func(w io.Writer) error {
-				v, err := l.Float32()
+				v, reps, err := l.take(block)
 				if err != nil {
 					return err
 				}
-				if len(v) != n {
-					return fmt.Errorf("expand: tensor %q: %d values for %d elements", name, len(v), n)
+				reps = max(reps, 1)
+				if len(v)*reps != n {
+					return fmt.Errorf("expand: tensor %q: %d×%d values for %d elements", name, len(v), reps, n)
 				}
 				if n == 0 {
 					return nil
 				}
-				// one write: a buffered writer passes it through without a copy
-				_, err = w.Write(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n))
-				return err
+				// whole writes: a buffered writer passes them through without a copy
+				b := unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+				for range reps {
+					if _, err := w.Write(b); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 		}
 		last := i+1 == len(entries)
+		var nextBlock bool
+		if i+1 < len(entries) && direct(g, entries[i+1], next) {
+			nextBlock = next[0].block32 != nil
+		}
 		out[i].Write = func(w io.Writer) error {
 			for _, l := range next {
-				l.prefetch()
+				l.prefetch(nextBlock)
 			}
 			err := write(w)
 			// This entry's data has been encoded and written; buffers taken
@@ -96,6 +108,14 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 		}
 	}
 	return out
+}
+
+// direct reports whether entry e is written straight from the float32 data of
+// its single grown tensor: F32, little-endian, in the tensor's own layout (not
+// a GPT-2 Conv1D or fused c_attn).
+func direct(g *graph.Graph, e checkpoint.Entry, ls []*lazy) bool {
+	return len(ls) == 1 && e.DType == checkpoint.F32 && littleEndian && g.Family != graph.FamilyGPT2 &&
+		sameShape(e.Shape, ls[0].shape)
 }
 
 func sameShape(a, b []int) bool {

@@ -21,15 +21,20 @@ type lazy struct {
 	dt    checkpoint.DType
 	gen32 func() ([]float32, error)
 	gen64 func() ([]float64, error)
+	// block32, when not nil, computes the leading rows of the tensor, which the
+	// whole tensor repeats reps times (a row-tiled matrix): writing the block
+	// reps times writes the tensor without materializing the copies.
+	block32 func() (v []float32, reps int, err error)
 
 	mu      sync.Mutex
-	pending chan result32 // a prefetched Float32 result, taken by the next call
+	pending chan result32 // a prefetched result, taken by the next call
 	lease   []float32     // a prefetched result handed out, returned to the pool by Pipeline
 }
 
 type result32 struct {
-	v   []float32
-	err error
+	v    []float32
+	reps int // 0 for the whole tensor, else the block's repeat count
+	err  error
 }
 
 func (t *lazy) Shape() []int            { return t.shape }
@@ -37,18 +42,38 @@ func (t *lazy) DType() checkpoint.DType { return t.dt }
 
 // Float32 computes the data, or takes the result a prefetch computed.
 func (t *lazy) Float32() ([]float32, error) {
+	v, reps, err := t.take(false)
+	if err == nil && reps != 0 {
+		return nil, fmt.Errorf("expand: internal error: block result for a whole tensor")
+	}
+	return v, err
+}
+
+// take returns a prefetched result when there is one of the wanted kind (the
+// whole tensor, or its repeated block), and computes it otherwise. A prefetched
+// result is leased: Pipeline returns its buffer to the pool after writing.
+func (t *lazy) take(block bool) ([]float32, int, error) {
 	t.mu.Lock()
 	ch := t.pending
 	t.pending = nil
 	t.mu.Unlock()
 	if ch != nil {
 		r := <-ch
-		t.mu.Lock()
-		t.lease = r.v
-		t.mu.Unlock()
-		return r.v, r.err
+		if (r.reps != 0) == block {
+			t.mu.Lock()
+			t.lease = r.v
+			t.mu.Unlock()
+			return r.v, r.reps, r.err
+		}
+		if r.err == nil {
+			f32Pool.put(r.v)
+		}
 	}
-	return t.gen32()
+	if block {
+		return t.block32()
+	}
+	v, err := t.gen32()
+	return v, 0, err
 }
 
 // release returns a prefetched result that has been consumed to the pool.
@@ -64,9 +89,9 @@ func (t *lazy) release() {
 
 func (t *lazy) Float64() ([]float64, error) { return t.gen64() }
 
-// prefetch starts computing the Float32 data on another goroutine; the next
-// Float32 call takes the result.
-func (t *lazy) prefetch() {
+// prefetch starts computing the float32 data (or, with block, the repeated
+// block) on another goroutine; the next Float32 or take call takes the result.
+func (t *lazy) prefetch(block bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.pending != nil {
@@ -75,8 +100,13 @@ func (t *lazy) prefetch() {
 	ch := make(chan result32, 1)
 	t.pending = ch
 	go func() {
+		if block {
+			v, reps, err := t.block32()
+			ch <- result32{v, reps, err}
+			return
+		}
 		v, err := t.gen32()
-		ch <- result32{v, err}
+		ch <- result32{v: v, err: err}
 	}()
 }
 
@@ -512,9 +542,22 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 }
 
 func newLazyMatrix(src graph.Tensor, r *matrixRule) *lazy {
-	return &lazy{shape: []int{r.rows.dst, r.cols.dst}, dt: src.DType(),
+	l := &lazy{shape: []int{r.rows.dst, r.cols.dst}, dt: src.DType(),
 		gen32: func() ([]float32, error) { return growMatrix[float32](src, r) },
 		gen64: func() ([]float64, error) { return growMatrix[float64](src, r) }}
+	// A plain matrix whose rows are tiled is its first rows.src rows repeated.
+	O := r.rows.src
+	if r.perturb == perturbNone && !r.colsProduce && !hasNew(r.rows) && !hasNew(r.cols) &&
+		r.rows.dst > O && r.rows.dst%O == 0 && isTile(r.rows) {
+		br := *r
+		br.rows = identityMap(O)
+		reps := r.rows.dst / O
+		l.block32 = func() ([]float32, int, error) {
+			v, err := growMatrix[float32](src, &br)
+			return v, reps, err
+		}
+	}
+	return l
 }
 
 func newLazyVector(src graph.Tensor, r *vectorRule) *lazy {
