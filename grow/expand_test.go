@@ -2,6 +2,7 @@ package grow
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -245,5 +246,46 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("error %v, want one mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+// BERT's pooler and next-sentence head (extras with rule "hidden") keep their
+// function: NSP logits of the grown model equal the source's.
+func TestBERTPoolerExtras(t *testing.T) {
+	src := randomGraph(bert, 9)
+	r := rand.New(rand.NewPCG(4, 4))
+	src.Extras = []graph.Extra{
+		{Name: "bert.pooler.dense.weight", Role: "bert.pooler.weight", Rule: "hidden", T: randT(r, 0.2, 64, 64)},
+		{Name: "bert.pooler.dense.bias", Role: "bert.pooler.bias", Rule: "hidden", T: randT(r, 0.2, 64)},
+		{Name: "cls.seq_relationship.weight", Role: "bert.nsp.weight", Rule: "hidden", T: randT(r, 0.5, 2, 64)},
+		{Name: "cls.seq_relationship.bias", Role: "bert.nsp.bias", Rule: "copy", T: randT(r, 0.5, 2)},
+	}
+	nsp := func(g *graph.Graph) []float64 {
+		hs, _ := fwd{t, g}.run([]int{3, 1, 4, 1, 5})
+		cls := hs[len(hs)-1][0]
+		f := fwd{t, g}
+		pooled := f.linear(graph.Linear{W: g.Extras[0].T, B: g.Extras[1].T}, cls)
+		for i := range pooled {
+			pooled[i] = math.Tanh(pooled[i])
+		}
+		return f.linear(graph.Linear{W: g.Extras[2].T, B: g.Extras[3].T}, pooled)
+	}
+	want := nsp(src)
+	for _, opts := range []Options{
+		{Method: HyperCloning, WidthFactor: 3},
+		{Method: LEMON, Hidden: 128},
+		{Method: ZeroPad, FFN: 200, PadStd: 0.1},
+	} {
+		res, err := Expand(src, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := nsp(res.Graph)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Errorf("%s: NSP logits %v, source %v", opts.Method, got, want)
+				break
+			}
+		}
 	}
 }
