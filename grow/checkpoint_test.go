@@ -41,7 +41,7 @@ func write(t testing.TB, r *Result, dt checkpoint.DType) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := r.Metadata("test")
+	meta, err := r.Metadata("test", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 )
@@ -74,10 +75,17 @@ type Result struct {
 	Params map[string]any
 }
 
-// Metadata returns the safetensors metadata an operator records in every shard:
-// grow.version, grow.operator, grow.params and the mapping under probe.MetadataKey.
-func (r *Result) Metadata(version string) (map[string]string, error) {
-	m, err := json.Marshal(r.Mapping)
+// Metadata returns the safetensors metadata an operator records in every shard
+// written as dtype dt ("" keeps each tensor's dtype): grow.version, grow.operator,
+// grow.params and the mapping under probe.MetadataKey. When the plan's arithmetic
+// is not exact in dt, the mapping says so (probe.Mapping.Rounded), so that a later
+// grow check judges the result by what its dtype can hold.
+func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]string, error) {
+	mapping := r.Mapping
+	if len(r.Plan.InexactIn(dt)) > 0 {
+		mapping.Rounded = string(r.Plan.storedDType(dt))
+	}
+	m, err := json.Marshal(mapping)
 	if err != nil {
 		return nil, err
 	}

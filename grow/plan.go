@@ -104,6 +104,22 @@ func (p *Plan) Largest() int64 {
 	return n
 }
 
+// storedDType is the narrowest float dtype a tensor of the plan is written in
+// when written as dt ("" keeps each tensor's dtype).
+func (p *Plan) storedDType(dt checkpoint.DType) checkpoint.DType {
+	if dt != "" {
+		return dt
+	}
+	rank := map[checkpoint.DType]int{checkpoint.F64: 4, checkpoint.F32: 3, checkpoint.F16: 2, checkpoint.BF16: 1}
+	var out checkpoint.DType
+	for _, t := range p.Tensors {
+		if r, ok := rank[t.DType]; ok && (out == "" || r < rank[out]) {
+			out = t.DType
+		}
+	}
+	return out
+}
+
 // InexactIn lists the tensors whose values are not exact when written as dt
 // ("" keeps each tensor's dtype), with the reason; nil when all are exact. F64
 // counts as exact (its rounding is far below every tolerance grow uses).
@@ -191,7 +207,7 @@ func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if in := p.InexactIn(dt); len(in) > 0 {
-		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored, so the check uses the float32 rule (later: grow check --precision f32); --dtype f64 keeps them exact:\n", d)
+		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored, the check (now and with grow check later) judges EXACT with the float32 rule; --dtype f64 keeps them exact:\n", d)
 		for _, s := range in {
 			fmt.Fprintf(w, "  %s\n", s)
 		}

@@ -58,6 +58,13 @@ type Mapping struct {
 	// (0 = embeddings output, l = after block l) corresponds to, or -1 when none.
 	// Nil means the identity (same depth).
 	Layers []int `json:"layers,omitempty"`
+	// Rounded names the dtype ("F32", "F16", "BF16") in which the operator's values
+	// were rounded on storage when its arithmetic is not exact in that dtype
+	// (a division by 3, random fan-in splits, noise); empty when storage added no
+	// rounding of its own. Check then judges an EXACT claim with the float32 rule
+	// whatever precision it runs in, since the stored weights themselves differ
+	// from the exact ones by a float32-sized amount.
+	Rounded string `json:"rounded,omitempty"`
 }
 
 // Model is a graph ready to run: weights decoded once in the chosen precision.

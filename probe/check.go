@@ -410,6 +410,10 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	tol, klTol := ExactTol64, ExactKL64
 	if opts.Precision == F32 {
 		tol, klTol = ExactTol32, ExactKL32
+	} else if mapping != nil && mapping.Rounded != "" && rep.Class == Exact {
+		tol, klTol = ExactTol32, ExactKL32
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the operator's values were rounded to %s on storage: "+
+			"EXACT is judged with the float32 rule (%g·max(1, max|logits|), KL ≤ %g)", mapping.Rounded, tol, klTol))
 	}
 	switch rep.Class {
 	case BitExact:

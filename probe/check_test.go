@@ -428,3 +428,38 @@ func TestCheckExtendedVocabulary(t *testing.T) {
 		t.Errorf("extended vocabulary: %+v", rep)
 	}
 }
+
+// TestCheckRounded: a mapping that says storage rounded the operator's values is
+// judged with the float32 rule even in float64; without it the same difference fails.
+func TestCheckRounded(t *testing.T) {
+	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 3, tied: true})
+	n := nudge(t, g, 1e-6) // a float32-sized change: far above the float64 EXACT rule
+	tests := []struct {
+		rounded string
+		pass    bool
+	}{
+		{"", false},
+		{"F32", true},
+	}
+	for _, tc := range tests {
+		m := &Mapping{Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 16, Dst: 16}, Rounded: tc.rounded}
+		rep, err := Check(g, n, m, CheckOptions{Probes: 2, SeqLen: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.MaxAbs == 0 {
+			t.Fatalf("rounded %q: the nudge changed nothing", tc.rounded)
+		}
+		if rep.Pass != tc.pass {
+			t.Errorf("rounded %q: max abs %.3g, verdict %s, want pass=%v", tc.rounded, rep.MaxAbs, rep.Verdict, tc.pass)
+		}
+	}
+	big := nudge(t, g, 1e-1)
+	rep, err := Check(g, big, &Mapping{Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 16, Dst: 16}, Rounded: "F32"}, CheckOptions{Probes: 2, SeqLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pass {
+		t.Errorf("a 0.1 change passed as rounding: %s", rep.Verdict)
+	}
+}

@@ -135,7 +135,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if !f.quiet || f.dryRun {
 		res.Plan.Print(w, dt)
 	} else if len(inexact) > 0 {
-		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the check uses the float32 rule (later: grow check --precision f32); %s\n",
+		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the mapping records it, so the check (now and with grow check later) judges EXACT with the float32 rule; %s\n",
 			dtName(dt), strings.Join(res.Plan.InexactReasons(dt), ", "), widerHint(dt, src))
 	}
 	if f.dryRun {
@@ -153,7 +153,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 		// near it). About two float32 copies of the largest tensor are live.
 		debug.SetMemoryLimit(max(5*res.Plan.Largest()/2+64<<20, 256<<20))
 	}
-	meta, err := res.Metadata(version)
+	meta, err := res.Metadata(version, dt)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	if f.noCheck {
 		return nil
 	}
-	return checkExpanded(w, srcPath, src, f, dt, len(inexact) > 0)
+	return checkExpanded(w, srcPath, src, f, dt)
 }
 
 // widerHint suggests the dtype that keeps an inexact result (nearly) exact.
@@ -202,9 +202,10 @@ func dtName(dt checkpoint.DType) string {
 }
 
 // checkExpanded reads the written result back and checks it against the
-// source (rounded to the output dtype when that is narrower): in float64, or
-// with the float32 rule when the operator's values were rounded on storage.
-func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, dt checkpoint.DType, rounded bool) error {
+// source (rounded to the output dtype when that is narrower), in float64; the
+// mapping written with the result says whether storage rounded the operator's
+// values (probe.Mapping.Rounded), and the check judges accordingly.
+func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, dt checkpoint.DType) error {
 	ck, dst, err := openGraph(f.out)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
@@ -221,11 +222,7 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 	if dt != "" && src.Embed != nil && dtWidth[dt] < dtWidth[src.Embed.DType()] {
 		ref, narrowed = grow.RoundGraph(src, dt), true
 	}
-	prec := probe.F64
-	if rounded {
-		prec = probe.F32
-	}
-	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: prec}
+	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: probe.F64}
 	rep, err := probe.Check(ref, dst, m, co)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)

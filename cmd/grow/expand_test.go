@@ -35,7 +35,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 		verdicts []string
 	}{
 		{"default untie", []string{"--method", "hypercloning", "--width-factor", "2", "--ffn-factor", "3"}, true,
-			[]string{"verdict (EXACT): PASS", "precision f32", "not exact in source dtype"}},
+			[]string{"verdict (EXACT): PASS", "precision f64", "rounded to F32 on storage", "not exact in source dtype"}},
 		{"keep-tied f64", []string{"--method", "hypercloning", "--width-factor", "3", "--keep-tied", "--dtype", "f64"}, false,
 			[]string{"verdict (EXACT): PASS", "precision f64"}},
 		{"bf16 n2 against the rounded source", []string{"--method", "hypercloning", "--width-factor", "2", "--dtype", "bf16"}, true,
@@ -43,7 +43,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 		{"lemon", []string{"--method", "lemon", "--hidden", "100", "--heads", "12", "--kv-heads", "6", "--ffn", "268", "--dtype", "f64"}, false, // q = 1: the tie stays exact
 			[]string{"verdict (EXACT): PASS"}},
 		{"zeropad quiet", []string{"--method", "zeropad", "--hidden", "96", "--pad-std", "0.01", "--quiet"}, false,
-			[]string{"EXACT: PASS", "check (f32, max |Δlogits|"}},
+			[]string{"EXACT: PASS", "check (f64, max |Δlogits|"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
@@ -153,5 +153,24 @@ func TestExpandCheckFailure(t *testing.T) {
 	}
 	if !strings.Contains(text, "not exact in BF16") || !strings.Contains(text, "FAIL") {
 		t.Errorf("output does not say why:\n%s", text)
+	}
+}
+
+// TestExpandThenCheckRounded: LEMON's √s gains and random splits are rounded when
+// stored as F32; the mapping says so, and a later plain grow check (float64) judges
+// the EXACT claim with the float32 rule and passes.
+func TestExpandThenCheckRounded(t *testing.T) {
+	src := testModel("stories260k")
+	out := filepath.Join(t.TempDir(), "lemon96")
+	if _, err := expandExec(t, src, "-o", out, "--method", "lemon", "--hidden", "96", "--no-check", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := growExec(t, "check", src, out, "--json")
+	if err != nil {
+		t.Fatalf("grow check: %v\n%s%s", err, stdout, stderr)
+	}
+	rep := checkReport(t, stdout)
+	if !rep.Pass || rep.Class != "EXACT" || rep.MaxAbs == 0 {
+		t.Errorf("check of the F32 LEMON output: class %s, pass %v, max abs %g", rep.Class, rep.Pass, rep.MaxAbs)
 	}
 }
