@@ -24,7 +24,7 @@ func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 		return nil, fmt.Errorf("lemon needs --hidden (the target width, source %d)", d.Hidden)
 	}
 	if D2 < d.Hidden {
-		return nil, fmt.Errorf("lemon: --hidden %d is smaller than the source's %d (grow expand only grows; see grow select for shrinking)", D2, d.Hidden)
+		return nil, fmt.Errorf("lemon: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
 	}
 	q, r := D2/d.Hidden, D2%d.Hidden
 	if g.PostLN && r != 0 {
