@@ -49,7 +49,7 @@ max|Δ| exceeds --tol.
 spaces) or a JSON array of arrays.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prec, err := probeParsePrecision(precision)
+			prec, err := parsePrecision(precision)
 			if err != nil {
 				return err
 			}
@@ -65,12 +65,12 @@ spaces) or a JSON array of arrays.`,
 					return err
 				}
 			}
-			cs, src, err := probeOpenGraph(args[0])
+			cs, src, err := openGraph(args[0])
 			if err != nil {
 				return fmt.Errorf("source: %w", err)
 			}
 			defer cs.Close()
-			cd, dst, err := probeOpenGraph(args[1])
+			cd, dst, err := openGraph(args[1])
 			if err != nil {
 				return fmt.Errorf("result: %w", err)
 			}
@@ -95,9 +95,7 @@ spaces) or a JSON array of arrays.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(checkJSONSafe(rep)); err != nil {
+				if err := printJSON(out, checkJSONSafe(rep)); err != nil {
 					return err
 				}
 			} else {
@@ -160,7 +158,7 @@ func checkReadIDsFile(path string) ([][]int, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		ids, err := probeParseIDs(line)
+		ids, err := parseIDs(line)
 		if err != nil {
 			return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
 		}

@@ -78,7 +78,7 @@ func checkReport(t *testing.T, out string) probe.Report {
 
 func TestCheckItselfPasses(t *testing.T) {
 	plot := filepath.Join(t.TempDir(), "deviation.png")
-	out, err := probeExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--json",
+	out, _, err := growExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--json",
 		"--probes", "3", "--seq-len", "20", "--plot", plot)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestCheckItselfPasses(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
 		t.Errorf("--plot wrote %d bytes that are not a PNG", len(b))
 	}
-	out, err = probeExec(t, "check", "../../testdata/bert-random-realtok", "../../testdata/bert-random-realtok")
+	out, _, err = growExec(t, "check", "../../testdata/bert-random-realtok", "../../testdata/bert-random-realtok")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +107,14 @@ func TestCheckItselfPasses(t *testing.T) {
 // status 1 (errCheckFailed), in the text and JSON outputs.
 func TestCheckFlagsAChange(t *testing.T) {
 	dst := checkCopyModel(t, "../../testdata/stories260k", "model.layers.2.mlp.down_proj.weight", 1e-3, nil)
-	out, err := probeExec(t, "check", "../../testdata/stories260k", dst)
+	out, _, err := growExec(t, "check", "../../testdata/stories260k", dst)
 	if !errors.Is(err, errCheckFailed) || exitCode(err) != 1 {
 		t.Fatalf("error %v, want errCheckFailed", err)
 	}
 	if !strings.Contains(out, "verdict (EXACT): FAIL") || !strings.Contains(out, "block 2") {
 		t.Errorf("output:\n%s", out)
 	}
-	out, err = probeExec(t, "check", "../../testdata/stories260k", dst, "--json")
+	out, _, err = growExec(t, "check", "../../testdata/stories260k", dst, "--json")
 	if !errors.Is(err, errCheckFailed) {
 		t.Fatalf("json: error %v", err)
 	}
@@ -131,7 +131,7 @@ func TestCheckReadsTheMapping(t *testing.T) {
 		Hidden: probe.HiddenMap{Kind: "tile", Src: 64, Dst: 64}})
 	dst := checkCopyModel(t, "../../testdata/stories260k", "model.norm.weight", 0.5,
 		map[string]string{"format": "pt", probe.MetadataKey: string(m)})
-	out, err := probeExec(t, "check", "../../testdata/stories260k", dst, "--json", "--probes", "2")
+	out, _, err := growExec(t, "check", "../../testdata/stories260k", dst, "--json", "--probes", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCheckReadsTheMapping(t *testing.T) {
 	if r.Class != probe.Approx || r.Operator != "test" || !r.Pass || r.MaxAbs == 0 {
 		t.Fatalf("report %+v", r)
 	}
-	_, err = probeExec(t, "check", "../../testdata/stories260k", dst, "--probes", "2", "--tol", "1e-6")
+	_, _, err = growExec(t, "check", "../../testdata/stories260k", dst, "--probes", "2", "--tol", "1e-6")
 	if !errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "tolerance") {
 		t.Errorf("--tol below the difference: %v", err)
 	}
@@ -152,7 +152,7 @@ func TestCheckIDsFile(t *testing.T) {
 	js := filepath.Join(dir, "ids.json")
 	os.WriteFile(js, []byte("[[1,403,407],[1,368,302,381]]"), 0o644)
 	for _, f := range []string{lines, js} {
-		out, err := probeExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--json", "--ids-file", f)
+		out, _, err := growExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--json", "--ids-file", f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,11 +163,11 @@ func TestCheckIDsFile(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("1,2\n3,-4\n"), 0o644)
-	if _, err := probeExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--ids-file", bad); err == nil ||
+	if _, _, err := growExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--ids-file", bad); err == nil ||
 		!strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad ids file: %v", err)
 	}
-	if _, err := probeExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--seq-len", "600"); err == nil {
+	if _, _, err := growExec(t, "check", "../../testdata/stories260k", "../../testdata/stories260k", "--seq-len", "600"); err == nil {
 		t.Error("a sequence longer than the model's positions was accepted")
 	}
 }

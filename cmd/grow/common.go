@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
 )
 
 // openModel opens a model directory (or bare .safetensors file) and, when it has
@@ -141,4 +145,36 @@ func parseOutputDType(s string) (checkpoint.DType, error) {
 		return "", fmt.Errorf("--dtype %q: want a float dtype (f32, f16, bf16 or f64)", s)
 	}
 	return d, nil
+}
+
+// parsePrecision parses a --precision flag: f32 (float32) or f64 (float64).
+func parsePrecision(s string) (probe.Precision, error) {
+	switch strings.ToLower(s) {
+	case "f64", "float64":
+		return probe.F64, nil
+	case "f32", "float32":
+		return probe.F32, nil
+	}
+	return "", fmt.Errorf("--precision %q: want f32 or f64", s)
+}
+
+// parseIDs parses token ids separated by commas and/or white space: "1,403, 407".
+func parseIDs(s string) ([]int, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	ids := make([]int, 0, len(fields))
+	for _, f := range fields {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a token id", f)
+		}
+		ids = append(ids, n)
+	}
+	return ids, nil
+}
+
+// printJSON writes v as indented JSON (the --json output of inspect and check).
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -74,7 +74,7 @@ exits with status 1.`,
 				Hidden: f.hidden, Heads: f.heads, KVHeads: f.kvHeads, FFN: f.ffn, HeadDim: f.headDim,
 				SplitScale: f.splitScale, PadStd: f.padStd, KeepTied: f.keepTied, Seed: f.seed,
 			}
-			return runExpand(cmd.OutOrStdout(), args[0], f, opts)
+			return runExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -103,17 +103,10 @@ exits with status 1.`,
 	return cmd
 }
 
-func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) error {
-	var dt checkpoint.DType
-	if f.dtype != "" {
-		d, err := checkpoint.ParseDType(f.dtype)
-		if err != nil {
-			return fmt.Errorf("expand: --dtype: %w", err)
-		}
-		if !d.IsFloat() {
-			return fmt.Errorf("expand: --dtype %s: want a float dtype (f32, f16, bf16, f64)", d)
-		}
-		dt = d
+func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Options) error {
+	dt, err := parseOutputDType(f.dtype)
+	if err != nil {
+		return fmt.Errorf("expand: %w", err)
 	}
 	if f.out == "" && !f.dryRun {
 		return errors.New("expand: no output directory (-o OUT)")
@@ -162,11 +155,11 @@ func runExpand(w io.Writer, srcPath string, f expandFlags, opts grow.Options) er
 	}
 	cfg := res.Graph.OutputConfig()
 	if cfg != nil && dt != "" {
-		cfg.DType = torchDType[dt]
+		cfg.DType = checkpoint.TorchDType(dt)
 	}
 	wo := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
-		Progress: newProgress(os.Stderr, "expand", f.quiet), WrapWriter: splitWrites}
+		Progress: newProgress(stderr, "expand", f.quiet), WrapWriter: splitWrites}
 	err = checkpoint.WriteDir(f.out, entries, wo)
 	if limited {
 		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
@@ -277,7 +270,3 @@ func (p pieceWriter) Write(b []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// torchDType is config.json's torch_dtype for an output dtype.
-var torchDType = map[checkpoint.DType]string{checkpoint.F64: "float64", checkpoint.F32: "float32",
-	checkpoint.F16: "float16", checkpoint.BF16: "bfloat16"}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,17 +13,6 @@ import (
 )
 
 const expandStories = "../../testdata/stories260k"
-
-func expandExec(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(append([]string{"expand"}, args...))
-	err := cmd.Execute()
-	return out.String(), err
-}
 
 func TestExpandHyperCloningCLI(t *testing.T) {
 	dir := t.TempDir()
@@ -47,7 +35,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
-			text, err := expandExec(t, append([]string{expandStories, "-o", out}, c.args...)...)
+			text, _, err := growExec(t, append([]string{"expand", expandStories, "-o", out}, c.args...)...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, text)
 			}
@@ -89,7 +77,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 
 func TestExpandDryRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "never")
-	text, err := expandExec(t, expandStories, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dry-run")
+	text, _, err := growExec(t, "expand", expandStories, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dry-run")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +115,7 @@ func TestExpandRefusals(t *testing.T) {
 		{"bad dtype", []string{"-o", dir + "/f", "--method", "hypercloning", "--width-factor", "2", "--dtype", "i8"}, "float dtype"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			text, err := expandExec(t, append([]string{expandStories}, c.args...)...)
+			text, _, err := growExec(t, append([]string{"expand", expandStories}, c.args...)...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one mentioning %q\n%s", err, c.want, text)
 			}
@@ -137,7 +125,7 @@ func TestExpandRefusals(t *testing.T) {
 		})
 	}
 	// --force replaces the existing directory
-	if text, err := expandExec(t, expandStories, "-o", existing, "--force", "--quiet", "--method", "hypercloning", "--width-factor", "2"); err != nil {
+	if text, _, err := growExec(t, "expand", expandStories, "-o", existing, "--force", "--quiet", "--method", "hypercloning", "--width-factor", "2"); err != nil {
 		t.Fatalf("--force: %v\n%s", err, text)
 	}
 }
@@ -146,7 +134,7 @@ func TestExpandRefusals(t *testing.T) {
 // check fails with errCheckFailed (exit status 1).
 func TestExpandCheckFailure(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "noisy")
-	text, err := expandExec(t, expandStories, "-o", out, "--quiet", "--method", "hypercloning", "--width-factor", "2",
+	text, _, err := growExec(t, "expand", expandStories, "-o", out, "--quiet", "--method", "hypercloning", "--width-factor", "2",
 		"--noise-snr-db", "10", "--dtype", "bf16")
 	if !errors.Is(err, errCheckFailed) {
 		t.Fatalf("error %v, want errCheckFailed\n%s", err, text)
@@ -162,7 +150,7 @@ func TestExpandCheckFailure(t *testing.T) {
 func TestExpandThenCheckRounded(t *testing.T) {
 	src := testModel("stories260k")
 	out := filepath.Join(t.TempDir(), "lemon96")
-	if _, err := expandExec(t, src, "-o", out, "--method", "lemon", "--hidden", "96", "--no-check", "--quiet"); err != nil {
+	if _, _, err := growExec(t, "expand", src, "-o", out, "--method", "lemon", "--hidden", "96", "--no-check", "--quiet"); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, err := growExec(t, "check", src, out, "--json")

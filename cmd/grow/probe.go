@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 	"github.com/spf13/cobra"
@@ -36,7 +35,7 @@ one row per position over the whole vocabulary (a BERT without an MLM head gives
 its last hidden state). --greedy N appends N greedily decoded ids.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := probeParseIDs(idsFlag)
+			ids, err := parseIDs(idsFlag)
 			if err != nil {
 				return fmt.Errorf("--ids: %w", err)
 			}
@@ -46,11 +45,11 @@ its last hidden state). --greedy N appends N greedily decoded ids.`,
 			if greedy < 0 || top < 0 {
 				return fmt.Errorf("--greedy and --top must not be negative")
 			}
-			prec, err := probeParsePrecision(precision)
+			prec, err := parsePrecision(precision)
 			if err != nil {
 				return err
 			}
-			c, g, err := probeOpenGraph(args[0])
+			c, g, err := openGraph(args[0])
 			if err != nil {
 				return err
 			}
@@ -85,44 +84,6 @@ its last hidden state). --greedy N appends N greedily decoded ids.`,
 	f.IntVar(&greedy, "greedy", 0, "append N greedily decoded ids")
 	f.IntVar(&top, "top", 5, "tokens shown per position in the text output")
 	return cmd
-}
-
-// probeOpenGraph opens a checkpoint and builds its weight graph.
-func probeOpenGraph(path string) (*checkpoint.Checkpoint, *graph.Graph, error) {
-	c, err := checkpoint.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := graph.FromCheckpoint(c)
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c, g, nil
-}
-
-func probeParsePrecision(s string) (probe.Precision, error) {
-	switch strings.ToLower(s) {
-	case "f64", "float64":
-		return probe.F64, nil
-	case "f32", "float32":
-		return probe.F32, nil
-	}
-	return "", fmt.Errorf("--precision %q: want f32 or f64", s)
-}
-
-// probeParseIDs parses "1,403, 407" (commas and/or spaces).
-func probeParseIDs(s string) ([]int, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
-	ids := make([]int, 0, len(fields))
-	for _, f := range fields {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%q is not a token id", f)
-		}
-		ids = append(ids, n)
-	}
-	return ids, nil
 }
 
 func writeProbeJSON(w io.Writer, logits [][]float64, greedy []int, withGreedy bool) error {

@@ -1,25 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
 	"strings"
 	"testing"
 )
-
-// probeExec runs the grow command line with args and returns its stdout.
-func probeExec(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
 
 type probeStoriesRef struct {
 	Prompts []struct {
@@ -46,7 +33,7 @@ func TestProbeJSONMatchesRunC(t *testing.T) {
 		ids[i] = itoa(id)
 	}
 	for _, prec := range []string{"f64", "f32"} {
-		out, err := probeExec(t, "probe", "../../testdata/stories260k", "--ids", strings.Join(ids, ","),
+		out, _, err := growExec(t, "probe", "../../testdata/stories260k", "--ids", strings.Join(ids, ","),
 			"--precision", prec, "--json", "--greedy", "16")
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +76,7 @@ func itoa(n int) string {
 
 // TestProbeText: the text output shows the top tokens with their strings.
 func TestProbeText(t *testing.T) {
-	out, err := probeExec(t, "probe", "../../testdata/stories260k", "--ids", "1,403", "--top", "3", "--greedy", "2")
+	out, _, err := growExec(t, "probe", "../../testdata/stories260k", "--ids", "1,403", "--top", "3", "--greedy", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +89,7 @@ func TestProbeText(t *testing.T) {
 	if n := strings.Count(strings.Split(out, "\n")[1], " | "); n != 2 {
 		t.Errorf("%d separators in a 3-token row:\n%s", n, out)
 	}
-	out, err = probeExec(t, "probe", "../../testdata/bert-random-realtok", "--ids", "101,7592,102")
+	out, _, err = growExec(t, "probe", "../../testdata/bert-random-realtok", "--ids", "101,7592,102")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +111,7 @@ func TestProbeErrors(t *testing.T) {
 		{[]string{"probe", "../../testdata/no-such-model", "--ids", "1"}, "no-such-model"},
 	}
 	for _, c := range cases {
-		_, err := probeExec(t, c.args...)
+		_, _, err := growExec(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.want)
 		}
