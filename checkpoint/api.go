@@ -66,6 +66,10 @@ type File struct {
 	// Tensors in data-offset order.
 	Tensors []*Tensor
 	closer  io.Closer
+	// r reads the file; headerLen is the length of its 8-byte length prefix
+	// and JSON header together.
+	r         io.ReaderAt
+	headerLen int64
 }
 
 // Checkpoint is an open model: a directory with config.json and one or more

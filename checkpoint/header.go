@@ -86,7 +86,7 @@ func ReadHeader(r io.ReaderAt, size int64, name string) (*File, error) {
 	case total < uint64(size):
 		return nil, fileError(name, "%d bytes after the end of the tensor data are not covered by any tensor (data ends at byte %d, file has %d bytes)", uint64(size)-total, total, size)
 	}
-	f := &File{Path: name, Metadata: meta, Tensors: make([]*Tensor, len(recs))}
+	f := &File{Path: name, Metadata: meta, Tensors: make([]*Tensor, len(recs)), r: r, headerLen: int64(dataStart)}
 	for i, rec := range recs {
 		f.Tensors[i] = &Tensor{
 			Name:   rec.name,

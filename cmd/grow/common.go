@@ -1,17 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -59,77 +54,54 @@ func openGraph(path string) (*checkpoint.Checkpoint, *graph.Graph, error) {
 	return ck, g, nil
 }
 
-// sourceSHA256 identifies a source checkpoint cheaply, without reading tensor
-// data: the SHA-256 over a sequence of parts, each written as its name (UTF-8),
-// a 0 byte, its length as a little-endian uint64, then its bytes. The parts are,
-// in this order:
-//
-//   - every safetensors file of the checkpoint, sorted by file name, named by
-//     its base name, with the bytes of its 8-byte header length and its JSON
-//     header (padding included): tensor names, dtypes, shapes, offsets and
-//     __metadata__, but not the tensor data;
-//   - model.safetensors.index.json, when the model is sharded, whole;
-//   - config.json, when there is one, whole.
-//
-// Two sources with the same value have the same tensor layout and config; an
-// in-place edit of tensor values alone does not change it.
-func sourceSHA256(ck *checkpoint.Checkpoint) (string, error) {
-	h := sha256.New()
-	part := func(name string, data []byte) {
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(data)))
-		h.Write([]byte(name))
-		h.Write([]byte{0})
-		h.Write(n[:])
-		h.Write(data)
-	}
-	files := make([]*checkpoint.File, len(ck.Files))
-	copy(files, ck.Files)
-	sort.Slice(files, func(i, j int) bool { return filepath.Base(files[i].Path) < filepath.Base(files[j].Path) })
-	for _, f := range files {
-		head, err := readSafetensorsHeader(f.Path)
-		if err != nil {
-			return "", err
-		}
-		part(filepath.Base(f.Path), head)
-	}
-	if ck.Dir != "" {
-		for _, name := range []string{"model.safetensors.index.json", "config.json"} {
-			data, err := os.ReadFile(filepath.Join(ck.Dir, name))
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return "", err
-			}
-			part(name, data)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+// outputFlags are the flags of the commands that write a checkpoint directory.
+type outputFlags struct {
+	out          string
+	maxShardSize string
+	force        bool
+	quiet        bool
+	// maxShard is maxShardSize parsed by prepare.
+	maxShard int64
 }
 
-// readSafetensorsHeader returns a safetensors file's first 8 + N bytes (the
-// length prefix and the JSON header). The file was validated by Open.
-func readSafetensorsHeader(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// prepare checks the flags before any work: an output directory is given and
+// may be written (checkOutput), and --max-shard-size is a positive size.
+func (o *outputFlags) prepare(src string) error {
+	if o.out == "" {
+		return errors.New("no output directory (-o OUT)")
+	}
+	n, err := checkpoint.ParseSize(o.maxShardSize)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("--max-shard-size: %w", err)
 	}
-	defer f.Close()
-	var n [8]byte
-	if _, err := io.ReadFull(f, n[:]); err != nil {
-		return nil, fmt.Errorf("%s: reading the header length: %w", path, err)
+	if n <= 0 {
+		return fmt.Errorf("--max-shard-size %q: must be positive", o.maxShardSize)
 	}
-	size := binary.LittleEndian.Uint64(n[:])
-	if size > 100_000_000 {
-		return nil, fmt.Errorf("%s: header of %d bytes is larger than 100 MB", path, size)
+	o.maxShard = n
+	return checkOutput(src, o.out, o.force)
+}
+
+// writeModel writes entries, derived from the source ck by the command op, as
+// the checkpoint directory o.out in shards of at most o.maxShard bytes: cfg as
+// its config.json (with torch_dtype set to dt unless dt is ""), meta plus
+// grow.source_sha256 (ck.SourceSHA256) in every shard's metadata, ck's side
+// files carried over, and a progress bar on stderr when it is a terminal and
+// not --quiet. wrap, when not nil, wraps every file writer.
+func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
+	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) error {
+	sum, err := ck.SourceSHA256()
+	if err != nil {
+		return err
 	}
-	buf := make([]byte, 8+size)
-	copy(buf, n[:])
-	if _, err := io.ReadFull(f, buf[8:]); err != nil {
-		return nil, fmt.Errorf("%s: reading the header: %w", path, err)
+	meta["grow.source_sha256"] = sum
+	if cfg != nil && dt != "" {
+		cfg.DType = checkpoint.TorchDType(dt)
 	}
-	return buf, nil
+	return checkpoint.WriteDir(o.out, entries, checkpoint.WriteOptions{
+		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: o.force,
+		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap,
+	})
 }
 
 // parseOutputDType parses a --dtype flag: "" keeps the source's dtypes.

@@ -11,16 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/grow-ml/grow/checkpoint"
 )
 
 // convertFlags are the flags of grow convert.
 type convertFlags struct {
-	out          string
-	dtype        string
-	maxShardSize string
-	force        bool
-	quiet        bool
+	outputFlags
+	dtype string
 }
 
 func newConvertCmd() *cobra.Command {
@@ -60,21 +56,11 @@ when it is a terminal, unless --quiet.`,
 }
 
 func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
-	if f.out == "" {
-		return errors.New("convert: no output directory (-o OUT)")
-	}
 	dt, err := parseOutputDType(f.dtype)
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	maxShard, err := checkpoint.ParseSize(f.maxShardSize)
-	if err != nil {
-		return fmt.Errorf("convert: --max-shard-size: %w", err)
-	}
-	if maxShard <= 0 {
-		return fmt.Errorf("convert: --max-shard-size %q: must be positive", f.maxShardSize)
-	}
-	if err := checkOutput(src, f.out, f.force); err != nil {
+	if err := f.prepare(src); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	ck, g, err := openGraph(src)
@@ -86,28 +72,16 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	cfg := g.OutputConfig()
-	if dt != "" {
-		cfg.DType = checkpoint.TorchDType(dt)
-	}
-	sum, err := sourceSHA256(ck)
-	if err != nil {
-		return fmt.Errorf("convert: %w", err)
-	}
 	params, err := json.Marshal(map[string]any{"dtype": string(dt), "max_shard_size": f.maxShardSize})
 	if err != nil {
 		return err
 	}
 	meta := map[string]string{
-		"grow.version":       version,
-		"grow.operator":      "convert",
-		"grow.params":        string(params),
-		"grow.source_sha256": sum,
+		"grow.version":  version,
+		"grow.operator": "convert",
+		"grow.params":   string(params),
 	}
-	opts := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
-		Progress: newProgress(stderr, "convert", f.quiet)}
-	if err := checkpoint.WriteDir(f.out, entries, opts); err != nil {
+	if err := writeModel(stderr, "convert", ck, entries, g.OutputConfig(), dt, meta, f.outputFlags, nil); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	if !f.quiet {

@@ -108,7 +108,7 @@ func TestConvertKeepsEveryTensorsBytes(t *testing.T) {
 				}
 			}
 			// Provenance metadata.
-			sum, err := sourceSHA256(cs)
+			sum, err := cs.SourceSHA256()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,67 +349,6 @@ func TestConvertQuietAndHelp(t *testing.T) {
 		if err != nil || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "grow "+cmd+" testdata/") {
 			t.Errorf("%s --help: %v\n%s", cmd, err, stdout)
 		}
-	}
-}
-
-func TestSourceSHA256(t *testing.T) {
-	sum := func(path string) string {
-		c, err := checkpoint.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		s, err := sourceSHA256(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s) != 64 {
-			t.Fatalf("sum %q", s)
-		}
-		return s
-	}
-	a := sum(testModel("stories260k"))
-	dir := t.TempDir()
-	for _, f := range []string{"config.json", "model.safetensors"} {
-		b, err := os.ReadFile(filepath.Join(testModel("stories260k"), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if b := sum(dir); b != a {
-		t.Errorf("byte copy: %s, source %s", b, a)
-	}
-	// A config edit changes it; a tensor-data edit alone does not (documented).
-	cfg := filepath.Join(dir, "config.json")
-	raw, _ := os.ReadFile(cfg)
-	if err := os.WriteFile(cfg, bytes.Replace(raw, []byte(`"use_cache": true`), []byte(`"use_cache": false`), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b := sum(dir); b == a {
-		t.Errorf("config edit did not change the sum")
-	}
-	if err := os.WriteFile(cfg, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "model.safetensors")
-	data, _ := os.ReadFile(st)
-	data[len(data)-1] ^= 1
-	if err := os.WriteFile(st, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b := sum(dir); b != a {
-		t.Errorf("data edit changed the header sum")
-	}
-	// Sharded sources include the index.
-	sh := filepath.Join(t.TempDir(), "sh")
-	if _, _, err := growExec(t, "convert", testModel("stories260k"), "-o", sh, "--max-shard-size", "200KB", "--quiet"); err != nil {
-		t.Fatal(err)
-	}
-	if b := sum(sh); b == a {
-		t.Errorf("sharded copy has the single file's sum")
 	}
 }
 

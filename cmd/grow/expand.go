@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,28 +18,25 @@ import (
 
 // expandFlags are the flags of grow expand.
 type expandFlags struct {
-	out          string
-	method       string
-	widthFactor  int
-	ffnFactor    int
-	noiseSNRDB   float64
-	seed         int64
-	keepTied     bool
-	hidden       int
-	heads        int
-	kvHeads      int
-	ffn          int
-	headDim      int
-	splitScale   float64
-	padStd       float64
-	dtype        string
-	dryRun       bool
-	noCheck      bool
-	force        bool
-	quiet        bool
-	maxShardSize string
-	probes       int
-	seqLen       int
+	outputFlags
+	method      string
+	widthFactor int
+	ffnFactor   int
+	noiseSNRDB  float64
+	seed        int64
+	keepTied    bool
+	hidden      int
+	heads       int
+	kvHeads     int
+	ffn         int
+	headDim     int
+	splitScale  float64
+	padStd      float64
+	dtype       string
+	dryRun      bool
+	noCheck     bool
+	probes      int
+	seqLen      int
 }
 
 func newExpandCmd() *cobra.Command {
@@ -108,12 +104,10 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if err != nil {
 		return fmt.Errorf("expand: %w", err)
 	}
-	if f.out == "" && !f.dryRun {
-		return errors.New("expand: no output directory (-o OUT)")
-	}
-	maxShard, err := checkpoint.ParseSize(f.maxShardSize)
-	if err != nil {
-		return fmt.Errorf("expand: --max-shard-size: %w", err)
+	if !f.dryRun {
+		if err := f.prepare(srcPath); err != nil {
+			return fmt.Errorf("expand: %w", err)
+		}
 	}
 	ck, src, err := openGraph(srcPath)
 	if err != nil {
@@ -150,17 +144,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if err != nil {
 		return err
 	}
-	if sum, err := sourceSHA256(ck); err == nil {
-		meta["grow.source_sha256"] = sum
-	}
-	cfg := res.Graph.OutputConfig()
-	if cfg != nil && dt != "" {
-		cfg.DType = checkpoint.TorchDType(dt)
-	}
-	wo := checkpoint.WriteOptions{MaxShardSize: maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: f.force,
-		Progress: newProgress(stderr, "expand", f.quiet), WrapWriter: splitWrites}
-	err = checkpoint.WriteDir(f.out, entries, wo)
+	err = writeModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, splitWrites)
 	if limited {
 		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
 	}
