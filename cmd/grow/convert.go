@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-
 )
 
 // convertFlags are the flags of grow convert.
