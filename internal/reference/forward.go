@@ -1,0 +1,415 @@
+// Package reference is a deliberately plain float64 forward pass over
+// graph.Graph (GPT-2, the LLaMA family, BERT), used only as a test oracle. It
+// is written from operators.md §0.3 independently of package probe's engine
+// (it does not import probe): one position, one head, one dot product at a
+// time, float64 throughout, no BLAS, no fused weights. Tests compare the engine,
+// and the growth operators' results, with it.
+//
+// The package also builds the synthetic random graphs of every family that
+// those tests run on (Synth) and opens test checkpoints (OpenGraph). Its
+// functions take the test's testing.TB and fail the test on bad input.
+package reference
+
+import (
+	"math"
+	"testing"
+
+	"github.com/grow-ml/grow/graph"
+)
+
+// Output is what Forward computes for one sequence.
+type Output struct {
+	// Hidden holds the hidden states after the embeddings (Hidden[0]) and after
+	// each block (Hidden[l], l = 1..L), one [D] vector per position.
+	Hidden [][][]float64
+	// Logits holds one row per position: the logits over the vocabulary, or, for
+	// a BERT encoder without an MLM head, the last hidden state.
+	Logits [][]float64
+}
+
+// Values returns x's values as float64, or nil for a nil tensor; a tensor that
+// cannot be read fails the test.
+func Values(t testing.TB, x graph.Tensor) []float64 {
+	t.Helper()
+	if x == nil {
+		return nil
+	}
+	v, err := x.Float64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// linear is a graph.Linear read into float64: W [out, in], b [out] or nil.
+type linear struct {
+	w, b    []float64
+	out, in int
+}
+
+func readLinear(t testing.TB, what string, l graph.Linear) linear {
+	t.Helper()
+	if l.W == nil {
+		t.Fatalf("reference: %s: missing weight", what)
+	}
+	sh := l.W.Shape()
+	if len(sh) != 2 {
+		t.Fatalf("reference: %s: weight shape %v, want [out, in]", what, sh)
+	}
+	r := linear{w: Values(t, l.W), b: Values(t, l.B), out: sh[0], in: sh[1]}
+	if r.b != nil && len(r.b) != r.out {
+		t.Fatalf("reference: %s: bias of %d values for %d outputs", what, len(r.b), r.out)
+	}
+	return r
+}
+
+func (l linear) apply(t testing.TB, x []float64) []float64 {
+	if len(x) != l.in {
+		t.Fatalf("reference: linear map of %d inputs applied to %d values", l.in, len(x))
+	}
+	y := make([]float64, l.out)
+	for o := range y {
+		s := 0.0
+		for i, v := range l.w[o*l.in : (o+1)*l.in] {
+			s += v * x[i]
+		}
+		if l.b != nil {
+			s += l.b[o]
+		}
+		y[o] = s
+	}
+	return y
+}
+
+// Linear returns W x + b for l.W [out, in] (l.B may be nil).
+func Linear(t testing.TB, l graph.Linear, x []float64) []float64 {
+	t.Helper()
+	return readLinear(t, "linear", l).apply(t, x)
+}
+
+// norm is a graph.Norm read into float64: an RMSNorm or a LayerNorm (whose
+// bias may be nil).
+type norm struct {
+	w, b []float64
+	rms  bool
+	eps  float64
+}
+
+func readNorm(t testing.TB, what string, n graph.Norm, rms bool, eps float64) norm {
+	t.Helper()
+	if n.W == nil {
+		t.Fatalf("reference: %s: missing weight", what)
+	}
+	return norm{w: Values(t, n.W), b: Values(t, n.B), rms: rms, eps: eps}
+}
+
+func (n norm) apply(x []float64) []float64 {
+	D := float64(len(x))
+	y := make([]float64, len(x))
+	if n.rms {
+		ms := 0.0
+		for _, v := range x {
+			ms += v * v / D
+		}
+		for i, v := range x {
+			y[i] = n.w[i] * v / math.Sqrt(ms+n.eps)
+		}
+		return y
+	}
+	mu := 0.0
+	for _, v := range x {
+		mu += v / D
+	}
+	va := 0.0
+	for _, v := range x {
+		va += (v - mu) * (v - mu) / D
+	}
+	for i, v := range x {
+		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.w[i]
+		if n.b != nil {
+			y[i] += n.b[i]
+		}
+	}
+	return y
+}
+
+// act is the MLP activation named by graph.Graph.Act.
+func act(t testing.TB, name string) func(float64) float64 {
+	t.Helper()
+	switch name {
+	case "gelu": // exact, erf
+		return func(x float64) float64 { return x * 0.5 * (1 + math.Erf(x/math.Sqrt2)) }
+	case "gelu_new": // tanh approximation
+		return func(x float64) float64 {
+			return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		}
+	case "silu":
+		return func(x float64) float64 { return x / (1 + math.Exp(-x)) }
+	}
+	t.Fatalf("reference: activation %q is not implemented", name)
+	return nil
+}
+
+// ropeFreqs returns the d/2 angular frequencies θ^(-2j/d) of rotate_half RoPE
+// with the config's rope_scaling applied: none, "default", "linear" (every
+// frequency divided by factor) or "llama3" (transformers' rule: wavelengths
+// shorter than original_max_position_embeddings / high_freq_factor kept,
+// longer than original_max_position_embeddings / low_freq_factor divided by
+// factor, and the band between interpolated).
+func ropeFreqs(t testing.TB, theta float64, d int, scaling map[string]any) []float64 {
+	t.Helper()
+	f := make([]float64, d/2)
+	for j := range f {
+		f[j] = math.Pow(theta, -2*float64(j)/float64(d))
+	}
+	if scaling == nil {
+		return f
+	}
+	typ, _ := scaling["rope_type"].(string)
+	if typ == "" {
+		typ, _ = scaling["type"].(string)
+	}
+	num := func(key string) float64 {
+		switch v := scaling[key].(type) {
+		case float64:
+			return v
+		case int:
+			return float64(v)
+		}
+		t.Fatalf("reference: rope_scaling %q: %q is %v, want a number", typ, key, scaling[key])
+		return 0
+	}
+	switch typ {
+	case "", "default":
+	case "linear":
+		factor := num("factor")
+		for j := range f {
+			f[j] /= factor
+		}
+	case "llama3":
+		factor, lo, hi, orig := num("factor"), num("low_freq_factor"), num("high_freq_factor"),
+			num("original_max_position_embeddings")
+		for j, fr := range f {
+			switch wave := 2 * math.Pi / fr; {
+			case wave < orig/hi:
+			case wave > orig/lo:
+				f[j] = fr / factor
+			default:
+				s := (orig/wave - lo) / (hi - lo)
+				f[j] = (1-s)*fr/factor + s*fr
+			}
+		}
+	default:
+		t.Fatalf("reference: rope_scaling type %q is not implemented", typ)
+	}
+	return f
+}
+
+// rope rotates the pairs (j, j+d/2) of each d-wide head of v by pos·freqs[j].
+func rope(v []float64, pos int, freqs []float64) {
+	d := 2 * len(freqs)
+	for h := 0; h+d <= len(v); h += d {
+		x := v[h : h+d]
+		for j, fr := range freqs {
+			ang := float64(pos) * fr
+			c, s := math.Cos(ang), math.Sin(ang)
+			a, b := x[j], x[j+d/2]
+			x[j] = a*c - b*s
+			x[j+d/2] = a*s + b*c
+		}
+	}
+}
+
+// Forward runs g on ids and returns the hidden states and the outputs at every
+// position. mask (nil: all ones) hides the key positions where it is 0, as
+// transformers' attention_mask does. Attention is causal except for BERT
+// (PostLN); the LLaMA family uses RoPE (RopeTheta > 0) and may have grouped or
+// multi-query attention and biases. The outputs go through the final norm
+// (pre-LN families) or BERT's MLM transform when the graph has one, then the
+// head (Head, or Embed when tied or when Head is nil) plus HeadBias; a BERT
+// encoder without an MLM head outputs its last hidden state.
+func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
+	t.Helper()
+	D, H, K, d := g.Hidden, g.Heads, g.KVHeads, g.HeadDim
+	if K <= 0 || H%K != 0 {
+		t.Fatalf("reference: %d query heads in groups over %d kv heads", H, K)
+	}
+	if mask != nil && len(mask) != len(ids) {
+		t.Fatalf("reference: mask of %d for %d ids", len(mask), len(ids))
+	}
+	rms := g.NormKind == graph.RMSNorm
+	causal := !g.PostLN
+	T := len(ids)
+	var out Output
+	snap := func(hs [][]float64) {
+		c := make([][]float64, T)
+		for p := range hs {
+			c[p] = append([]float64(nil), hs[p]...)
+		}
+		out.Hidden = append(out.Hidden, c)
+	}
+
+	emb, pos, tt := Values(t, g.Embed), Values(t, g.Pos), Values(t, g.TokenType)
+	var embNorm norm
+	if g.EmbedNorm.W != nil {
+		embNorm = readNorm(t, "embed_norm", g.EmbedNorm, rms, g.Eps)
+	}
+	hs := make([][]float64, T)
+	for p, id := range ids {
+		if id < 0 || (id+1)*D > len(emb) {
+			t.Fatalf("reference: id %d at position %d is outside the vocabulary of %d", id, p, len(emb)/max(D, 1))
+		}
+		h := append([]float64(nil), emb[id*D:(id+1)*D]...)
+		if pos != nil {
+			if (p+1)*D > len(pos) {
+				t.Fatalf("reference: position %d beyond the %d learned positions", p, len(pos)/D)
+			}
+			for i := range h {
+				h[i] += pos[p*D+i]
+			}
+		}
+		for i := range tt[:min(len(tt), D)] { // token type 0
+			h[i] += tt[i]
+		}
+		if embNorm.w != nil {
+			h = embNorm.apply(h)
+		}
+		hs[p] = h
+	}
+	snap(hs)
+
+	var freqs []float64
+	if g.RopeTheta > 0 {
+		freqs = ropeFreqs(t, g.RopeTheta, d, g.RopeScaling)
+	}
+	f := act(t, g.Act)
+	scale := 1 / math.Sqrt(float64(d))
+	for _, ly := range g.Layers {
+		attnNorm := readNorm(t, "attn_norm", ly.AttnNorm, rms, g.Eps)
+		mlpNorm := readNorm(t, "mlp_norm", ly.MLPNorm, rms, g.Eps)
+		q, k, v, o := readLinear(t, "q", ly.Q), readLinear(t, "k", ly.K), readLinear(t, "v", ly.V), readLinear(t, "o", ly.O)
+		up, down := readLinear(t, "up", ly.Up), readLinear(t, "down", ly.Down)
+		var gate linear
+		if ly.Gate.W != nil {
+			gate = readLinear(t, "gate", ly.Gate)
+		}
+
+		// attention
+		qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
+		for p := range hs {
+			in := hs[p]
+			if !g.PostLN {
+				in = attnNorm.apply(in)
+			}
+			qs[p], ks[p], vs[p] = q.apply(t, in), k.apply(t, in), v.apply(t, in)
+			if freqs != nil {
+				rope(qs[p], p, freqs)
+				rope(ks[p], p, freqs)
+			}
+		}
+		next := make([][]float64, T)
+		for p := range hs {
+			cat := make([]float64, H*d)
+			for h := 0; h < H; h++ {
+				kh := h / (H / K) // the kv head of query head h's group
+				var keys []int
+				for s := 0; s < T; s++ {
+					if (causal && s > p) || (mask != nil && mask[s] == 0) {
+						continue
+					}
+					keys = append(keys, s)
+				}
+				sc := make([]float64, len(keys))
+				mx := math.Inf(-1)
+				for i, s := range keys {
+					dot := 0.0
+					for j := 0; j < d; j++ {
+						dot += qs[p][h*d+j] * ks[s][kh*d+j]
+					}
+					sc[i] = dot * scale
+					mx = math.Max(mx, sc[i])
+				}
+				z := 0.0
+				for i := range sc {
+					sc[i] = math.Exp(sc[i] - mx)
+					z += sc[i]
+				}
+				for i, s := range keys {
+					for j := 0; j < d; j++ {
+						cat[h*d+j] += sc[i] / z * vs[s][kh*d+j]
+					}
+				}
+			}
+			a := o.apply(t, cat)
+			x := make([]float64, D)
+			for i := range x {
+				x[i] = hs[p][i] + a[i]
+			}
+			if g.PostLN {
+				x = attnNorm.apply(x)
+			}
+
+			// MLP
+			in := x
+			if !g.PostLN {
+				in = mlpNorm.apply(x)
+			}
+			u := up.apply(t, in)
+			if gate.w != nil {
+				gt := gate.apply(t, in)
+				for i := range u {
+					u[i] *= f(gt[i])
+				}
+			} else {
+				for i := range u {
+					u[i] = f(u[i])
+				}
+			}
+			dn := down.apply(t, u)
+			for i := range x {
+				x[i] += dn[i]
+			}
+			if g.PostLN {
+				x = mlpNorm.apply(x)
+			}
+			next[p] = x
+		}
+		hs = next
+		snap(hs)
+	}
+
+	// output
+	var final, mlmNorm norm
+	var mlm, head linear
+	switch {
+	case !g.PostLN:
+		final = readNorm(t, "final_norm", g.FinalNorm, rms, g.Eps)
+	case g.MLMTransform.W != nil:
+		mlm = readLinear(t, "mlm.transform", g.MLMTransform)
+		mlmNorm = readNorm(t, "mlm.norm", g.MLMNorm, rms, g.Eps)
+	default: // BERT encoder: the last hidden states
+		for _, h := range hs {
+			out.Logits = append(out.Logits, append([]float64(nil), h...))
+		}
+		return out
+	}
+	hw := g.Head
+	if g.Tied || hw == nil {
+		hw = g.Embed
+	}
+	head = readLinear(t, "head", graph.Linear{W: hw, B: g.HeadBias})
+	for _, h := range hs {
+		if final.w != nil {
+			h = final.apply(h)
+		}
+		if mlm.w != nil {
+			h = mlm.apply(t, h)
+			for i := range h {
+				h[i] = f(h[i])
+			}
+			h = mlmNorm.apply(h)
+		}
+		out.Logits = append(out.Logits, head.apply(t, h))
+	}
+	return out
+}

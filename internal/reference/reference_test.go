@@ -1,0 +1,163 @@
+package reference
+
+import (
+	"math"
+	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+func maxDiff(a, b [][]float64) float64 {
+	m := 0.0
+	for i := range a {
+		for j := range a[i] {
+			m = math.Max(m, math.Abs(a[i][j]-b[i][j]))
+		}
+	}
+	return m
+}
+
+// Every family's synthetic model runs, with L+1 hidden states of width D and
+// outputs of the vocabulary's width (the hidden width for a BERT encoder).
+func TestSynthShapes(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		s     Spec
+		width int
+	}{
+		{"gpt2", Spec{Family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 16, V: 30, Tied: true}, 30},
+		{"llama-gqa-f32", Spec{Family: graph.FamilyLlama, D: 16, L: 3, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, F32: true}, 40},
+		{"bert-mlm", Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 2, I: 16, V: 20, MLM: true}, 20},
+		{"bert-encoder", Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 2, I: 16, V: 20}, 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := Forward(t, Synth(c.s), []int{1, 2, 3, 4, 5}, nil)
+			if len(out.Hidden) != c.s.L+1 {
+				t.Errorf("%d hidden states, want %d", len(out.Hidden), c.s.L+1)
+			}
+			for _, h := range out.Hidden {
+				if len(h) != 5 || len(h[4]) != c.s.D {
+					t.Fatalf("hidden state %d×%d, want 5×%d", len(h), len(h[4]), c.s.D)
+				}
+			}
+			if len(out.Logits) != 5 || len(out.Logits[0]) != c.width {
+				t.Errorf("outputs %d×%d, want 5×%d", len(out.Logits), len(out.Logits[0]), c.width)
+			}
+		})
+	}
+}
+
+// Decoders are causal: the outputs at a position do not depend on later
+// tokens. BERT attends both ways, and masked positions do not count.
+func TestAttentionMasks(t *testing.T) {
+	ids, other := []int{3, 1, 4, 1, 5, 9}, []int{3, 1, 4, 2, 6, 5}
+	for _, s := range []Spec{
+		{Family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 16, V: 12, Tied: true, Seed: 1},
+		{Family: graph.FamilyLlama, D: 8, L: 2, H: 4, K: 1, I: 16, V: 12, Bias: true, Seed: 1},
+	} {
+		g := Synth(s)
+		a, b := Forward(t, g, ids, nil), Forward(t, g, other, nil)
+		if d := maxDiff(a.Logits[:3], b.Logits[:3]); d != 0 {
+			t.Errorf("%s: changing tokens 3.. changes the outputs at 0..2 by %.3g", s.Family, d)
+		}
+		if d := maxDiff(a.Logits[3:], b.Logits[3:]); d < 1e-6 {
+			t.Errorf("%s: changing tokens 3.. changes their outputs by only %.3g", s.Family, d)
+		}
+	}
+	g := Synth(Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 12, MLM: true, Seed: 1})
+	a, b := Forward(t, g, ids, nil), Forward(t, g, other, nil)
+	if d := maxDiff(a.Logits[:3], b.Logits[:3]); d < 1e-6 {
+		t.Errorf("bert: changing tokens 3.. changes the outputs at 0..2 by only %.3g", d)
+	}
+	mask := []int{1, 1, 1, 0, 0, 0}
+	a, b = Forward(t, g, ids, mask), Forward(t, g, other, mask)
+	if d := maxDiff(a.Logits[:3], b.Logits[:3]); d != 0 {
+		t.Errorf("bert: masked tokens change the outputs by %.3g", d)
+	}
+	if d := maxDiff(a.Logits[:3], Forward(t, g, ids[:3], nil).Logits); d > 1e-12 {
+		t.Errorf("bert: masking differs from truncating by %.3g", d)
+	}
+}
+
+// Grouped-query attention equals multi-head attention with each kv head
+// repeated for its group.
+func TestGQAEqualsRepeatedKV(t *testing.T) {
+	g := Synth(Spec{Family: graph.FamilyLlama, D: 12, L: 2, H: 6, K: 2, I: 20, V: 16, Bias: true, Seed: 3})
+	const d, group = 2, 3
+	repeat := func(l graph.Linear) graph.Linear {
+		w, b := Values(t, l.W), Values(t, l.B)
+		var w2, b2 []float64
+		for h := 0; h < 6; h++ {
+			kh := h / group
+			w2 = append(w2, w[kh*d*12:(kh+1)*d*12]...)
+			b2 = append(b2, b[kh*d:(kh+1)*d]...)
+		}
+		return graph.Linear{W: graph.NewDense64(w2, checkpoint.F64, 6*d, 12), B: graph.NewDense64(b2, checkpoint.F64, 6*d)}
+	}
+	mha := *g
+	mha.KVHeads = 6
+	mha.Layers = append([]graph.Layer(nil), g.Layers...)
+	for i := range mha.Layers {
+		mha.Layers[i].K, mha.Layers[i].V = repeat(g.Layers[i].K), repeat(g.Layers[i].V)
+	}
+	ids := []int{1, 7, 3, 15, 0}
+	if d := maxDiff(Forward(t, g, ids, nil).Logits, Forward(t, &mha, ids, nil).Logits); d > 1e-12 {
+		t.Errorf("GQA and repeated kv heads differ by %.3g", d)
+	}
+}
+
+// rope_scaling: "linear" divides every frequency by the factor; "llama3"
+// keeps short wavelengths, divides long ones and interpolates between.
+func TestRopeScaling(t *testing.T) {
+	plain := ropeFreqs(t, 10000, 64, nil)
+	if got := ropeFreqs(t, 10000, 64, map[string]any{"rope_type": "default"}); maxDiff([][]float64{got}, [][]float64{plain}) != 0 {
+		t.Errorf("default scaling changes the frequencies")
+	}
+	lin := ropeFreqs(t, 10000, 64, map[string]any{"type": "linear", "factor": 4.0})
+	for j := range plain {
+		if math.Abs(lin[j]-plain[j]/4) > 1e-18 {
+			t.Errorf("linear j=%d: %g, want %g/4", j, lin[j], plain[j])
+		}
+	}
+	sc := map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+		"original_max_position_embeddings": 1024}
+	l3 := ropeFreqs(t, 10000, 64, sc)
+	var hi, lo, mid int
+	for j := range plain {
+		switch wave := 2 * math.Pi / plain[j]; {
+		case wave < 256:
+			hi++
+			if l3[j] != plain[j] {
+				t.Errorf("llama3 j=%d (wavelength %.0f): %g, want unchanged %g", j, wave, l3[j], plain[j])
+			}
+		case wave > 1024:
+			lo++
+			if math.Abs(l3[j]-plain[j]/8) > 1e-18 {
+				t.Errorf("llama3 j=%d (wavelength %.0f): %g, want %g/8", j, wave, l3[j], plain[j])
+			}
+		default:
+			mid++
+			if !(l3[j] < plain[j] && l3[j] > plain[j]/8) {
+				t.Errorf("llama3 j=%d (wavelength %.0f): %g, not between %g/8 and %g", j, wave, l3[j], plain[j], plain[j])
+			}
+		}
+	}
+	if hi == 0 || lo == 0 || mid == 0 {
+		t.Errorf("bands: %d high, %d low, %d medium frequencies; want all three", hi, lo, mid)
+	}
+	// RoPE is a rotation: it keeps every head's norm.
+	v := []float64{1, 2, 3, 4, -1, 0.5, 2, -3}
+	n0 := 0.0
+	for _, x := range v {
+		n0 += x * x
+	}
+	rope(v, 37, ropeFreqs(t, 500, 4, sc))
+	n1 := 0.0
+	for _, x := range v {
+		n1 += x * x
+	}
+	if math.Abs(n1-n0) > 1e-12 {
+		t.Errorf("rope changes the norm: %g -> %g", n0, n1)
+	}
+}

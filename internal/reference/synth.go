@@ -1,0 +1,180 @@
+package reference
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
+)
+
+// Spec describes a synthetic model with random weights for tests and
+// benchmarks. Zero fields take the defaults given with them.
+type Spec struct {
+	Family graph.Family
+	// D is the hidden size, L the number of layers, H the query heads, K the
+	// key/value heads (0: H), HeadDim the head width (0: D/H), I the FFN width,
+	// V the vocabulary and P the learned positions (0: 128; the LLaMA family has
+	// none and says 2048 positions).
+	D, L, H, K, HeadDim, I, V, P int
+	// Tied ties the head to the embedding (GPT-2, LLaMA; BERT is always tied).
+	Tied bool
+	// Bias gives a LLaMA-family model q, k, v biases (Qwen2); GPT-2 and BERT
+	// always have biases.
+	Bias bool
+	// MLM gives a BERT model an MLM head (transform, norm, head bias); without
+	// it the BERT model is an encoder that outputs its last hidden state.
+	MLM bool
+	// Act overrides the family's activation (silu, gelu_new, gelu).
+	Act string
+	// Theta is the RoPE base of the LLaMA family (0: 10000); RopeScaling its
+	// rope_scaling.
+	Theta       float64
+	RopeScaling map[string]any
+	// Std is the standard deviation of the weight matrices (0: 0.1).
+	Std float64
+	// Seed seeds the random weights.
+	Seed uint64
+	// F32 stores the weights as float32 graph.Dense tensors (default float64).
+	F32 bool
+}
+
+// Synth builds a graph with random weights from s: embeddings with standard
+// deviation 1, learned positions and token types 0.3, norm gains 1 ± 0.1, norm
+// and linear biases 0.1 and weight matrices s.Std.
+func Synth(s Spec) *graph.Graph {
+	rng := rand.New(rand.NewPCG(s.Seed, 99))
+	if s.Std == 0 {
+		s.Std = 0.1
+	}
+	if s.K == 0 {
+		s.K = s.H
+	}
+	if s.HeadDim == 0 {
+		s.HeadDim = s.D / s.H
+	}
+	if s.P == 0 {
+		s.P = 128
+	}
+	tensor := func(shape []int, draw func() float64) graph.Tensor {
+		n := 1
+		for _, x := range shape {
+			n *= x
+		}
+		if s.F32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(draw())
+			}
+			return graph.NewDense32(v, checkpoint.F32, shape...)
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = draw()
+		}
+		return graph.NewDense64(v, checkpoint.F64, shape...)
+	}
+	mat := func(std float64, shape ...int) graph.Tensor {
+		return tensor(shape, func() float64 { return rng.NormFloat64() * std })
+	}
+	gain := func(n int) graph.Tensor {
+		return tensor([]int{n}, func() float64 { return 1 + 0.1*rng.NormFloat64() })
+	}
+	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
+		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
+	llama := s.Family == graph.FamilyLlama
+	normOf := func() graph.Norm {
+		if llama {
+			return graph.Norm{W: gain(s.D)}
+		}
+		return graph.Norm{W: gain(s.D), B: mat(0.1, s.D)}
+	}
+	lin := func(out, in int, bias bool) graph.Linear {
+		l := graph.Linear{W: mat(s.Std, out, in)}
+		if bias {
+			l.B = mat(0.1, out)
+		}
+		return l
+	}
+	g.Embed = mat(1, s.V, s.D)
+	switch s.Family {
+	case graph.FamilyLlama:
+		g.NormKind, g.Eps, g.RopeTheta, g.RopeScaling = graph.RMSNorm, 1e-5, s.Theta, s.RopeScaling
+		if g.RopeTheta == 0 {
+			g.RopeTheta = 10000
+		}
+		if g.Act == "" {
+			g.Act = "silu"
+		}
+		g.Positions = 2048
+	case graph.FamilyGPT2:
+		g.NormKind, g.Eps = graph.LayerNorm, 1e-5
+		g.Pos = mat(0.3, s.P, s.D)
+		if g.Act == "" {
+			g.Act = "gelu_new"
+		}
+	case graph.FamilyBERT:
+		g.NormKind, g.Eps, g.PostLN = graph.LayerNorm, 1e-12, true
+		g.Pos = mat(0.3, s.P, s.D)
+		g.TokenType = mat(0.3, 2, s.D)
+		g.TypeVocab = 2
+		g.EmbedNorm = normOf()
+		if g.Act == "" {
+			g.Act = "gelu"
+		}
+	}
+	qkvBias := s.Bias || !llama
+	for range s.L {
+		ly := graph.Layer{AttnNorm: normOf(), MLPNorm: normOf(),
+			Q: lin(s.H*s.HeadDim, s.D, qkvBias), K: lin(s.K*s.HeadDim, s.D, qkvBias), V: lin(s.K*s.HeadDim, s.D, qkvBias),
+			O: lin(s.D, s.H*s.HeadDim, !llama), Up: lin(s.I, s.D, !llama), Down: lin(s.D, s.I, !llama)}
+		if llama {
+			ly.Gate = lin(s.I, s.D, false)
+		}
+		g.Layers = append(g.Layers, ly)
+	}
+	if s.Family != graph.FamilyBERT {
+		g.FinalNorm = normOf()
+		if !s.Tied {
+			g.Head = mat(s.Std, s.V, s.D)
+		}
+	} else {
+		g.Tied = true
+		if s.MLM {
+			g.MLMTransform = lin(s.D, s.D, true)
+			g.MLMNorm = normOf()
+			g.HeadBias = mat(0.1, s.V)
+		}
+	}
+	return g
+}
+
+// Normal returns a float64 graph.Dense of the given shape with values drawn
+// from r with mean 0 and standard deviation std.
+func Normal(r *rand.Rand, std float64, shape ...int) graph.Tensor {
+	n := 1
+	for _, x := range shape {
+		n *= x
+	}
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = r.NormFloat64() * std
+	}
+	return graph.NewDense64(v, checkpoint.F64, shape...)
+}
+
+// OpenGraph opens a model directory (a checkpoint) as a graph; the checkpoint
+// is closed when the test ends.
+func OpenGraph(t testing.TB, dir string) *graph.Graph {
+	t.Helper()
+	c, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	g, err := graph.FromCheckpoint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
