@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 )
 
 // benchForward measures prefill throughput: seqs sequences of n tokens per
@@ -35,7 +36,7 @@ func benchForward(b *testing.B, g *graph.Graph, prec Precision, seqs, n int) {
 
 // BenchmarkStories260k: the trained 260K-parameter Llama of testdata.
 func BenchmarkStories260k(b *testing.B) {
-	g := openGraph(b, "../testdata/stories260k")
+	g := reference.OpenGraph(b, "../testdata/stories260k")
 	for _, shape := range [][2]int{{1, 256}, {8, 64}, {1, 32}} {
 		for _, prec := range []Precision{F32, F64} {
 			b.Run(fmt.Sprintf("%s/%dx%d", prec, shape[0], shape[1]), func(b *testing.B) {
@@ -48,8 +49,8 @@ func BenchmarkStories260k(b *testing.B) {
 // BenchmarkLlama100M: a synthetic Llama of about 100M parameters (D 768, 12
 // layers, 12 heads, 4 kv heads, FFN 2048, vocabulary 32000, tied), random weights.
 func BenchmarkLlama100M(b *testing.B) {
-	g := synth(spec{family: graph.FamilyLlama, D: 768, L: 12, H: 12, K: 4, I: 2048, V: 32000, tied: true,
-		seed: 1, f32: true, scale: 0.02})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 768, L: 12, H: 12, K: 4, I: 2048, V: 32000, Tied: true,
+		Seed: 1, F32: true, Std: 0.02})
 	for _, prec := range []Precision{F32, F64} {
 		b.Run(fmt.Sprintf("%s/2x64", prec), func(b *testing.B) {
 			benchForward(b, g, prec, 2, 64)
@@ -60,9 +61,9 @@ func BenchmarkLlama100M(b *testing.B) {
 // BenchmarkLayout compares the two weight layouts of the linear maps on
 // stories260k and a 100M-parameter-shaped layer stack.
 func BenchmarkLayout(b *testing.B) {
-	g := openGraph(b, "../testdata/stories260k")
-	big := synth(spec{family: graph.FamilyLlama, D: 768, L: 2, H: 12, K: 4, I: 2048, V: 32000, tied: true,
-		seed: 1, f32: true, scale: 0.02})
+	g := reference.OpenGraph(b, "../testdata/stories260k")
+	big := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 768, L: 2, H: 12, K: 4, I: 2048, V: 32000, Tied: true,
+		Seed: 1, F32: true, Std: 0.02})
 	defer func(v bool) { outMajorLayout = v }(outMajorLayout)
 	for _, om := range []bool{false, true} {
 		outMajorLayout = om

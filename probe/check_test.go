@@ -9,6 +9,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 )
 
 // permRows returns t with block i of rows taken from block perm[i] (blocks of
@@ -17,7 +18,7 @@ func permRows(t testing.TB, x graph.Tensor, perm []int, block int) graph.Tensor 
 	if x == nil {
 		return nil
 	}
-	v := f64(t, x)
+	v := reference.Values(t, x)
 	shape := x.Shape()
 	cols := 1
 	if len(shape) == 2 {
@@ -31,7 +32,7 @@ func permRows(t testing.TB, x graph.Tensor, perm []int, block int) graph.Tensor 
 }
 
 func permCols(t testing.TB, x graph.Tensor, perm []int, block int) graph.Tensor {
-	v := f64(t, x)
+	v := reference.Values(t, x)
 	shape := x.Shape()
 	rows, cols := shape[0], shape[1]
 	out := make([]float64, len(v))
@@ -116,7 +117,7 @@ func interleaveRope(t testing.TB, g *graph.Graph) *graph.Graph {
 // nudge returns g with one weight of layer 0's down projection changed by delta.
 func nudge(t testing.TB, g *graph.Graph, delta float64) *graph.Graph {
 	c := clone(g)
-	v := append([]float64(nil), f64(t, g.Layers[0].Down.W)...)
+	v := append([]float64(nil), reference.Values(t, g.Layers[0].Down.W)...)
 	v[len(v)/3] += delta
 	c.Layers[0].Down.W = graph.NewDense64(v, checkpoint.F64, g.Layers[0].Down.W.Shape()...)
 	return c
@@ -135,10 +136,10 @@ func reverse(n int) []int {
 // → fails. On the trained stories260k model and on random models of every family.
 func TestCheckTrustworthy(t *testing.T) {
 	models := map[string]*graph.Graph{
-		"stories260k": openGraph(t, "../testdata/stories260k"),
-		"gpt2":        synth(spec{family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 32, V: 50, tied: true, seed: 2}),
-		"llama-gqa":   synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, bias: true, seed: 2}),
-		"bert":        synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, mlm: true, seed: 2}),
+		"stories260k": reference.OpenGraph(t, "../testdata/stories260k"),
+		"gpt2":        reference.Synth(reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 32, V: 50, Tied: true, Seed: 2}),
+		"llama-gqa":   reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Bias: true, Seed: 2}),
+		"bert":        reference.Synth(reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, MLM: true, Seed: 2}),
 	}
 	for name, g := range models {
 		for _, prec := range []Precision{F64, F32} {
@@ -219,7 +220,7 @@ func TestCheckTrustworthy(t *testing.T) {
 // the identity (LLaMA-Pro); the grown model's hidden states equal the source's
 // under the layer map [0 1 1 2 …], and a wrong layer map is caught.
 func TestCheckLayerMap(t *testing.T) {
-	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 4})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 4})
 	grown := clone(g)
 	id := g.Layers[0]
 	id.O.W = graph.NewDense64(make([]float64, 16*16), checkpoint.F64, 16, 16)
@@ -255,7 +256,7 @@ func TestCheckLayerMap(t *testing.T) {
 
 // TestCheckTolAndClasses: --tol fails a report-only class; APPROX passes as a report.
 func TestCheckTolAndClasses(t *testing.T) {
-	g := synth(spec{family: graph.FamilyGPT2, D: 8, L: 1, H: 2, I: 16, V: 30, seed: 9, tied: true})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 1, H: 2, I: 16, V: 30, Seed: 9, Tied: true})
 	n := nudge(t, g, 1e-2)
 	rep, err := Check(g, n, &Mapping{Class: Approx}, CheckOptions{})
 	if err != nil {
@@ -384,7 +385,7 @@ func TestReadMapping(t *testing.T) {
 // TestCheckBERTWithoutHead: two BERT encoders without an MLM head are compared
 // through their last hidden states; one with and one without a head is refused.
 func TestCheckBERTWithoutHead(t *testing.T) {
-	enc := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, seed: 6})
+	enc := reference.Synth(reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, Seed: 6})
 	rep, err := Check(enc, enc, nil, CheckOptions{Probes: 2, SeqLen: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +403,7 @@ func TestCheckBERTWithoutHead(t *testing.T) {
 	if len(rep.Notes) == 0 || !strings.Contains(strings.Join(rep.Notes, " "), "padding") {
 		t.Errorf("no padded probe noted: %v", rep.Notes)
 	}
-	withHead := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, seed: 6, mlm: true})
+	withHead := reference.Synth(reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, Seed: 6, MLM: true})
 	if _, err := Check(enc, withHead, nil, CheckOptions{}); err == nil || !strings.Contains(err.Error(), "LM head") {
 		t.Errorf("encoder vs MLM model: %v", err)
 	}
@@ -412,9 +413,9 @@ func TestCheckBERTWithoutHead(t *testing.T) {
 // embedding computes the same logits on the old ids; Check compares the shared
 // part (probes use old ids only) and says so in a note.
 func TestCheckExtendedVocabulary(t *testing.T) {
-	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, tied: true, seed: 8})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Tied: true, Seed: 8})
 	big := clone(g)
-	emb := append(append([]float64(nil), f64(t, g.Embed)...), make([]float64, 5*16)...)
+	emb := append(append([]float64(nil), reference.Values(t, g.Embed)...), make([]float64, 5*16)...)
 	for i := 40 * 16; i < len(emb); i++ {
 		emb[i] = 0.01 * float64(i%7)
 	}
@@ -432,7 +433,7 @@ func TestCheckExtendedVocabulary(t *testing.T) {
 // TestCheckRounded: a mapping that says storage rounded the operator's values is
 // judged with the float32 rule even in float64; without it the same difference fails.
 func TestCheckRounded(t *testing.T) {
-	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 3, tied: true})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 3, Tied: true})
 	n := nudge(t, g, 1e-6) // a float32-sized change: far above the float64 EXACT rule
 	tests := []struct {
 		rounded string

@@ -7,31 +7,32 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 )
 
 var synthCases = []struct {
 	name string
-	s    spec
+	s    reference.Spec
 }{
-	{"gpt2", spec{family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 32, V: 50, tied: true}},
-	{"gpt2-untied", spec{family: graph.FamilyGPT2, D: 6, L: 1, H: 3, I: 12, V: 20}},
-	{"llama-mha", spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, I: 40, V: 60, tied: true}},
-	{"llama-gqa", spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, d: 6, I: 24, V: 40}},
-	{"llama-mqa-bias", spec{family: graph.FamilyLlama, D: 12, L: 3, H: 3, K: 1, I: 20, V: 30, bias: true, theta: 500}},
-	{"bert-mlm", spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, mlm: true}},
-	{"bert-encoder", spec{family: graph.FamilyBERT, D: 8, L: 1, H: 4, I: 16, V: 40}},
-	{"bert-tiny", spec{family: graph.FamilyBERT, D: 4, L: 1, H: 1, I: 8, V: 12, mlm: true, act: "gelu"}},
+	{"gpt2", reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 2, H: 2, I: 32, V: 50, Tied: true}},
+	{"gpt2-untied", reference.Spec{Family: graph.FamilyGPT2, D: 6, L: 1, H: 3, I: 12, V: 20}},
+	{"llama-mha", reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, I: 40, V: 60, Tied: true}},
+	{"llama-gqa", reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40}},
+	{"llama-mqa-bias", reference.Spec{Family: graph.FamilyLlama, D: 12, L: 3, H: 3, K: 1, I: 20, V: 30, Bias: true, Theta: 500}},
+	{"bert-mlm", reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, MLM: true}},
+	{"bert-encoder", reference.Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 4, I: 16, V: 40}},
+	{"bert-tiny", reference.Spec{Family: graph.FamilyBERT, D: 4, L: 1, H: 1, I: 8, V: 12, MLM: true, Act: "gelu"}},
 }
 
 // TestForwardMatchesNaive compares the engine (batched, BLAS, fused weights) with
-// the one-dot-product-at-a-time float64 forward of naive_test.go on random models
+// the one-dot-product-at-a-time float64 forward of internal/reference on random models
 // of every family: to 1e-12 in f64, 1e-4 in f32.
 func TestForwardMatchesNaive(t *testing.T) {
 	seqs := [][]int{{0, 5, 3, 9, 1, 7, 2}, {4}, {3, 3, 3, 1, 0, 11, 2, 8, 10, 6, 5}}
 	for _, c := range synthCases {
 		t.Run(c.name, func(t *testing.T) {
-			c.s.seed = 7
-			g := synth(c.s)
+			c.s.Seed = 7
+			g := reference.Synth(c.s)
 			for _, p := range []struct {
 				prec Precision
 				tol  float64
@@ -45,7 +46,7 @@ func TestForwardMatchesNaive(t *testing.T) {
 					t.Fatal(err)
 				}
 				for b, ids := range seqs {
-					want := naiveForward(t, g, ids, nil)
+					want := reference.Forward(t, g, ids, nil).Logits
 					scale := 0.0
 					for _, row := range want {
 						for _, v := range row {
@@ -66,7 +67,7 @@ func TestForwardMatchesNaive(t *testing.T) {
 
 // TestBatchEqualsSingle: a sequence gives the same outputs alone and in a batch.
 func TestBatchEqualsSingle(t *testing.T) {
-	g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 3})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 3})
 	m, err := New(g, F64)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestBatchEqualsSingle(t *testing.T) {
 // TestBERTPaddingInvariance: padding a sequence and masking the padding leaves
 // the outputs at the real positions unchanged.
 func TestBERTPaddingInvariance(t *testing.T) {
-	g := synth(spec{family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, mlm: true, seed: 11})
+	g := reference.Synth(reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, MLM: true, Seed: 11})
 	ids := []int{2, 17, 5, 30, 3}
 	padded := append(append([]int(nil), ids...), 0, 0, 0)
 	mask := []int{1, 1, 1, 1, 1, 0, 0, 0}
@@ -119,7 +120,7 @@ func TestBERTPaddingInvariance(t *testing.T) {
 			t.Errorf("%s: unmasked padding changes the logits by only %.3g", p.prec, d)
 		}
 		// Same against the naive forward with the mask.
-		want := naiveForward(t, g, padded, mask)
+		want := reference.Forward(t, g, padded, mask).Logits
 		if d := maxAbsDiff(t, rs[0].Logits, want); d > p.tol*10 {
 			t.Errorf("%s: masked batch differs from the naive forward by %.3g", p.prec, d)
 		}
@@ -193,8 +194,8 @@ func TestBERTOneLayerByHand(t *testing.T) {
 // TestPrecisionsAgree: f32 and f64 agree on every family's synthetic model.
 func TestPrecisionsAgree(t *testing.T) {
 	for _, c := range synthCases {
-		c.s.seed, c.s.f32 = 5, true
-		g := synth(c.s)
+		c.s.Seed, c.s.F32 = 5, true
+		g := reference.Synth(c.s)
 		a, err := New(g, F64)
 		if err != nil {
 			t.Fatal(err)
@@ -215,7 +216,7 @@ func TestPrecisionsAgree(t *testing.T) {
 // TestNewRefusesInconsistentGraphs: shape and config errors are reported before
 // any arithmetic, naming what is wrong.
 func TestNewRefusesInconsistentGraphs(t *testing.T) {
-	base := spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 1}
+	base := reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 1}
 	cases := []struct {
 		name string
 		edit func(g *graph.Graph)
@@ -237,7 +238,7 @@ func TestNewRefusesInconsistentGraphs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := synth(base)
+			g := reference.Synth(base)
 			c.edit(g)
 			_, err := New(g, F64)
 			if err == nil {
@@ -249,7 +250,7 @@ func TestNewRefusesInconsistentGraphs(t *testing.T) {
 		})
 	}
 	// And the ids are checked.
-	m, err := New(synth(base), F64)
+	m, err := New(reference.Synth(base), F64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +320,7 @@ func TestSlidingWindowRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := synth(spec{family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, seed: 1})
+		g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 1})
 		g.Config = cfg
 		m, err := New(g, F64)
 		if err != nil {

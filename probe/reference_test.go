@@ -10,6 +10,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 )
 
 type storiesRef struct {
@@ -37,7 +38,7 @@ func readJSON(t testing.TB, path string, v any) {
 func TestStories260kAgainstRunC(t *testing.T) {
 	var ref storiesRef
 	readJSON(t, "../testdata/reference/stories260k-logits.json", &ref)
-	g := openGraph(t, "../testdata/stories260k")
+	g := reference.OpenGraph(t, "../testdata/stories260k")
 	for _, prec := range []Precision{F64, F32} {
 		m, err := New(g, prec)
 		if err != nil {
@@ -86,7 +87,7 @@ type gpt2Ref struct {
 func TestGPT2AgainstLLMC(t *testing.T) {
 	var ref gpt2Ref
 	readJSON(t, "../testdata/reference/gpt2-random-realtok-logits.json", &ref)
-	g := openGraph(t, "../testdata/gpt2-random-realtok")
+	g := reference.OpenGraph(t, "../testdata/gpt2-random-realtok")
 	for _, prec := range []Precision{F64, F32} {
 		m, err := New(g, prec)
 		if err != nil {
@@ -126,7 +127,7 @@ func TestGPT2AgainstLLMC(t *testing.T) {
 // tied decoder, 30522 tokens) in both precisions: they agree, and padding with
 // the attention mask changes nothing.
 func TestBERTCheckpointPrecisions(t *testing.T) {
-	g := openGraph(t, "../testdata/bert-random-realtok")
+	g := reference.OpenGraph(t, "../testdata/bert-random-realtok")
 	ids := []int{101, 7592, 1010, 2026, 3899, 2003, 10140, 1012, 102}
 	m64, err := New(g, F64)
 	if err != nil {
@@ -150,7 +151,7 @@ func TestBERTCheckpointPrecisions(t *testing.T) {
 	if d := maxAbsDiff(t, r64.Logits, r32.Logits); d > 1e-4 || d == 0 {
 		t.Errorf("f32 vs f64: %.3g (want 0 < diff ≤ 1e-4)", d)
 	}
-	want := naiveForward(t, g, ids, nil)
+	want := reference.Forward(t, g, ids, nil).Logits
 	if d := maxAbsDiff(t, r64.Logits, want); d > 1e-10 {
 		t.Errorf("f64 vs the naive forward: %.3g", d)
 	}
