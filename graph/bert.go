@@ -24,6 +24,10 @@ import (
 //	cls.predictions.decoder.weight [V, D]                     head (absent or equal when tied)
 //	cls.predictions.bias [V]                                  head.bias (or cls.predictions.decoder.bias)
 //
+// Beside an untied decoder.weight, head.bias is written a second time as
+// cls.predictions.decoder.bias: transformers ties the two only while the
+// decoder is tied to the embedding, and reports the bias missing otherwise.
+//
 // Extras: pooler.dense.{weight,bias} and cls.seq_relationship.weight [2, D] (rule
 // "hidden"), cls.seq_relationship.bias (rule "copy"), embeddings.position_ids and
 // embeddings.token_type_ids buffers (rule "copy"), a cls.predictions.decoder.bias
@@ -80,6 +84,13 @@ func bertLayout(g *Graph, f flags) []slot {
 		hb := one("cls.predictions.bias", "head.bias", &g.HeadBias, sh("V"))
 		hb.alt = "cls.predictions.decoder.bias"
 		s = append(s, hb)
+		if f.head && f.decoderBias {
+			// transformers ties decoder.bias to cls.predictions.bias only
+			// while the decoder is tied; an untied decoder needs its own.
+			db := one("cls.predictions.decoder.bias", "head.bias", &g.HeadBias, sh("V"))
+			db.copy = true
+			s = append(s, db)
+		}
 	}
 	return s
 }
@@ -99,6 +110,7 @@ func (g *Graph) bertPrefix() string {
 func bertWriteFlags(g *Graph) (flags, error) {
 	mlm := g.MLMTransform.W != nil || g.MLMNorm.W != nil || g.HeadBias != nil
 	f := flags{mlm: mlm, head: mlm && !g.Tied}
+	f.decoderBias = f.head
 	if g.KVHeads != g.Heads {
 		return f, fmt.Errorf("graph: BERT has no grouped-query attention: KVHeads %d ≠ Heads %d", g.KVHeads, g.Heads)
 	}

@@ -53,6 +53,9 @@ type slot struct {
 	ptrs     []*Tensor // the graph fields, one per part
 	want     [][]dim   // the logical (graph) shape of each part
 	optional bool      // may be absent
+	// copy marks a second name under which a tensor of another slot is
+	// written (BERT's decoder.bias); it is no role of its own.
+	copy bool
 }
 
 // flags decide which optional slots a family's layout contains.
@@ -62,6 +65,9 @@ type flags struct {
 	qkvBias bool // LLaMA family q/k/v biases
 	oBias   bool // LLaMA o bias
 	mlpBias bool // LLaMA MLP biases
+	// decoderBias writes BERT's head.bias a second time as
+	// cls.predictions.decoder.bias (only on write, beside an untied decoder).
+	decoderBias bool
 }
 
 // table is one family: its layout (names ↔ roles), its extras and the config
@@ -574,6 +580,9 @@ func (g *Graph) Roles() []Role {
 	f, _ := t.writeFlags(g)
 	var out []Role
 	for _, sl := range t.layout(g, f) {
+		if sl.copy {
+			continue
+		}
 		for i, p := range sl.ptrs {
 			if *p != nil {
 				out = append(out, Role{Role: sl.roles[i], Names: []string{sl.name}, T: *p})

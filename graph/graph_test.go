@@ -760,8 +760,11 @@ func TestReadVariants(t *testing.T) {
 			}, writesExact: true},
 		{name: "bert untied decoder", src: "bert-random-realtok", cfg: set("tie_word_embeddings", false),
 			tensors: func(ts []tensorData) []tensorData {
+				// As transformers needs it: the untied decoder with its own bias.
 				w := find(ts, "bert.embeddings.word_embeddings.weight")
-				return append(ts, tensorData{"cls.predictions.decoder.weight", w.dt, w.shape, make([]byte, len(w.data))})
+				b := find(ts, "cls.predictions.bias")
+				return append(ts, tensorData{"cls.predictions.decoder.weight", w.dt, w.shape, make([]byte, len(w.data))},
+					tensorData{"cls.predictions.decoder.bias", b.dt, b.shape, b.data})
 			},
 			check: func(t *testing.T, g *Graph) {
 				if g.Tied || g.Head == nil || g.Headless {
@@ -795,6 +798,53 @@ func TestReadVariants(t *testing.T) {
 				checkSameTensors(t, c, es)
 			}
 		})
+	}
+}
+
+// TestBERTUntiedDecoderBias: an untied BERT decoder is written with
+// cls.predictions.decoder.bias, equal to cls.predictions.bias, even when the
+// source had none; a tied one without it, and the bias counts as one role.
+func TestBERTUntiedDecoderBias(t *testing.T) {
+	for _, tied := range []bool{false, true} {
+		dir := variant(t, "bert-random-realtok", set("tie_word_embeddings", tied), func(ts []tensorData) []tensorData {
+			if tied {
+				return ts
+			}
+			w := find(ts, "bert.embeddings.word_embeddings.weight")
+			return append(ts, tensorData{"cls.predictions.decoder.weight", w.dt, w.shape, make([]byte, len(w.data))})
+		})
+		c, g := load(t, dir)
+		es, err := g.Entries("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]checkpoint.Entry{}
+		for _, e := range es {
+			byName[e.Name] = e
+		}
+		db, ok := byName["cls.predictions.decoder.bias"]
+		if ok == tied {
+			t.Errorf("tied %v: decoder.bias written %v", tied, ok)
+		}
+		if !tied && ok {
+			src, _ := c.Tensor("cls.predictions.bias")
+			want, err := src.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db.DType != src.DType || !slices.Equal(db.Shape, src.Shape) || !bytes.Equal(entryBytes(t, db), want) {
+				t.Errorf("decoder.bias %s %v differs from cls.predictions.bias %s %v", db.DType, db.Shape, src.DType, src.Shape)
+			}
+		}
+		n := 0
+		for _, r := range g.Roles() {
+			if r.Role == "head.bias" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("tied %v: %d head.bias roles, want 1", tied, n)
+		}
 	}
 }
 

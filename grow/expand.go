@@ -500,11 +500,6 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	if g.Family == graph.FamilyBERT && g.Tied && !out.Tied && g.HeadBias != nil && !hasExtra(out.Extras, bertDecoderBias) {
-		// transformers loads an untied BERT decoder with its own decoder.bias
-		// (the same parameter as cls.predictions.bias); write the copy.
-		out.Extras = append(out.Extras, graph.Extra{Name: bertDecoderBias, Role: "head.bias.tied_copy", Rule: "copy", T: g.HeadBias})
-	}
 	if g.Config != nil {
 		// the grown graph carries its own config (dims, eps, tie flag written in)
 		out.Config = out.OutputConfig()
@@ -528,15 +523,4 @@ func isUniformOne(m *axisMap) bool {
 		}
 	}
 	return true
-}
-
-const bertDecoderBias = "cls.predictions.decoder.bias"
-
-func hasExtra(es []graph.Extra, name string) bool {
-	for _, e := range es {
-		if e.Name == name && e.Rule != "drop" {
-			return true
-		}
-	}
-	return false
 }
