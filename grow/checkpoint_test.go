@@ -10,6 +10,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 	"github.com/grow-ml/grow/probe"
 )
 
@@ -17,20 +18,6 @@ import (
 // GPT-2 / BERT models written by the tests) and judge them with probe.Check.
 
 const stories = "../testdata/stories260k"
-
-func openGraph(t testing.TB, dir string) *graph.Graph {
-	t.Helper()
-	ck, err := checkpoint.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ck.Close() })
-	g, err := graph.FromCheckpoint(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
 
 // write writes a grown model to a temporary directory with its metadata and
 // returns the directory.
@@ -67,10 +54,10 @@ func check(t testing.TB, src, dst *graph.Graph, m *probe.Mapping, prec probe.Pre
 }
 
 // randomConfig is a config.json for a random test model of family f.
-func randomConfig(t testing.TB, m model) *checkpoint.Config {
+func randomConfig(t testing.TB, m reference.Spec) *checkpoint.Config {
 	t.Helper()
 	var js string
-	switch m.family {
+	switch m.Family {
 	case graph.FamilyGPT2:
 		js = fmt.Sprintf(`{"model_type":"gpt2","architectures":["GPT2LMHeadModel"],"n_embd":%d,"n_layer":%d,"n_head":%d,
 "n_inner":%d,"vocab_size":%d,"n_positions":%d,"layer_norm_epsilon":1e-5,"activation_function":"gelu_new",
@@ -80,7 +67,7 @@ func randomConfig(t testing.TB, m model) *checkpoint.Config {
 "num_attention_heads":%d,"intermediate_size":%d,"vocab_size":%d,"max_position_embeddings":%d,"type_vocab_size":2,
 "layer_norm_eps":1e-12,"hidden_act":"gelu","tie_word_embeddings":true,"pad_token_id":0}`, m.D, m.L, m.H, m.I, m.V, m.P)
 	default:
-		t.Fatalf("no config for %s", m.family)
+		t.Fatalf("no config for %s", m.Family)
 	}
 	c, err := checkpoint.ParseConfig([]byte(js), "config.json")
 	if err != nil {
@@ -90,7 +77,7 @@ func randomConfig(t testing.TB, m model) *checkpoint.Config {
 }
 
 // writeRandom writes a random GPT-2 or BERT model (float32) and reads it back.
-func writeRandom(t testing.TB, m model) (*graph.Graph, string) {
+func writeRandom(t testing.TB, m reference.Spec) (*graph.Graph, string) {
 	t.Helper()
 	g := randomGraph(m, 3)
 	g.Config = randomConfig(t, m)
@@ -102,11 +89,11 @@ func writeRandom(t testing.TB, m model) (*graph.Graph, string) {
 	if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{Config: g.OutputConfig()}); err != nil {
 		t.Fatal(err)
 	}
-	return openGraph(t, dir), dir
+	return reference.OpenGraph(t, dir), dir
 }
 
 func TestStories260k(t *testing.T) {
-	src := openGraph(t, stories)
+	src := reference.OpenGraph(t, stories)
 	for _, c := range []struct {
 		name string
 		opts Options
@@ -127,7 +114,7 @@ func TestStories260k(t *testing.T) {
 			rep := check(t, src, r.Graph, &r.Mapping, probe.F64)
 			t.Logf("%s: max-abs %.3g, layers %v", rep.Verdict, rep.MaxAbs, rep.LayerDev)
 			// the same through a float64 checkpoint on disk
-			dst := openGraph(t, write(t, r, checkpoint.F64))
+			dst := reference.OpenGraph(t, write(t, r, checkpoint.F64))
 			check(t, src, dst, &r.Mapping, probe.F64)
 		})
 	}
@@ -149,7 +136,7 @@ func TestStories260kGreedy(t *testing.T) {
 	if err := json.Unmarshal(data, &ref); err != nil {
 		t.Fatal(err)
 	}
-	src := openGraph(t, stories)
+	src := reference.OpenGraph(t, stories)
 	steps := 64
 	if testing.Short() {
 		steps = 16
@@ -162,7 +149,7 @@ func TestStories260kGreedy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dst := openGraph(t, write(t, r, checkpoint.F32))
+		dst := reference.OpenGraph(t, write(t, r, checkpoint.F32))
 		m, err := probe.New(dst, probe.F64)
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +171,7 @@ func TestStories260kGreedy(t *testing.T) {
 // With --dtype bf16 and N = 2 the grown model computes exactly what the
 // BF16-rounded source computes (tiling and /2 add no rounding of their own).
 func TestBF16HyperCloning(t *testing.T) {
-	src := openGraph(t, stories)
+	src := reference.OpenGraph(t, stories)
 	r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +179,7 @@ func TestBF16HyperCloning(t *testing.T) {
 	if in := r.Plan.InexactIn(checkpoint.BF16); len(in) != 0 {
 		t.Errorf("N=2 plan says inexact in BF16: %v", in)
 	}
-	dst := openGraph(t, write(t, r, checkpoint.BF16))
+	dst := reference.OpenGraph(t, write(t, r, checkpoint.BF16))
 	if dt := dst.Embed.DType(); dt != checkpoint.BF16 {
 		t.Fatalf("written dtype %s", dt)
 	}
@@ -217,7 +204,7 @@ func TestBF16HyperCloning(t *testing.T) {
 
 // The default untie writes a head and says untied; --keep-tied writes none.
 func TestTiedHead(t *testing.T) {
-	src := openGraph(t, stories)
+	src := reference.OpenGraph(t, stories)
 	for _, keep := range []bool{false, true} {
 		r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: keep})
 		if err != nil {
@@ -234,7 +221,7 @@ func TestTiedHead(t *testing.T) {
 		if hasHead == keep || tied != keep {
 			t.Errorf("keep-tied %v: lm_head.weight written %v, config tied %v", keep, hasHead, tied)
 		}
-		dst := openGraph(t, dir)
+		dst := reference.OpenGraph(t, dir)
 		check(t, src, dst, &r.Mapping, probe.F32)
 	}
 }
@@ -242,7 +229,7 @@ func TestTiedHead(t *testing.T) {
 func TestGPT2AndBERT(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		m    model
+		m    reference.Spec
 		opts Options
 	}{
 		{"gpt2 hypercloning n2 m3", gpt2, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}},
@@ -263,7 +250,7 @@ func TestGPT2AndBERT(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(t, src, r.Graph, &r.Mapping, probe.F64)
-			dst := openGraph(t, write(t, r, checkpoint.F64))
+			dst := reference.OpenGraph(t, write(t, r, checkpoint.F64))
 			check(t, src, dst, &r.Mapping, probe.F64)
 			if got := dst.Dims; got != r.Plan.Dst {
 				t.Errorf("dims read back %+v, plan %+v", got, r.Plan.Dst)
@@ -297,10 +284,10 @@ func TestPipelineSameBytes(t *testing.T) {
 		src  *graph.Graph
 		opts Options
 	}{
-		{openGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
-		{openGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
-		{openGraph(t, stories), Options{Method: ZeroPad, Hidden: 96, PadStd: 0.1}},
-		{openGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
+		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
+		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
+		{reference.OpenGraph(t, stories), Options{Method: ZeroPad, Hidden: 96, PadStd: 0.1}},
+		{reference.OpenGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
 		{gsrc, Options{Method: HyperCloning, WidthFactor: 3}},
 	} {
 		var files [2][]byte
@@ -334,7 +321,7 @@ func TestPipelineSameBytes(t *testing.T) {
 // range, so the plan says the F16 output is not exact, and it passes the
 // float32 rule; written in F32 it is exact.
 func TestF16Source(t *testing.T) {
-	src := openGraph(t, stories)
+	src := reference.OpenGraph(t, stories)
 	es, err := src.Entries(checkpoint.F16)
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +330,7 @@ func TestF16Source(t *testing.T) {
 	if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{Config: src.OutputConfig()}); err != nil {
 		t.Fatal(err)
 	}
-	src16 := openGraph(t, dir)
+	src16 := reference.OpenGraph(t, dir)
 	r, err := Expand(src16, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true})
 	if err != nil {
 		t.Fatal(err)
@@ -354,10 +341,10 @@ func TestF16Source(t *testing.T) {
 	if in := r.Plan.InexactIn(checkpoint.F32); len(in) != 0 {
 		t.Errorf("plan says the F32 output is inexact: %v", in)
 	}
-	dst := openGraph(t, write(t, r, ""))
+	dst := reference.OpenGraph(t, write(t, r, ""))
 	if dt := dst.Embed.DType(); dt != checkpoint.F16 {
 		t.Errorf("output dtype %s, want the source's F16", dt)
 	}
 	check(t, src16, dst, &r.Mapping, probe.F32)
-	check(t, src16, openGraph(t, write(t, r, checkpoint.F32)), &r.Mapping, probe.F64)
+	check(t, src16, reference.OpenGraph(t, write(t, r, checkpoint.F32)), &r.Mapping, probe.F64)
 }

@@ -7,16 +7,23 @@ import (
 	"testing"
 
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
 	"github.com/grow-ml/grow/probe"
 )
 
 var (
-	llamaGQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 4, I: 172, V: 40, L: 2, tied: true}
-	llamaMQA = model{family: graph.FamilyLlama, D: 64, H: 8, K: 1, I: 96, V: 40, L: 2, bias: true}
-	gpt2     = model{family: graph.FamilyGPT2, D: 64, H: 4, K: 4, I: 256, V: 40, L: 2, P: 16, tied: true}
-	gpt2one  = model{family: graph.FamilyGPT2, D: 16, H: 1, K: 1, I: 40, V: 40, L: 2, P: 16, tied: true}
-	bert     = model{family: graph.FamilyBERT, D: 64, H: 4, K: 4, I: 128, V: 40, L: 2, P: 16, tied: true, mlm: true}
+	llamaGQA = reference.Spec{Family: graph.FamilyLlama, D: 64, H: 8, K: 4, I: 172, V: 40, L: 2, Tied: true}
+	llamaMQA = reference.Spec{Family: graph.FamilyLlama, D: 64, H: 8, K: 1, I: 96, V: 40, L: 2, Bias: true}
+	gpt2     = reference.Spec{Family: graph.FamilyGPT2, D: 64, H: 4, K: 4, I: 256, V: 40, L: 2, P: 16, Tied: true}
+	gpt2one  = reference.Spec{Family: graph.FamilyGPT2, D: 16, H: 1, K: 1, I: 40, V: 40, L: 2, P: 16, Tied: true}
+	bert     = reference.Spec{Family: graph.FamilyBERT, D: 64, H: 4, K: 4, I: 128, V: 40, L: 2, P: 16, Tied: true, MLM: true}
 )
+
+// randomGraph is s's synthetic model with random weights drawn from seed.
+func randomGraph(s reference.Spec, seed uint64) *graph.Graph {
+	s.Seed = seed
+	return reference.Synth(s)
+}
 
 // mapHidden applies a HiddenMap to a source hidden state.
 func mapHidden(m probe.HiddenMap, h []float64) []float64 {
@@ -49,8 +56,8 @@ func compare(t *testing.T, src, dst *graph.Graph, m probe.HiddenMap) (logitRel, 
 	t.Helper()
 	seqs := [][]int{{1, 5, 9, 3, 33, 2, 7}, {0}, {39, 38, 12, 12, 4}}
 	for _, ids := range seqs {
-		hs, ls := fwd{t, src}.run(ids)
-		hd, ld := fwd{t, dst}.run(ids)
+		a, b := reference.Forward(t, src, ids, nil), reference.Forward(t, dst, ids, nil)
+		hs, ls, hd, ld := a.Hidden, a.Logits, b.Hidden, b.Logits
 		maxL, maxD := 0.0, 0.0
 		for p := range ls {
 			for i := range ls[p] {
@@ -77,7 +84,7 @@ func compare(t *testing.T, src, dst *graph.Graph, m probe.HiddenMap) (logitRel, 
 func TestExpandPreservesFunction(t *testing.T) {
 	cases := []struct {
 		name  string
-		m     model
+		m     reference.Spec
 		opts  Options
 		class string
 	}{
@@ -201,7 +208,7 @@ func TestSymmetryBreaking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := mustF64(t, res.Graph.Layers[0].Up.W)
+		w := reference.Values(t, res.Graph.Layers[0].Up.W)
 		// row 0, input copies j and j+64 of source column j
 		maxDiff := 0.0
 		for j := 0; j < 64; j++ {
@@ -211,7 +218,7 @@ func TestSymmetryBreaking(t *testing.T) {
 			t.Errorf("%+v: copies differ by %g, want differ=%v", c.opts, maxDiff, c.differ)
 		}
 		// and the sum of the two copies is the source column
-		sw := mustF64(t, src.Layers[0].Up.W)
+		sw := reference.Values(t, src.Layers[0].Up.W)
 		for j := 0; j < 64; j++ {
 			if d := math.Abs(w[j] + w[j+64] - sw[j]); d > 1e-15 {
 				t.Fatalf("%+v: copies of column %d sum to %g, source %g", c.opts, j, w[j]+w[j+64], sw[j])
@@ -223,7 +230,7 @@ func TestSymmetryBreaking(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	cases := []struct {
 		name string
-		m    model
+		m    reference.Spec
 		opts Options
 		want string
 	}{
@@ -255,20 +262,19 @@ func TestBERTPoolerExtras(t *testing.T) {
 	src := randomGraph(bert, 9)
 	r := rand.New(rand.NewPCG(4, 4))
 	src.Extras = []graph.Extra{
-		{Name: "bert.pooler.dense.weight", Role: "bert.pooler.weight", Rule: "hidden", T: randT(r, 0.2, 64, 64)},
-		{Name: "bert.pooler.dense.bias", Role: "bert.pooler.bias", Rule: "hidden", T: randT(r, 0.2, 64)},
-		{Name: "cls.seq_relationship.weight", Role: "bert.nsp.weight", Rule: "hidden", T: randT(r, 0.5, 2, 64)},
-		{Name: "cls.seq_relationship.bias", Role: "bert.nsp.bias", Rule: "copy", T: randT(r, 0.5, 2)},
+		{Name: "bert.pooler.dense.weight", Role: "bert.pooler.weight", Rule: "hidden", T: reference.Normal(r, 0.2, 64, 64)},
+		{Name: "bert.pooler.dense.bias", Role: "bert.pooler.bias", Rule: "hidden", T: reference.Normal(r, 0.2, 64)},
+		{Name: "cls.seq_relationship.weight", Role: "bert.nsp.weight", Rule: "hidden", T: reference.Normal(r, 0.5, 2, 64)},
+		{Name: "cls.seq_relationship.bias", Role: "bert.nsp.bias", Rule: "copy", T: reference.Normal(r, 0.5, 2)},
 	}
 	nsp := func(g *graph.Graph) []float64 {
-		hs, _ := fwd{t, g}.run([]int{3, 1, 4, 1, 5})
+		hs := reference.Forward(t, g, []int{3, 1, 4, 1, 5}, nil).Hidden
 		cls := hs[len(hs)-1][0]
-		f := fwd{t, g}
-		pooled := f.linear(graph.Linear{W: g.Extras[0].T, B: g.Extras[1].T}, cls)
+		pooled := reference.Linear(t, graph.Linear{W: g.Extras[0].T, B: g.Extras[1].T}, cls)
 		for i := range pooled {
 			pooled[i] = math.Tanh(pooled[i])
 		}
-		return f.linear(graph.Linear{W: g.Extras[2].T, B: g.Extras[3].T}, pooled)
+		return reference.Linear(t, graph.Linear{W: g.Extras[2].T, B: g.Extras[3].T}, pooled)
 	}
 	want := nsp(src)
 	for _, opts := range []Options{
