@@ -22,6 +22,12 @@ var synthCases = []struct {
 	{"bert-mlm", reference.Spec{Family: graph.FamilyBERT, D: 8, L: 2, H: 2, I: 16, V: 40, MLM: true}},
 	{"bert-encoder", reference.Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 4, I: 16, V: 40}},
 	{"bert-tiny", reference.Spec{Family: graph.FamilyBERT, D: 4, L: 1, H: 1, I: 8, V: 12, MLM: true, Act: "gelu"}},
+	{"llama-rope-linear", reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 2, K: 1, I: 24, V: 40,
+		RopeScaling: map[string]any{"rope_type": "linear", "factor": 2.0}}},
+	// head_dim 8 puts the wavelengths 2π, 20π, 200π, 2000π in all three of llama3's bands
+	{"llama-rope-llama3", reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 2, K: 1, I: 24, V: 40,
+		RopeScaling: map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 8.0,
+			"original_max_position_embeddings": 1024.0}}},
 }
 
 // TestForwardMatchesNaive compares the engine (batched, BLAS, fused weights) with

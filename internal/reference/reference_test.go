@@ -107,52 +107,44 @@ func TestGQAEqualsRepeatedKV(t *testing.T) {
 	}
 }
 
-// rope_scaling: "linear" divides every frequency by the factor; "llama3"
-// keeps short wavelengths, divides long ones and interpolates between.
+// rope_scaling on θ = 10000, d = 8 (frequencies 1, 0.1, 0.01, 0.001;
+// wavelengths 2π, 20π, 200π, 2000π): "linear" divides every frequency by the
+// factor; "llama3" with original 1024 positions, low factor 1 and high factor 8
+// keeps wavelengths under 128, divides those over 1024 by the factor, and
+// interpolates 200π between the two with s = (1024/200π - 1)/(8 - 1).
 func TestRopeScaling(t *testing.T) {
-	plain := ropeFreqs(t, 10000, 64, nil)
-	if got := ropeFreqs(t, 10000, 64, map[string]any{"rope_type": "default"}); maxDiff([][]float64{got}, [][]float64{plain}) != 0 {
-		t.Errorf("default scaling changes the frequencies")
-	}
-	lin := ropeFreqs(t, 10000, 64, map[string]any{"type": "linear", "factor": 4.0})
-	for j := range plain {
-		if math.Abs(lin[j]-plain[j]/4) > 1e-18 {
-			t.Errorf("linear j=%d: %g, want %g/4", j, lin[j], plain[j])
-		}
-	}
-	sc := map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-		"original_max_position_embeddings": 1024}
-	l3 := ropeFreqs(t, 10000, 64, sc)
-	var hi, lo, mid int
-	for j := range plain {
-		switch wave := 2 * math.Pi / plain[j]; {
-		case wave < 256:
-			hi++
-			if l3[j] != plain[j] {
-				t.Errorf("llama3 j=%d (wavelength %.0f): %g, want unchanged %g", j, wave, l3[j], plain[j])
-			}
-		case wave > 1024:
-			lo++
-			if math.Abs(l3[j]-plain[j]/8) > 1e-18 {
-				t.Errorf("llama3 j=%d (wavelength %.0f): %g, want %g/8", j, wave, l3[j], plain[j])
-			}
-		default:
-			mid++
-			if !(l3[j] < plain[j] && l3[j] > plain[j]/8) {
-				t.Errorf("llama3 j=%d (wavelength %.0f): %g, not between %g/8 and %g", j, wave, l3[j], plain[j], plain[j])
+	s := (1024/(200*math.Pi) - 1) / 7
+	for _, c := range []struct {
+		name    string
+		scaling map[string]any
+		want    []float64
+	}{
+		{"none", nil, []float64{1, 0.1, 0.01, 0.001}},
+		{"default", map[string]any{"rope_type": "default"}, []float64{1, 0.1, 0.01, 0.001}},
+		{"linear", map[string]any{"type": "linear", "factor": 4.0}, []float64{0.25, 0.025, 0.0025, 0.00025}},
+		{"llama3", map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 8,
+			"original_max_position_embeddings": 1024}, []float64{1, 0.1, (1-s)*0.01/8 + s*0.01, 0.001 / 8}},
+	} {
+		got := ropeFreqs(t, 10000, 8, c.scaling)
+		for j := range c.want {
+			if math.Abs(got[j]-c.want[j]) > 1e-15*c.want[j] {
+				t.Errorf("%s: frequencies %v, want %v", c.name, got, c.want)
+				break
 			}
 		}
 	}
-	if hi == 0 || lo == 0 || mid == 0 {
-		t.Errorf("bands: %d high, %d low, %d medium frequencies; want all three", hi, lo, mid)
-	}
-	// RoPE is a rotation: it keeps every head's norm.
+	// RoPE is a rotation: it keeps every head's norm, and position 0 is the identity.
 	v := []float64{1, 2, 3, 4, -1, 0.5, 2, -3}
 	n0 := 0.0
 	for _, x := range v {
 		n0 += x * x
 	}
-	rope(v, 37, ropeFreqs(t, 500, 4, sc))
+	freqs := ropeFreqs(t, 500, 4, nil)
+	w := append([]float64(nil), v...)
+	if rope(w, 0, freqs); maxDiff([][]float64{w}, [][]float64{v}) != 0 {
+		t.Errorf("rope at position 0: %v, want %v", w, v)
+	}
+	rope(v, 37, freqs)
 	n1 := 0.0
 	for _, x := range v {
 		n1 += x * x
