@@ -90,6 +90,19 @@ func (r *configReader) fail(key, format string, args ...any) {
 	}
 }
 
+// fullHeads sets the attention of GPT-2 and BERT, which have a key/value head
+// per query head and derive head_dim as hidden/heads: headsKey (c.Heads) must
+// divide hiddenKey (c.Hidden).
+func (r *configReader) fullHeads(c *Config, headsKey, hiddenKey string) {
+	if r.err == nil && c.Hidden%c.Heads != 0 {
+		r.fail(headsKey, "%d does not divide %s %d", c.Heads, hiddenKey, c.Hidden)
+	}
+	c.KVHeads = c.Heads
+	if r.err == nil {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+}
+
 // present reports whether key exists and is not null.
 func (r *configReader) present(key string) bool {
 	v, ok := r.raw[key]
@@ -282,13 +295,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		c.Act = r.optString("gelu_new", "activation_function")
 		c.Tied = r.optBool(true, "tie_word_embeddings")
 		c.AttentionBias, c.MLPBias = true, true
-		if r.err == nil && c.Hidden%c.Heads != 0 {
-			r.fail("n_head", "%d does not divide n_embd %d", c.Heads, c.Hidden)
-		}
-		c.KVHeads = c.Heads
-		if r.err == nil {
-			c.HeadDim = c.Hidden / c.Heads
-		}
+		r.fullHeads(c, "n_head", "n_embd")
 	case familyBERT:
 		c.Hidden = r.intKey("hidden_size")
 		c.Layers = r.intKey("num_hidden_layers")
@@ -301,13 +308,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		c.Act = r.optString("gelu", "hidden_act")
 		c.Tied = r.optBool(true, "tie_word_embeddings")
 		c.AttentionBias, c.MLPBias = true, true
-		if r.err == nil && c.Hidden%c.Heads != 0 {
-			r.fail("num_attention_heads", "%d does not divide hidden_size %d", c.Heads, c.Hidden)
-		}
-		c.KVHeads = c.Heads
-		if r.err == nil {
-			c.HeadDim = c.Hidden / c.Heads
-		}
+		r.fullHeads(c, "num_attention_heads", "hidden_size")
 	case familyLlama:
 		c.Hidden = r.intKey("hidden_size")
 		c.Layers = r.intKey("num_hidden_layers")

@@ -69,6 +69,28 @@ func checkCodec(op string, n, have int, dt DType) error {
 	return nil
 }
 
+// decodeFloats is DecodeFloat32 or DecodeFloat64, by the type of dst.
+func decodeFloats[T float32 | float64](dst []T, src []byte, dt DType) error {
+	switch d := any(dst).(type) {
+	case []float32:
+		return DecodeFloat32(d, src, dt)
+	case []float64:
+		return DecodeFloat64(d, src, dt)
+	}
+	panic("unreachable: T is float32 or float64")
+}
+
+// encodeFloats is EncodeFloat32 or EncodeFloat64, by the type of src.
+func encodeFloats[T float32 | float64](dst []byte, src []T, dt DType) error {
+	switch s := any(src).(type) {
+	case []float32:
+		return EncodeFloat32(dst, s, dt)
+	case []float64:
+		return EncodeFloat64(dst, s, dt)
+	}
+	panic("unreachable: T is float32 or float64")
+}
+
 // DecodeFloat32 decodes len(dst) elements of dtype dt from src.
 // F64 values are rounded to the nearest float32; the other float dtypes are exact.
 func DecodeFloat32(dst []float32, src []byte, dt DType) error {

@@ -48,31 +48,17 @@ func (t *Tensor) Bytes() ([]byte, error) {
 
 // Float32 reads and decodes a float tensor to float32 (F64 is rounded to nearest).
 // The data is read in chunks, so the only large allocation is the result.
-func (t *Tensor) Float32() ([]float32, error) {
-	if !t.DType.IsFloat() {
-		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
-	}
-	out := make([]float32, t.NumElements())
-	es := t.DType.Size()
-	buf := make([]byte, min(len(out), decodeChunk)*es)
-	for i := 0; i < len(out); i += decodeChunk {
-		k := min(decodeChunk, len(out)-i)
-		if err := t.readAt(buf[:k*es], int64(i*es)); err != nil {
-			return nil, err
-		}
-		if err := DecodeFloat32(out[i:i+k], buf[:k*es], t.DType); err != nil {
-			return nil, t.errorf("%v", err)
-		}
-	}
-	return out, nil
-}
+func (t *Tensor) Float32() ([]float32, error) { return readFloats[float32](t) }
 
 // Float64 reads and decodes a float tensor to float64 (exact for every float dtype).
-func (t *Tensor) Float64() ([]float64, error) {
+func (t *Tensor) Float64() ([]float64, error) { return readFloats[float64](t) }
+
+// readFloats is Float32 and Float64.
+func readFloats[T float32 | float64](t *Tensor) ([]T, error) {
 	if !t.DType.IsFloat() {
 		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
 	}
-	out := make([]float64, t.NumElements())
+	out := make([]T, t.NumElements())
 	es := t.DType.Size()
 	buf := make([]byte, min(len(out), decodeChunk)*es)
 	for i := 0; i < len(out); i += decodeChunk {
@@ -80,7 +66,7 @@ func (t *Tensor) Float64() ([]float64, error) {
 		if err := t.readAt(buf[:k*es], int64(i*es)); err != nil {
 			return nil, err
 		}
-		if err := DecodeFloat64(out[i:i+k], buf[:k*es], t.DType); err != nil {
+		if err := decodeFloats(out[i:i+k], buf[:k*es], t.DType); err != nil {
 			return nil, t.errorf("%v", err)
 		}
 	}

@@ -350,6 +350,11 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		add(role, t, []int{m.dst}, describe(kind, m, false), false, mw)
 		return newLazyVector(t, r)
 	}
+	// lin maps a layer's linear map: its [out, in] weight over rows × cols and
+	// its bias over rows.
+	lin := func(role string, l graph.Linear, rows, cols *axisMap, rk, ck string) graph.Linear {
+		return graph.Linear{W: mat(role+".weight", l.W, rows, cols, rk, ck, true), B: vec(role+".bias", l.B, rows, rk)}
+	}
 	norm := func(role string, n graph.Norm, fold float64) graph.Norm {
 		if n.W == nil {
 			return n
@@ -414,20 +419,13 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 		var n graph.Layer
 		n.AttnNorm = norm(p+"attn_norm", L.AttnNorm, 1)
 		n.MLPNorm = norm(p+"mlp_norm", L.MLPNorm, 1)
-		n.Q.W = mat(p+"attn.q.weight", L.Q.W, s.q, s.hid, "q", "hidden", true)
-		n.Q.B = vec(p+"attn.q.bias", L.Q.B, s.q, "q")
-		n.K.W = mat(p+"attn.k.weight", L.K.W, s.kv, s.hid, "kv", "hidden", true)
-		n.K.B = vec(p+"attn.k.bias", L.K.B, s.kv, "kv")
-		n.V.W = mat(p+"attn.v.weight", L.V.W, s.kv, s.hid, "kv", "hidden", true)
-		n.V.B = vec(p+"attn.v.bias", L.V.B, s.kv, "kv")
-		n.O.W = mat(p+"attn.o.weight", L.O.W, s.hid, s.q, "hidden", "q", true)
-		n.O.B = vec(p+"attn.o.bias", L.O.B, s.hid, "hidden")
-		n.Up.W = mat(p+"mlp.up.weight", L.Up.W, s.ffn, s.hid, "ffn", "hidden", true)
-		n.Up.B = vec(p+"mlp.up.bias", L.Up.B, s.ffn, "ffn")
-		n.Gate.W = mat(p+"mlp.gate.weight", L.Gate.W, s.ffn, s.hid, "ffn", "hidden", true)
-		n.Gate.B = vec(p+"mlp.gate.bias", L.Gate.B, s.ffn, "ffn")
-		n.Down.W = mat(p+"mlp.down.weight", L.Down.W, s.hid, s.ffn, "hidden", "ffn", true)
-		n.Down.B = vec(p+"mlp.down.bias", L.Down.B, s.hid, "hidden")
+		n.Q = lin(p+"attn.q", L.Q, s.q, s.hid, "q", "hidden")
+		n.K = lin(p+"attn.k", L.K, s.kv, s.hid, "kv", "hidden")
+		n.V = lin(p+"attn.v", L.V, s.kv, s.hid, "kv", "hidden")
+		n.O = lin(p+"attn.o", L.O, s.hid, s.q, "hidden", "q")
+		n.Up = lin(p+"mlp.up", L.Up, s.ffn, s.hid, "ffn", "hidden")
+		n.Gate = lin(p+"mlp.gate", L.Gate, s.ffn, s.hid, "ffn", "hidden")
+		n.Down = lin(p+"mlp.down", L.Down, s.hid, s.ffn, "hidden", "ffn")
 		out.Layers[l] = n
 	}
 

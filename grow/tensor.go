@@ -247,6 +247,15 @@ func read[T float](t graph.Tensor) ([]T, error) {
 	}
 }
 
+// rms is the root mean square of w (0 for an empty w), summed in float64.
+func rms[T float](w []T) float64 {
+	s := 0.0
+	for _, v := range w {
+		s += float64(v) * float64(v)
+	}
+	return math.Sqrt(s / float64(max(1, len(w))))
+}
+
 // rng returns the deterministic random source of one tensor.
 func rng(seed int64, role string) *rand.Rand {
 	h := fnv.New64a()
@@ -323,11 +332,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	needScale := r.perturb != perturbNone || r.freeStd > 0
 	var wrms float64
 	if needScale {
-		s := 0.0
-		for _, v := range w {
-			s += float64(v) * float64(v)
-		}
-		wrms = math.Sqrt(s / float64(max(1, len(w))))
+		wrms = rms(w)
 	}
 	var rnd *rand.Rand
 	if needScale {
@@ -575,11 +580,7 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 	if r.cols.produce == fillFree && freeStd > 0 {
 		rnd = rng(r.seed, r.role)
 		if !r.absRandom {
-			s := 0.0
-			for _, v := range w {
-				s += float64(v) * float64(v)
-			}
-			freeStd *= math.Sqrt(s / float64(max(1, len(w))))
+			freeStd *= rms(w)
 		}
 	}
 	tiled := !hasNew(r.cols) && isTile(r.cols)
