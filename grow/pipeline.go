@@ -3,6 +3,7 @@ package grow
 import (
 	"fmt"
 	"io"
+	"slices"
 	"unsafe"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -115,17 +116,5 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 // a GPT-2 Conv1D or fused c_attn).
 func direct(g *graph.Graph, e checkpoint.Entry, ls []*lazy) bool {
 	return len(ls) == 1 && e.DType == checkpoint.F32 && littleEndian && g.Family != graph.FamilyGPT2 &&
-		sameShape(e.Shape, ls[0].shape)
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+		slices.Equal(e.Shape, ls[0].shape)
 }

@@ -9,63 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/probe"
 )
-
-// checkCopyModel copies a model directory (config.json and tensors), changing
-// the tensor named edit by adding delta to its first element, with meta as the
-// safetensors metadata.
-func checkCopyModel(t *testing.T, src, edit string, delta float32, meta map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join(src, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := checkpoint.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var entries []checkpoint.Entry
-	found := edit == ""
-	for _, x := range c.Tensors {
-		if x.Name != edit {
-			entries = append(entries, checkpoint.CopyEntry(x))
-			continue
-		}
-		found = true
-		x := x
-		entries = append(entries, checkpoint.Float32Entry(x.Name, x.DType, x.Shape, func() ([]float32, error) {
-			v, err := x.Float32()
-			if err != nil {
-				return nil, err
-			}
-			v = append([]float32(nil), v...)
-			v[0] += delta
-			return v, nil
-		}))
-	}
-	if !found {
-		t.Fatalf("no tensor %s", edit)
-	}
-	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if meta == nil {
-		meta = map[string]string{"format": "pt"}
-	}
-	if err := checkpoint.WriteSafetensors(f, entries, meta); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func checkReport(t *testing.T, out string) probe.Report {
 	t.Helper()
@@ -106,7 +51,7 @@ func TestCheckItselfPasses(t *testing.T) {
 // TestCheckFlagsAChange: one weight changed by 1e-3 fails the check with exit
 // status 1 (errCheckFailed), in the text and JSON outputs.
 func TestCheckFlagsAChange(t *testing.T) {
-	dst := checkCopyModel(t, "../../testdata/stories260k", "model.layers.2.mlp.down_proj.weight", 1e-3, nil)
+	dst := copyModel(t, "stories260k", modelEdit{tensor: "model.layers.2.mlp.down_proj.weight", delta: 1e-3})
 	out, _, err := growExec(t, "check", "../../testdata/stories260k", dst)
 	if !errors.Is(err, errCheckFailed) || exitCode(err) != 1 {
 		t.Fatalf("error %v, want errCheckFailed", err)
@@ -129,8 +74,8 @@ func TestCheckFlagsAChange(t *testing.T) {
 func TestCheckReadsTheMapping(t *testing.T) {
 	m, _ := json.Marshal(probe.Mapping{Operator: "test", Class: probe.Approx,
 		Hidden: probe.HiddenMap{Kind: "tile", Src: 64, Dst: 64}})
-	dst := checkCopyModel(t, "../../testdata/stories260k", "model.norm.weight", 0.5,
-		map[string]string{"format": "pt", probe.MetadataKey: string(m)})
+	dst := copyModel(t, "stories260k", modelEdit{tensor: "model.norm.weight", delta: 0.5,
+		meta: map[string]string{probe.MetadataKey: string(m)}})
 	out, _, err := growExec(t, "check", "../../testdata/stories260k", dst, "--json", "--probes", "2")
 	if err != nil {
 		t.Fatal(err)

@@ -294,20 +294,20 @@ func TestConvertErrors(t *testing.T) {
 			return []string{filepath.Join(testModel("stories260k"), "model.safetensors"), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{"config.json"}},
 		{"missing config key", func(t *testing.T) []string {
-			return []string{cmdCopyModel(t, "gpt2-random-realtok", func(m map[string]any) { delete(m, "n_layer") }, nil), "-o", filepath.Join(t.TempDir(), "o")}
+			return []string{copyModel(t, "gpt2-random-realtok", modelEdit{cfg: func(m map[string]any) { delete(m, "n_layer") }}), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{"config.json", `"n_layer"`, "missing"}},
 		{"contradictory config", func(t *testing.T) []string {
-			return []string{cmdCopyModel(t, "bert-random-realtok", func(m map[string]any) { m["num_attention_heads"] = 3 }, nil), "-o", filepath.Join(t.TempDir(), "o")}
+			return []string{copyModel(t, "bert-random-realtok", modelEdit{cfg: func(m map[string]any) { m["num_attention_heads"] = 3 }}), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{"config.json", `"num_attention_heads"`, "hidden_size 4"}},
 		{"unknown model type", func(t *testing.T) []string {
-			return []string{cmdCopyModel(t, "bert-random-realtok", func(m map[string]any) { m["model_type"] = "roberta" }, nil), "-o", filepath.Join(t.TempDir(), "o")}
+			return []string{copyModel(t, "bert-random-realtok", modelEdit{cfg: func(m map[string]any) { m["model_type"] = "roberta" }}), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{"config.json", `"model_type"`, `"roberta"`}},
 		{"unknown tensor", func(t *testing.T) []string {
-			return []string{cmdCopyModel(t, "stories260k", nil, []checkpoint.Entry{
-				checkpoint.BytesEntry("model.layers.0.self_attn.q_norm.weight", checkpoint.F32, []int{8}, make([]byte, 32))}), "-o", filepath.Join(t.TempDir(), "o")}
+			return []string{copyModel(t, "stories260k", modelEdit{extra: []checkpoint.Entry{
+				checkpoint.BytesEntry("model.layers.0.self_attn.q_norm.weight", checkpoint.F32, []int{8}, make([]byte, 32))}}), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{"model.safetensors", `"model.layers.0.self_attn.q_norm.weight"`, "fits no role"}},
 		{"wrong head count", func(t *testing.T) []string {
-			return []string{cmdCopyModel(t, "stories260k", func(m map[string]any) { m["num_attention_heads"] = 16 }, nil), "-o", filepath.Join(t.TempDir(), "o")}
+			return []string{copyModel(t, "stories260k", modelEdit{cfg: func(m map[string]any) { m["num_attention_heads"] = 16 }}), "-o", filepath.Join(t.TempDir(), "o")}
 		}, []string{`"model.layers.0.self_attn.q_proj.weight"`, "num_attention_heads×head_dim=128"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

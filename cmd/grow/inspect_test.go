@@ -165,17 +165,17 @@ func TestInspectErrors(t *testing.T) {
 	}{
 		{"missing model", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, []string{"nope", "no such model"}},
 		{"missing key", func(t *testing.T) string {
-			return cmdCopyModel(t, "stories260k", func(m map[string]any) { delete(m, "hidden_size") }, nil)
+			return copyModel(t, "stories260k", modelEdit{cfg: func(m map[string]any) { delete(m, "hidden_size") }})
 		}, []string{"config.json", `"hidden_size"`, "missing"}},
 		{"contradictory keys", func(t *testing.T) string {
-			return cmdCopyModel(t, "stories260k", func(m map[string]any) { m["num_key_value_heads"] = 3 }, nil)
+			return copyModel(t, "stories260k", modelEdit{cfg: func(m map[string]any) { m["num_key_value_heads"] = 3 }})
 		}, []string{"config.json", `"num_key_value_heads"`, "does not divide"}},
 		{"unknown tensor", func(t *testing.T) string {
-			return cmdCopyModel(t, "bert-random-realtok", nil, []checkpoint.Entry{
-				checkpoint.BytesEntry("bert.encoder.layer.0.attention.self.distance_embedding.weight", checkpoint.F32, []int{1}, make([]byte, 4))})
+			return copyModel(t, "bert-random-realtok", modelEdit{extra: []checkpoint.Entry{
+				checkpoint.BytesEntry("bert.encoder.layer.0.attention.self.distance_embedding.weight", checkpoint.F32, []int{1}, make([]byte, 4))}})
 		}, []string{"model.safetensors", `"bert.encoder.layer.0.attention.self.distance_embedding.weight"`, "fits no role"}},
 		{"config disagrees with tensors", func(t *testing.T) string {
-			return cmdCopyModel(t, "gpt2-random-realtok", func(m map[string]any) { m["vocab_size"] = 50000 }, nil)
+			return copyModel(t, "gpt2-random-realtok", modelEdit{cfg: func(m map[string]any) { m["vocab_size"] = 50000 }})
 		}, []string{`"transformer.wte.weight"`, "vocab_size=50000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,9 +195,19 @@ func TestInspectErrors(t *testing.T) {
 	}
 }
 
-// cmdCopyModel copies a testdata model (config.json edited by editCfg, every
-// tensor plus extra, and the side files) into a temporary directory.
-func cmdCopyModel(t *testing.T, name string, editCfg func(map[string]any), extra []checkpoint.Entry) string {
+// modelEdit says how copyModel changes a model.
+type modelEdit struct {
+	cfg   func(map[string]any) // edits config.json
+	extra []checkpoint.Entry   // tensors added
+	// tensor, when not "", names a tensor whose first element changes by delta.
+	tensor string
+	delta  float32
+	meta   map[string]string // the safetensors metadata (besides "format": "pt")
+}
+
+// copyModel copies a testdata model (config.json, the side files and every
+// tensor) into a temporary directory, changed as e says.
+func copyModel(t *testing.T, name string, e modelEdit) string {
 	t.Helper()
 	src := testModel(name)
 	dir := filepath.Join(t.TempDir(), name)
@@ -208,12 +218,12 @@ func cmdCopyModel(t *testing.T, name string, editCfg func(map[string]any), extra
 	if err != nil {
 		t.Fatal(err)
 	}
-	if editCfg != nil {
+	if e.cfg != nil {
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatal(err)
 		}
-		editCfg(m)
+		e.cfg(m)
 		if raw, err = json.MarshalIndent(m, "", "  "); err != nil {
 			t.Fatal(err)
 		}
@@ -225,15 +235,15 @@ func cmdCopyModel(t *testing.T, name string, editCfg func(map[string]any), extra
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range ents {
-		if e.Name() == "config.json" || e.Name() == "model.safetensors" {
+	for _, f := range ents {
+		if f.Name() == "config.json" || f.Name() == "model.safetensors" {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		b, err := os.ReadFile(filepath.Join(src, f.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f.Name()), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,16 +253,32 @@ func cmdCopyModel(t *testing.T, name string, editCfg func(map[string]any), extra
 	}
 	defer st.Close()
 	var es []checkpoint.Entry
+	found := e.tensor == ""
 	for _, x := range st.Tensors {
-		es = append(es, checkpoint.CopyEntry(x))
+		if x.Name != e.tensor {
+			es = append(es, checkpoint.CopyEntry(x))
+			continue
+		}
+		found = true
+		es = append(es, checkpoint.Float32Entry(x.Name, x.DType, x.Shape, func() ([]float32, error) {
+			v, err := x.Float32()
+			if err != nil {
+				return nil, err
+			}
+			v[0] += e.delta
+			return v, nil
+		}))
 	}
-	es = append(es, extra...)
+	if !found {
+		t.Fatalf("no tensor %s in %s", e.tensor, name)
+	}
+	es = append(es, e.extra...)
 	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := checkpoint.WriteSafetensors(f, es, nil); err != nil {
+	if err := checkpoint.WriteSafetensors(f, es, e.meta); err != nil {
 		t.Fatal(err)
 	}
 	return dir
