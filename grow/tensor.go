@@ -151,23 +151,7 @@ func growPlain[T float](w, out []T, I int, r *matrixRule) {
 		scaled := make([]T, I)
 		for _, o2 := range firsts[lo:hi] {
 			s := r.rows.idx[o2]
-			for j, v := range w[s*I : (s+1)*I] {
-				if c := r.cols.count[j]; c == 1 {
-					scaled[j] = v
-				} else {
-					scaled[j] = T(float64(v) / float64(c))
-				}
-			}
-			dst := out[o2*I2 : (o2+1)*I2]
-			if tiled {
-				for k := 0; k < I2; k += I {
-					copy(dst[k:], scaled)
-				}
-			} else {
-				for i2, j := range r.cols.idx {
-					dst[i2] = scaled[j]
-				}
-			}
+			spreadRow(out[o2*I2:(o2+1)*I2], w[s*I:(s+1)*I], scaled, r.cols, tiled)
 		}
 	})
 	parallel(len(dups), workers, func(lo, hi int) {
@@ -244,6 +228,29 @@ func read[T float](t graph.Tensor) ([]T, error) {
 	default:
 		v, err := t.Float64()
 		return any(v).([]T), err
+	}
+}
+
+// spreadRow writes the source row srow over the column map cols into dst:
+// every value divided by the number of copies of its column (the fan-in
+// division), as whole copies of the row when tiled, else column by column.
+// scaled is scratch of len(srow).
+func spreadRow[T float](dst, srow, scaled []T, cols *axisMap, tiled bool) {
+	for j, v := range srow {
+		if c := cols.count[j]; c == 1 {
+			scaled[j] = v
+		} else {
+			scaled[j] = T(float64(v) / float64(c))
+		}
+	}
+	if tiled {
+		for k := 0; k < len(dst); k += len(srow) {
+			copy(dst[k:], scaled)
+		}
+		return
+	}
+	for i2, j := range cols.idx {
+		dst[i2] = scaled[j]
 	}
 }
 
@@ -394,22 +401,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 					continue
 				}
 				first[s] = o2
-				for j, v := range srow {
-					if c := r.cols.count[j]; c == 1 {
-						scaled[j] = v
-					} else {
-						scaled[j] = T(float64(v) / float64(c))
-					}
-				}
-				if tiled {
-					for k := 0; k < I2; k += I {
-						copy(dst[k:], scaled)
-					}
-				} else {
-					for i2, j := range r.cols.idx {
-						dst[i2] = scaled[j]
-					}
-				}
+				spreadRow(dst, srow, scaled, r.cols, tiled)
 				continue
 			}
 			for i, v := range srow {
