@@ -26,6 +26,23 @@ func (d DType) Size() int {
 // IsFloat reports whether d is F64, F32, F16 or BF16.
 func (d DType) IsFloat() bool { return d == F64 || d == F32 || d == F16 || d == BF16 }
 
+// MantissaBits returns the number of explicitly stored fraction bits of a
+// float dtype (F64 52, F32 23, F16 10, BF16 7), which orders the float dtypes
+// by precision, and 0 for the other dtypes.
+func (d DType) MantissaBits() int {
+	switch d {
+	case F64:
+		return 52
+	case F32:
+		return 23
+	case F16:
+		return 10
+	case BF16:
+		return 7
+	}
+	return 0
+}
+
 // dtypeAliases maps lower-case spellings to dtypes for ParseDType.
 var dtypeAliases = map[string]DType{
 	"f64": F64, "float64": F64, "fp64": F64, "double": F64,

@@ -311,3 +311,35 @@ func TestParseDType(t *testing.T) {
 		}
 	}
 }
+
+// TestMantissaBits: 1 + 2^-b survives a round trip through the dtype and
+// 1 + 2^-(b+1) (a tie) rounds to 1, for b = MantissaBits.
+func TestMantissaBits(t *testing.T) {
+	for _, dt := range []DType{F64, F32, F16, BF16} {
+		b := dt.MantissaBits()
+		round := func(x float64) float64 {
+			buf := make([]byte, dt.Size())
+			if err := EncodeFloat64(buf, []float64{x}, dt); err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float64, 1)
+			if err := DecodeFloat64(out, buf, dt); err != nil {
+				t.Fatal(err)
+			}
+			return out[0]
+		}
+		if x := 1 + math.Ldexp(1, -b); round(x) != x {
+			t.Errorf("%s: 1+2^-%d does not survive", dt, b)
+		}
+		if b < 52 {
+			if x := 1 + math.Ldexp(1, -b-1); round(x) != 1 {
+				t.Errorf("%s: 1+2^-%d survives; MantissaBits %d is too small", dt, b+1, b)
+			}
+		}
+	}
+	for _, dt := range []DType{I64, U8, BOOL, ""} {
+		if b := dt.MantissaBits(); b != 0 {
+			t.Errorf("%q: MantissaBits %d, want 0", dt, b)
+		}
+	}
+}

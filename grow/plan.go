@@ -110,10 +110,9 @@ func (p *Plan) storedDType(dt checkpoint.DType) checkpoint.DType {
 	if dt != "" {
 		return dt
 	}
-	rank := map[checkpoint.DType]int{checkpoint.F64: 4, checkpoint.F32: 3, checkpoint.F16: 2, checkpoint.BF16: 1}
 	var out checkpoint.DType
 	for _, t := range p.Tensors {
-		if r, ok := rank[t.DType]; ok && (out == "" || r < rank[out]) {
+		if b := t.DType.MantissaBits(); b > 0 && (out == "" || b < out.MantissaBits()) {
 			out = t.DType
 		}
 	}

@@ -196,7 +196,7 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
 	}
 	ref, narrowed := src, false
-	if dt != "" && src.Embed != nil && dtWidth[dt] < dtWidth[src.Embed.DType()] {
+	if dt != "" && src.Embed != nil && dt.MantissaBits() < src.Embed.DType().MantissaBits() {
 		ref, narrowed = grow.RoundGraph(src, dt), true
 	}
 	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: probe.F64}
@@ -225,9 +225,6 @@ func maxSeq(g *graph.Graph) int {
 	}
 	return math.MaxInt
 }
-
-// dtWidth orders the float dtypes by precision.
-var dtWidth = map[checkpoint.DType]int{checkpoint.F64: 4, checkpoint.F32: 3, checkpoint.F16: 2, checkpoint.BF16: 1}
 
 // writePiece is the largest write(2) grow expand issues. On the Linux VMs the
 // benchmarks ran on, 1 MiB writes into the page cache cost 2-9× the system time
