@@ -206,7 +206,7 @@ func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if in := p.InexactIn(dt); len(in) > 0 {
-		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored, the check (now and with grow check later) judges EXACT with the float32 rule; --dtype f64 keeps them exact:\n", d)
+		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored (the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later); --dtype f64 keeps them exact:\n", d)
 		for _, s := range in {
 			fmt.Fprintf(w, "  %s\n", s)
 		}

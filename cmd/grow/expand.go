@@ -122,7 +122,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if !f.quiet || f.dryRun {
 		res.Plan.Print(w, dt)
 	} else if len(inexact) > 0 {
-		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the mapping records it, so the check (now and with grow check later) judges EXACT with the float32 rule; %s\n",
+		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later; %s\n",
 			dtName(dt), strings.Join(res.Plan.InexactReasons(dt), ", "), widerHint(dt, src))
 	}
 	if f.dryRun {
