@@ -19,7 +19,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/grow-convert-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 go build -o "$WORK/grow" ./cmd/grow
-go build -o "$WORK/convertgen" ./bench/convertgen
+go build -o "$WORK/synthllama" ./bench/synthllama
 go build -o "$WORK/convertcopy" ./bench/convertcopy
 
 # Use `grow convert` when it works; otherwise the same read → write path
@@ -31,7 +31,7 @@ if ! "$WORK/grow" convert testdata/stories260k -o "$WORK/probe" --quiet >/dev/nu
 fi
 rm -rf "$WORK/probe"
 
-"$WORK/convertgen" -o "$WORK/src" -layers "$LAYERS"
+"$WORK/synthllama" -o "$WORK/src" -layers "$LAYERS"
 BYTES=$(du -sb "$WORK/src" | cut -f1)
 
 # measure NAME CMD...: appends "NAME wall_seconds peak_rss_kib" to $WORK/results.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `grow expand`: 2× HyperCloning of a synthetic ~252M-parameter Llama
 # (float32, hidden 1024, 16 layers, GQA 16/8 heads, FFN 2816, vocab 32000, untied
-# head; made by bench/expandsynth, not committed). Reports wall and CPU time and
+# head; made by bench/synthllama -layers 16, not committed). Reports wall and CPU time and
 # peak RSS of `grow expand --no-check`, the time `cp -r` needs to copy the same
 # output bytes, and the limits of docs/performance.md: peak RSS ≤ 3 × the largest
 # output tensor (f32) + 128 MiB, throughput ≥ 0.6 × cp.
@@ -20,7 +20,7 @@ cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK/src" "$WORK/out" "$WORK/out-cp
 trap cleanup EXIT
 
 go build -o "$WORK/grow" ./cmd/grow
-[ -f "$WORK/src/model.safetensors" ] || go run ./bench/expandsynth -o "$WORK/src"
+[ -f "$WORK/src/model.safetensors" ] || go run ./bench/synthllama -layers 16 -o "$WORK/src"
 src_bytes=$(du -sb "$WORK/src" | cut -f1)
 cat "$WORK"/src/*.safetensors > /dev/null # source in the page cache for every run
 

@@ -1,5 +1,6 @@
-// Command convertgen writes a synthetic Llama-shaped checkpoint (random weights,
-// config.json, no tokenizer) with checkpoint.WriteDir, for bench/convert.sh. The
+// Command synthllama writes a synthetic Llama-shaped checkpoint (random weights,
+// config.json, no tokenizer) with checkpoint.WriteDir, for bench/convert.sh and
+// bench/expand.sh (-layers 16: about 252M parameters). The
 // default shape is about 1 GiB of F32 weights. Nothing it writes is committed.
 package main
 
@@ -25,7 +26,7 @@ func main() {
 	shard := flag.String("max-shard-size", "5GB", "largest shard")
 	flag.Parse()
 	if *out == "" {
-		log.Fatal("convertgen: -o is required")
+		log.Fatal("synthllama: -o is required")
 	}
 	dt, err := checkpoint.ParseDType(*dtype)
 	if err != nil {
