@@ -16,31 +16,19 @@ import (
 // fan-in splits that sum to the source. Post-LN (BERT) only for r = 0.
 func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 	d := g.Dims
-	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
-		return nil, fmt.Errorf("lemon takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
-	}
-	D2 := opts.Hidden
-	if D2 == 0 {
+	if opts.Hidden == 0 && opts.WidthFactor == 0 && opts.FFNFactor == 0 && !opts.Noise {
 		return nil, fmt.Errorf("lemon needs --hidden (the target width, source %d)", d.Hidden)
 	}
-	if D2 < d.Hidden {
-		return nil, fmt.Errorf("lemon: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
+	if g.PostLN && opts.Hidden%d.Hidden != 0 && opts.Hidden > d.Hidden {
+		q := opts.Hidden / d.Hidden
+		return nil, fmt.Errorf("lemon: %s is post-LN, where only a multiple of the hidden width is lossless (a LayerNorm output cannot be kept in average-expanded form); --hidden %d is not a multiple of %d (try %d or %d)", g.Family, opts.Hidden, d.Hidden, q*d.Hidden, (q+1)*d.Hidden)
 	}
-	q, r := D2/d.Hidden, D2%d.Hidden
-	if g.PostLN && r != 0 {
-		return nil, fmt.Errorf("lemon: %s is post-LN, where only a multiple of the hidden width is lossless (a LayerNorm output cannot be kept in average-expanded form); --hidden %d is not a multiple of %d (try %d or %d)", g.Family, D2, d.Hidden, q*d.Hidden, (q+1)*d.Hidden)
-	}
-	h2, k2, err := targetHeads(g, opts, D2)
+	t, err := explicitTarget(LEMON, g, opts)
 	if err != nil {
-		return nil, fmt.Errorf("lemon: %w", err)
+		return nil, err
 	}
-	i2 := opts.FFN
-	if i2 == 0 {
-		i2 = d.FFN * D2 / d.Hidden
-	}
-	if i2 < d.FFN {
-		return nil, fmt.Errorf("lemon: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
-	}
+	D2, h2, k2, i2 := t.Hidden, t.Heads, t.KVHeads, t.FFN
+	q, r := D2/d.Hidden, D2%d.Hidden
 	kvUnits := circularMap(d.KVHeads, k2)
 	qUnits, err := headMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
 	if err != nil {
@@ -80,4 +68,33 @@ func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 		s.notes = append(s.notes, fmt.Sprintf("s = %d·%d/%d = %.6g: norm gains ×sqrt(s), eps ×s", q, d.Hidden, D2, sc))
 	}
 	return s, nil
+}
+
+// explicitTarget resolves the target sizes of an operator that takes them
+// explicitly (--hidden, --heads, --kv-heads, --ffn; opts.Hidden set): heads by
+// targetHeads, the FFN by default in proportion to the hidden width. It refuses
+// the multiplier flags of HyperCloning and any size below the source's.
+func explicitTarget(op Method, g *graph.Graph, opts Options) (graph.Dims, error) {
+	d := g.Dims
+	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
+		return d, fmt.Errorf("%s takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db", op)
+	}
+	D2 := opts.Hidden
+	if D2 < d.Hidden {
+		return d, fmt.Errorf("%s: --hidden %d is smaller than the source's %d (grow expand only grows)", op, D2, d.Hidden)
+	}
+	h2, k2, err := targetHeads(g, opts, D2)
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", op, err)
+	}
+	i2 := opts.FFN
+	if i2 == 0 {
+		i2 = d.FFN * D2 / d.Hidden
+	}
+	if i2 < d.FFN {
+		return d, fmt.Errorf("%s: --ffn %d is smaller than the source's %d (grow expand only grows)", op, i2, d.FFN)
+	}
+	t := d
+	t.Hidden, t.Heads, t.KVHeads, t.FFN = D2, h2, k2, i2
+	return t, nil
 }

@@ -16,30 +16,17 @@ import (
 // LayerNorm once the hidden width grows, since the mean of [h; 0] is not mean(h).
 func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
 	d := g.Dims
-	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
-		return nil, fmt.Errorf("zeropad takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db")
-	}
 	if opts.PadStd < 0 || math.IsNaN(opts.PadStd) {
 		return nil, fmt.Errorf("zeropad: --pad-std %v must be ≥ 0", opts.PadStd)
 	}
-	D2 := opts.Hidden
-	if D2 == 0 {
-		D2 = d.Hidden
+	if opts.Hidden == 0 {
+		opts.Hidden = d.Hidden
 	}
-	if D2 < d.Hidden {
-		return nil, fmt.Errorf("zeropad: --hidden %d is smaller than the source's %d (grow expand only grows)", D2, d.Hidden)
-	}
-	h2, k2, err := targetHeads(g, opts, D2)
+	t, err := explicitTarget(ZeroPad, g, opts)
 	if err != nil {
-		return nil, fmt.Errorf("zeropad: %w", err)
+		return nil, err
 	}
-	i2 := opts.FFN
-	if i2 == 0 {
-		i2 = d.FFN * D2 / d.Hidden
-	}
-	if i2 < d.FFN {
-		return nil, fmt.Errorf("zeropad: --ffn %d is smaller than the source's %d (grow expand only grows)", i2, d.FFN)
-	}
+	D2, h2, k2, i2 := t.Hidden, t.Heads, t.KVHeads, t.FFN
 	kvUnits := padMap(d.KVHeads, k2, fillFree, fillZero)
 	qUnits, err := headMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
 	if err != nil {
