@@ -285,6 +285,20 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		cos, sin = ropeTables[T](m, maxN)
 	}
 
+	// residual adds a sublayer's output h to the stream x: pre-LN in place,
+	// post-LN (BERT) as x = LayerNorm(x + h).
+	residual := func(n norm[T]) {
+		if a.postLN {
+			for i := range h {
+				h[i] += x[i]
+			}
+			normRows(n, false, a.eps, h, N, D, x)
+			return
+		}
+		for i := range h {
+			x[i] += h[i]
+		}
+	}
 	for l := range w.layers {
 		ly := &w.layers[l]
 		// Attention.
@@ -309,16 +323,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
 		ly.o.apply(att, N, h)
-		if a.postLN {
-			for i := range h {
-				h[i] += x[i]
-			}
-			normRows(ly.attnNorm, false, a.eps, h, N, D, x)
-		} else {
-			for i := range h {
-				x[i] += h[i]
-			}
-		}
+		residual(ly.attnNorm)
 		// MLP.
 		in = x
 		if !a.postLN {
@@ -343,16 +348,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			})
 		}
 		ly.down.apply(act, N, h)
-		if a.postLN {
-			for i := range h {
-				h[i] += x[i]
-			}
-			normRows(ly.mlpNorm, false, a.eps, h, N, D, x)
-		} else {
-			for i := range h {
-				x[i] += h[i]
-			}
-		}
+		residual(ly.mlpNorm)
 		record()
 	}
 
