@@ -348,3 +348,26 @@ func TestF16Source(t *testing.T) {
 	check(t, src16, dst, &r.Mapping, probe.F32)
 	check(t, src16, reference.OpenGraph(t, write(t, r, checkpoint.F32)), &r.Mapping, probe.F64)
 }
+
+// HyperCloning of the single-head GPT-2 and BERT checkpoints in testdata: one
+// key/value head with one query head is plain multi-head attention, so the
+// key/value heads grow with the query heads (GPT-2 and BERT have no grouped
+// keys and values to keep at 1).
+func TestHyperCloningSingleHead(t *testing.T) {
+	for _, dir := range []string{"../testdata/gpt2-random-realtok", "../testdata/bert-random-realtok"} {
+		for _, n := range []int{2, 3} {
+			t.Run(fmt.Sprintf("%s n%d", filepath.Base(dir), n), func(t *testing.T) {
+				src := reference.OpenGraph(t, dir)
+				r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Graph.Dims.Heads != n || r.Graph.Dims.KVHeads != n {
+					t.Errorf("heads %d, kv heads %d; want %d and %d", r.Graph.Dims.Heads, r.Graph.Dims.KVHeads, n, n)
+				}
+				check(t, src, r.Graph, &r.Mapping, probe.F64)
+				check(t, src, reference.OpenGraph(t, write(t, r, checkpoint.F64)), &r.Mapping, probe.F64)
+			})
+		}
+	}
+}

@@ -28,8 +28,13 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 		return nil, fmt.Errorf("hypercloning: --noise-snr-db %v is not a finite number", opts.NoiseSNRDB)
 	}
 	d := g.Dims
+	// Multi-query attention (one key/value head shared by several query
+	// heads) keeps its single key/value head; one query head with one
+	// key/value head is plain multi-head attention and grows like it (GPT-2
+	// and BERT cannot hold fewer key/value heads than query heads).
+	mqa := d.KVHeads == 1 && d.Heads > 1
 	kvUnits := circularMap(d.KVHeads, n*d.KVHeads)
-	if d.KVHeads == 1 {
+	if mqa {
 		kvUnits = identityMap(1)
 	}
 	qUnits, err := headMaps(d.Heads, d.KVHeads, n*d.Heads, kvUnits.dst, kvUnits)
@@ -57,7 +62,7 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 			s.notes = append(s.notes, "noise needs at least two copies of an input; with factors 1 nothing is added")
 		}
 	}
-	if d.KVHeads == 1 && n > 1 {
+	if mqa && n > 1 {
 		s.notes = append(s.notes, "multi-query attention: the single key/value head is kept (its input columns are still divided)")
 	}
 	return s, nil
