@@ -4,7 +4,10 @@ package checkpoint
 // it while the implementation lands. Bodies marked TODO(checkpoint) are replaced by
 // the real implementation.
 
-import "io"
+import (
+	"context"
+	"io"
+)
 
 // DType is a safetensors dtype string such as "F32" or "BF16".
 type DType string
@@ -115,6 +118,12 @@ type WriteOptions struct {
 	// Sync, when true, flushes every written file and the new directory to stable
 	// storage before the rename (slower; off by default, like cp and save_pretrained).
 	Sync bool
+	// Context, when not nil, stops the write once it is done (a command cancels it
+	// on Ctrl-C): WriteDir then removes the temporary directory and returns an
+	// error wrapping Context.Err(). It is checked before every tensor, on every
+	// write and between the chunks of a byte copy, not once the output is being
+	// renamed into place.
+	Context context.Context
 }
 
 // Progress receives progress reports from WriteDir.

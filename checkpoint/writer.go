@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -130,6 +131,15 @@ type countingWriter struct {
 	limit   int64
 	n       int64
 	onWrite func(int64)
+	ctx     context.Context // nil: never stopped
+}
+
+// stopped returns the error of a done ctx (nil ctx: nil).
+func stopped(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Err()
 }
 
 // copyFile passes a kernel-side copy through to the sink, within the limit.
@@ -141,6 +151,9 @@ func (c *countingWriter) copyFile(src *os.File, off, n int64) (int64, bool, erro
 	if c.n+n > c.limit {
 		return 0, true, fmt.Errorf("tensor %q writes more than its %d bytes", c.name, c.limit)
 	}
+	if err := stopped(c.ctx); err != nil {
+		return 0, true, err
+	}
 	written, handled, err := fc.copyFile(src, off, n, func(k int64) {
 		c.n += k
 		if c.onWrite != nil {
@@ -151,6 +164,9 @@ func (c *countingWriter) copyFile(src *os.File, off, n int64) (int64, bool, erro
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if err := stopped(c.ctx); err != nil {
+		return 0, err
+	}
 	if c.n+int64(len(p)) > c.limit {
 		return 0, fmt.Errorf("tensor %q writes more than its %d bytes", c.name, c.limit)
 	}
@@ -162,8 +178,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeShard writes the header and the entries' data to w. progress may be nil.
-func writeShard(w io.Writer, entries []plannedEntry, metadata map[string]string, progress Progress) error {
+// writeShard writes the header and the entries' data to w. progress and ctx may
+// be nil; a done ctx stops the write with its error.
+func writeShard(ctx context.Context, w io.Writer, entries []plannedEntry, metadata map[string]string, progress Progress) error {
 	hdr, err := buildHeader(entries, metadata)
 	if err != nil {
 		return err
@@ -172,7 +189,10 @@ func writeShard(w io.Writer, entries []plannedEntry, metadata map[string]string,
 		return fmt.Errorf("writing the header: %w", err)
 	}
 	for _, e := range entries {
-		cw := &countingWriter{w: w, name: e.Name, limit: e.size}
+		if err := stopped(ctx); err != nil {
+			return err
+		}
+		cw := &countingWriter{w: w, name: e.Name, limit: e.size, ctx: ctx}
 		if progress != nil {
 			cw.onWrite = func(n int64) { progress.Add(n, false) }
 		}
@@ -200,7 +220,7 @@ func WriteSafetensors(w io.Writer, entries []Entry, metadata map[string]string) 
 	if err != nil {
 		return err
 	}
-	if err := writeShard(w, planned, metadata, nil); err != nil {
+	if err := writeShard(context.Background(), w, planned, metadata, nil); err != nil {
 		if strings.HasPrefix(err.Error(), "checkpoint: ") {
 			return err
 		}
@@ -324,7 +344,7 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 	for i, sh := range shards {
 		name := ShardName(i, len(shards))
 		err := w.writeFile(name, func(fw io.Writer) error {
-			return writeShard(fw, sh, opts.Metadata, opts.Progress)
+			return writeShard(opts.Context, fw, sh, opts.Metadata, opts.Progress)
 		})
 		if err != nil {
 			return err
@@ -355,9 +375,15 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 		}
 	}
 	for i, s := range sides {
+		if err := stopped(opts.Context); err != nil {
+			return fmt.Errorf("checkpoint: writing %s stopped: %w", s, err)
+		}
 		if err := w.copyFile(s, filepath.Join(opts.SideFilesDir, opts.SideFiles[i])); err != nil {
 			return err
 		}
+	}
+	if err := stopped(opts.Context); err != nil {
+		return fmt.Errorf("checkpoint: writing %s stopped: %w", dir, err)
 	}
 	if opts.Sync {
 		if err := syncPath(tmp); err != nil {
@@ -389,7 +415,7 @@ func (d *dirWriter) writeFile(name string, fill func(io.Writer) error) error {
 		w = d.opts.WrapWriter(w)
 	}
 	bw := bufio.NewWriterSize(w, writeBuffer)
-	err = fill(&shardSink{bw: bw, f: f, direct: d.opts.WrapWriter == nil})
+	err = fill(&shardSink{bw: bw, f: f, direct: d.opts.WrapWriter == nil, ctx: d.opts.Context})
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -416,6 +442,7 @@ type shardSink struct {
 	bw     *bufio.Writer
 	f      *os.File
 	direct bool
+	ctx    context.Context // checked between the chunks of a kernel copy
 }
 
 func (s *shardSink) Write(p []byte) (int, error) { return s.bw.Write(p) }
@@ -448,6 +475,9 @@ func (s *shardSink) copyFile(src *os.File, off, n int64, report func(int64)) (in
 	}
 	var done int64
 	for done < n {
+		if err := stopped(s.ctx); err != nil {
+			return done, true, err
+		}
 		k, err := s.f.ReadFrom(io.LimitReader(in, min(copyChunkDirect, n-done)))
 		done += k
 		if k > 0 {

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -746,5 +747,81 @@ func TestCopyAfterSourceReplaced(t *testing.T) {
 	defer g.Close()
 	if b, _ := g.Tensors[0].Bytes(); !bytes.Equal(b, []byte{1, 2, 3, 4}) {
 		t.Errorf("copied %v, want the opened file's 1 2 3 4", b)
+	}
+}
+
+// cancelProgress cancels its context once `after` tensors are done.
+type cancelProgress struct {
+	after, done int
+	cancel      func()
+}
+
+func (p *cancelProgress) Start(int, int64) {}
+func (p *cancelProgress) Add(_ int64, tensorDone bool) {
+	if tensorDone {
+		p.done++
+	}
+	if p.done >= p.after {
+		p.cancel()
+	}
+}
+func (p *cancelProgress) Finish() {}
+
+// TestContextStopsWrite: a context cancelled during the write (as grow does on
+// Ctrl-C), before the first tensor, after some, or after the last one, stops
+// WriteDir with an error wrapping context.Canceled, for byte copies (kernel
+// copy) and converted tensors alike; no output and no temporary directory stay,
+// and an existing target under Force is kept.
+func TestContextStopsWrite(t *testing.T) {
+	src := openStories(t)
+	n := len(src.Tensors)
+	kinds := map[string]func() []Entry{
+		"copy": func() []Entry { return copyEntries(src) },
+		"bf16": func() []Entry {
+			var es []Entry
+			for _, tn := range src.Tensors {
+				es = append(es, ConvertEntry(tn, tn.Name, BF16))
+			}
+			return es
+		},
+	}
+	for kind, entries := range kinds {
+		for _, after := range []int{0, 1, 10, n - 1, n} {
+			for _, force := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/after=%d/force=%v", kind, after, force), func(t *testing.T) {
+					parent := t.TempDir()
+					out := filepath.Join(parent, "out")
+					if force {
+						if err := os.Mkdir(out, 0o755); err != nil {
+							t.Fatal(err)
+						}
+						if err := os.WriteFile(filepath.Join(out, "keep.txt"), []byte("old"), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					p := &cancelProgress{after: after, cancel: cancel}
+					err := WriteDir(out, entries(), WriteOptions{
+						MaxShardSize: 300_000, Config: src.Config, SideFilesDir: src.Dir, SideFiles: src.SideFiles,
+						Force: force, Progress: p, Context: ctx,
+					})
+					if !errors.Is(err, context.Canceled) {
+						t.Fatalf("err = %v, want one wrapping context.Canceled", err)
+					}
+					ents, _ := os.ReadDir(parent)
+					if force {
+						if len(ents) != 1 || ents[0].Name() != "out" {
+							t.Fatalf("parent holds %v, want only the old out", ents)
+						}
+						if b, err := os.ReadFile(filepath.Join(out, "keep.txt")); err != nil || string(b) != "old" {
+							t.Error("existing target changed")
+						}
+					} else if len(ents) != 0 {
+						t.Fatalf("parent holds %v after a stopped write, want nothing", ents)
+					}
+				})
+			}
+		}
 	}
 }

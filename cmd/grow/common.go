@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
@@ -81,12 +84,20 @@ func (o *outputFlags) prepare(src string) error {
 	return checkOutput(src, o.out, o.force)
 }
 
+// writeContext returns the context of a write: cancelled on SIGINT (Ctrl-C) or
+// SIGTERM, so that WriteDir stops and removes its temporary directory instead
+// of the process dying with it half-written. Tests replace it to see the context.
+var writeContext = func() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
 // writeModel writes entries, derived from the source ck by the command op, as
 // the checkpoint directory o.out in shards of at most o.maxShard bytes: cfg as
 // its config.json (with torch_dtype set to dt unless dt is ""), meta plus
 // grow.source_sha256 (ck.SourceSHA256) in every shard's metadata, ck's side
 // files carried over, and a progress bar on stderr when it is a terminal and
-// not --quiet. wrap, when not nil, wraps every file writer.
+// not --quiet. wrap, when not nil, wraps every file writer. SIGINT or SIGTERM
+// during the write stops it and leaves no partial output (writeContext).
 func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
 	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) error {
 	sum, err := ck.SourceSHA256()
@@ -97,11 +108,17 @@ func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	if cfg != nil && dt != "" {
 		cfg.DType = checkpoint.TorchDType(dt)
 	}
-	return checkpoint.WriteDir(o.out, entries, checkpoint.WriteOptions{
+	ctx, stop := writeContext()
+	defer stop()
+	err = checkpoint.WriteDir(o.out, entries, checkpoint.WriteOptions{
 		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: o.force,
-		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap,
+		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
 	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted while writing %s; the partial output was removed (%v)", o.out, err)
+	}
+	return err
 }
 
 // parseOutputDType parses a --dtype flag: "" keeps the source's dtypes.
