@@ -370,6 +370,11 @@ func TestBarProgress(t *testing.T) {
 	if !strings.Contains(out, "3/3 tensors") || !strings.Contains(out, "100%") {
 		t.Errorf("bar output %q", out)
 	}
+	// The last drawing of the bar (after the last tensor) ends its line, so that
+	// what the command prints next starts on a line of its own.
+	if last := out[strings.LastIndex(out, "\r")+1:]; !strings.Contains(out, "3/3 tensors") || !strings.HasSuffix(last, "\n") {
+		t.Errorf("bar output does not end with a newline after its last drawing: %q", out)
+	}
 	// Not a terminal, or quiet: no bar.
 	if newProgress(&buf, "x", false) != nil || newProgress(os.Stderr, "x", true) != nil {
 		t.Errorf("progress bar for a buffer or with --quiet")

@@ -50,7 +50,6 @@ func (p *barProgress) Start(tensors int, bytes int64) {
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
 	)
 }
 
@@ -66,13 +65,15 @@ func (p *barProgress) Add(n int64, tensorDone bool) {
 	_ = p.bar.Add64(n)
 }
 
-// Finish implements checkpoint.Progress.
+// Finish implements checkpoint.Progress. It ends the bar's line: the bar is
+// drawn again after it reaches 100% (the last tensor's count), so a newline on
+// completion would come too early.
 func (p *barProgress) Finish() {
 	if p.bar == nil {
 		return
 	}
 	if !p.bar.IsFinished() {
 		_ = p.bar.Exit()
-		fmt.Fprintln(p.w)
 	}
+	fmt.Fprintln(p.w)
 }
