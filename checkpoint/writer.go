@@ -264,8 +264,10 @@ func planShards(entries []plannedEntry, max int64) [][]plannedEntry {
 // Every header is computed before any data is written; entries are then streamed
 // one at a time, so memory stays near that of one tensor's Write. An existing dir
 // is refused unless opts.Force is set; then it is replaced only once the new
-// directory is complete. On any error the temporary directory is removed and dir
-// is left as it was. Source files (the side files) are only opened for reading.
+// directory is complete. Missing parent directories of dir are created. On any
+// error the temporary directory and the parent directories it created are
+// removed, and dir is left as it was. Source files (the side files) are only
+// opened for reading.
 func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 	if dir == "" {
 		return errors.New("checkpoint: no output directory given")
@@ -316,9 +318,20 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 		return fmt.Errorf("checkpoint: refusing to replace %s: it contains the source directory %s", dir, opts.SideFilesDir)
 	}
 	parent := filepath.Dir(dir)
+	created, err := missingDirs(parent)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	defer func() {
+		if err != nil { // runs after the temporary directory is removed
+			for _, d := range created {
+				os.Remove(d) // only empty directories go
+			}
+		}
+	}()
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".grow-tmp-")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -536,6 +549,26 @@ func pathExists(p string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("checkpoint: %w", err)
+}
+
+// missingDirs returns the directories MkdirAll(p) would create, deepest first.
+func missingDirs(p string) ([]string, error) {
+	var out []string
+	for {
+		exists, err := pathExists(p)
+		if err != nil {
+			return nil, err
+		}
+		if exists {
+			return out, nil
+		}
+		out = append(out, p)
+		up := filepath.Dir(p)
+		if up == p {
+			return out, nil
+		}
+		p = up
+	}
 }
 
 // isStrictAncestor reports whether dir is a strict ancestor of p.

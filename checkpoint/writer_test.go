@@ -825,3 +825,33 @@ func TestContextStopsWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureRemovesCreatedParents: WriteDir creates a missing parent of the
+// output; when the write then fails, the directories it created go too (those
+// that existed stay), so that a failure leaves nothing behind.
+func TestFailureRemovesCreatedParents(t *testing.T) {
+	src := openStories(t)
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "had"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "had", "new1", "new2", "out")
+	budget := int64(100)
+	err := WriteDir(out, copyEntries(src), WriteOptions{
+		WrapWriter: func(w io.Writer) io.Writer { return &failingWriter{w: w, budget: &budget} },
+	})
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("err = %v, want the injected failure", err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "had"))
+	if len(ents) != 0 {
+		t.Fatalf("%s/had holds %v after a failed write, want nothing", root, ents)
+	}
+	// A successful write keeps them.
+	if err := WriteDir(out, copyEntries(src), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, SingleName)); err != nil {
+		t.Fatal(err)
+	}
+}
