@@ -80,7 +80,14 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		"grow.operator": "convert",
 		"grow.params":   string(params),
 	}
-	if err := writeModel(stderr, "convert", ck, entries, g.OutputConfig(), dt, meta, f.outputFlags, nil); err != nil {
+	cfg := g.OutputConfig()
+	if dt == "" && cfg != nil && g.Config != nil {
+		// Every tensor keeps its dtype, so config.json keeps the source's
+		// (OutputConfig takes the embedding's, which differs in a mixed-dtype
+		// checkpoint; transformers loads the model in the config's dtype).
+		cfg.DType = g.Config.DType
+	}
+	if err := writeModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	if !f.quiet {

@@ -443,3 +443,60 @@ func TestConvertInterrupted(t *testing.T) {
 	}
 	sameHashes(t, before, tensorHashes(t, src))
 }
+
+// TestConvertKeepsConfigDType: without --dtype every tensor keeps its dtype, and
+// config.json keeps the source's torch_dtype, also when the tensors' dtypes are
+// mixed (here an F16 embedding in an F32 model whose config says float32);
+// transformers loads the model in that dtype, so changing it would change what
+// users get. With --dtype, it is the new dtype.
+func TestConvertKeepsConfigDType(t *testing.T) {
+	ck, err := checkpoint.Open(testModel("stories260k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	var entries []checkpoint.Entry
+	for _, tn := range ck.Tensors {
+		if tn.Name == "model.embed_tokens.weight" {
+			entries = append(entries, checkpoint.ConvertEntry(tn, tn.Name, checkpoint.F16))
+		} else {
+			entries = append(entries, checkpoint.CopyEntry(tn))
+		}
+	}
+	mixed := filepath.Join(t.TempDir(), "mixed")
+	if err := checkpoint.WriteDir(mixed, entries, checkpoint.WriteOptions{Config: ck.Config, SideFilesDir: ck.Dir, SideFiles: ck.SideFiles}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags     []string
+		wantCfg   string
+		wantEmbed checkpoint.DType
+	}{
+		{nil, "float32", checkpoint.F16},
+		{[]string{"--dtype", "bf16"}, "bfloat16", checkpoint.BF16},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, _, err := growExec(t, append([]string{"convert", mixed, "-o", out, "-q"}, tc.flags...)...); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(out, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg["torch_dtype"] != tc.wantCfg {
+			t.Errorf("convert %v: config.json torch_dtype = %v, want %q", tc.flags, cfg["torch_dtype"], tc.wantCfg)
+		}
+		oc, err := checkpoint.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tn, ok := oc.Tensor("model.embed_tokens.weight"); !ok || tn.DType != tc.wantEmbed {
+			t.Errorf("convert %v: embedding dtype %v, want %s", tc.flags, tn, tc.wantEmbed)
+		}
+		oc.Close()
+	}
+}
