@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -102,9 +103,9 @@ func TestStories260k(t *testing.T) {
 		{"hypercloning n3 m2", Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2}},
 		{"hypercloning n2 noise keep-tied", Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10, KeepTied: true}},
 		{"lemon 64->96", Options{Method: LEMON, Hidden: 96}},
-		{"lemon 64->100", Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
-		{"lemon 64->100 keep-tied", Options{Method: LEMON, Hidden: 100, Heads: 14, KVHeads: 7, FFN: 200, KeepTied: true}},
-		{"zeropad 64->100", Options{Method: ZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268, PadStd: 0.02}},
+		{"lemon 64->100", Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
+		{"lemon 64->100 keep-tied", Options{Method: LEMON, Hidden: 100, Heads: 20, KVHeads: 10, FFN: 200, KeepTied: true}},
+		{"zeropad 64->100", Options{Method: ZeroPad, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268, PadStd: 0.02}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := Expand(src, c.opts)
@@ -287,7 +288,7 @@ func TestPipelineSameBytes(t *testing.T) {
 		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
 		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
 		{reference.OpenGraph(t, stories), Options{Method: ZeroPad, Hidden: 96, PadStd: 0.1}},
-		{reference.OpenGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}},
+		{reference.OpenGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
 		{gsrc, Options{Method: HyperCloning, WidthFactor: 3}},
 	} {
 		var files [2][]byte
@@ -368,6 +369,29 @@ func TestHyperCloningSingleHead(t *testing.T) {
 				check(t, src, r.Graph, &r.Mapping, probe.F64)
 				check(t, src, reference.OpenGraph(t, write(t, r, checkpoint.F64)), &r.Mapping, probe.F64)
 			})
+		}
+	}
+}
+
+// transformers' LlamaConfig (model_type "llama") refuses a hidden_size that
+// num_attention_heads does not divide, even with head_dim written: a LEMON or
+// zero-padding target of stories260k must keep hidden % heads == 0. The default
+// heads for 64 → 100 are chosen so; explicit heads that break it are refused.
+func TestLlamaHeadsDivideHidden(t *testing.T) {
+	src := reference.OpenGraph(t, stories)
+	for _, m := range []Method{LEMON, ZeroPad} {
+		r, err := Expand(src, Options{Method: m, Hidden: 100})
+		if err != nil {
+			t.Fatalf("%s 64->100, default heads: %v", m, err)
+		}
+		d := r.Graph.Dims
+		if d.Hidden%d.Heads != 0 || d.Heads <= src.Dims.Heads || d.Heads%d.KVHeads != 0 {
+			t.Errorf("%s 64->100 default: heads %d, kv heads %d; want more than 8 heads dividing 100 and divisible by the kv heads", m, d.Heads, d.KVHeads)
+		}
+		check(t, src, r.Graph, &r.Mapping, probe.F64)
+		_, err = Expand(src, Options{Method: m, Hidden: 100, Heads: 12, KVHeads: 6})
+		if err == nil || !strings.Contains(err.Error(), "LlamaConfig") {
+			t.Errorf("%s 64->100 with 12 heads: error %v, want a refusal naming transformers' LlamaConfig", m, err)
 		}
 	}
 }

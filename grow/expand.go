@@ -191,7 +191,19 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 				h2 -= h2 % g0
 			}
 			h2 = max(h2, d.Heads)
+			if llamaConfig(g) && hidden%h2 != 0 {
+				// the largest head count below that transformers' LlamaConfig accepts
+				for h := h2 - 1; h >= d.Heads; h-- {
+					if hidden%h == 0 && (d.KVHeads == 1 || h%g0 == 0) {
+						h2 = h
+						break
+					}
+				}
+			}
 		}
+	}
+	if llamaConfig(g) && hidden%h2 != 0 {
+		return 0, 0, fmt.Errorf("%d heads do not divide the hidden width %d: transformers' LlamaConfig (model_type llama) refuses such a config even with head_dim written, so the checkpoint would not load; give --heads%s", h2, hidden, headsDividing(g, hidden))
 	}
 	if derived && h2*d.HeadDim != hidden {
 		return 0, 0, fmt.Errorf("%d heads × head_dim %d = %d, not the hidden width %d; %s derives head_dim = hidden/heads, so heads must be hidden/%d = %g", h2, d.HeadDim, h2*d.HeadDim, hidden, g.Family, d.HeadDim, float64(hidden)/float64(d.HeadDim))
@@ -222,6 +234,30 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 		return 0, 0, fmt.Errorf("%d heads do not divide into %d key/value heads", h2, k2)
 	}
 	return h2, k2, nil
+}
+
+// llamaConfig reports whether g is written with model_type "llama", whose
+// transformers config class requires hidden_size % num_attention_heads == 0
+// (Mistral's and Qwen2's do not).
+func llamaConfig(g *graph.Graph) bool {
+	return g.Family == graph.FamilyLlama && g.Config != nil && g.Config.ModelType == "llama"
+}
+
+// headsDividing lists, for the refusal of targetHeads, up to four head counts
+// of at least the source's that divide hidden and keep whole query groups.
+func headsDividing(g *graph.Graph, hidden int) string {
+	d := g.Dims
+	g0 := d.Heads / d.KVHeads
+	var hs []string
+	for h := d.Heads; h <= hidden && len(hs) < 4; h++ {
+		if hidden%h == 0 && (d.KVHeads == 1 || h%g0 == 0) {
+			hs = append(hs, strconv.Itoa(h))
+		}
+	}
+	if len(hs) == 0 {
+		return " (no head count of at least the source's divides it: pick another --hidden)"
+	}
+	return " dividing it, e.g. " + strings.Join(hs, ", ")
 }
 
 // apply builds the grown graph and the plan from a spec.

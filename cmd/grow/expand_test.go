@@ -28,7 +28,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 			[]string{"verdict (EXACT): PASS", "precision f64"}},
 		{"bf16 n2 against the rounded source", []string{"--method", "hypercloning", "--width-factor", "2", "--dtype", "bf16"}, true,
 			[]string{"rounded to BF16", "precision f64", "verdict (EXACT): PASS"}},
-		{"lemon", []string{"--method", "lemon", "--hidden", "100", "--heads", "12", "--kv-heads", "6", "--ffn", "268", "--dtype", "f64"}, false, // q = 1: the tie stays exact
+		{"lemon", []string{"--method", "lemon", "--hidden", "100", "--heads", "10", "--kv-heads", "5", "--ffn", "268", "--dtype", "f64"}, false, // q = 1: the tie stays exact
 			[]string{"verdict (EXACT): PASS"}},
 		{"zeropad quiet", []string{"--method", "zeropad", "--hidden", "96", "--pad-std", "0.01", "--quiet"}, false,
 			[]string{"EXACT: PASS", "check (f64, max |Δlogits|"}},
