@@ -365,6 +365,9 @@ func (s *source) tieHead(g *Graph, headName, embedName string, base bool) (bool,
 			return false, nil
 		}
 		if !cfg.Tied {
+			if _, written := cfg.Get("tie_word_embeddings"); !written {
+				return false, fmt.Errorf("graph: %s: tensor %q is missing, and %s has no tie_word_embeddings: transformers' default for %s is false (it would initialize a random head)", s.where(), headName, s.cfg, cfg.ModelType)
+			}
 			return false, fmt.Errorf("graph: %s: tensor %q is missing, and %s says tie_word_embeddings is false (transformers would initialize a random head)", s.where(), headName, s.cfg)
 		}
 		return false, nil

@@ -885,6 +885,8 @@ func TestReadErrors(t *testing.T) {
 		}, []string{`"bert.encoder.layer.0.intermediate.dense.bias" is missing`}},
 		{"untied without head", "stories260k", set("tie_word_embeddings", false), nil,
 			[]string{`"lm_head.weight" is missing`, "tie_word_embeddings is false"}},
+		{"untied by default without head", "stories260k", func(m map[string]any) { delete(m, "tie_word_embeddings") }, nil,
+			[]string{`"lm_head.weight" is missing`, "has no tie_word_embeddings", "default for llama is false"}},
 		{"bert untied without decoder", "bert-random-realtok", set("tie_word_embeddings", false), nil,
 			[]string{`"cls.predictions.decoder.weight" is missing`}},
 		{"tied head differs", "gpt2-random-realtok", nil, func(ts []tensorData) []tensorData {
