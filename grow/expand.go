@@ -134,6 +134,13 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if err := checkSource(g, opts); err != nil {
 		return nil, err
 	}
+	// A flag of another method would be ignored silently: refuse it.
+	if opts.PadStd != 0 && (opts.Method == HyperCloning || opts.Method == LEMON) {
+		return nil, fmt.Errorf("expand: --pad-std is a zeropad flag; %s does not use it", opts.Method)
+	}
+	if opts.SplitScale != 0 && (opts.Method == HyperCloning || opts.Method == ZeroPad) {
+		return nil, fmt.Errorf("expand: --split-scale is a lemon flag; %s does not use it", opts.Method)
+	}
 	var (
 		s   *spec
 		err error

@@ -245,6 +245,10 @@ func TestRefusals(t *testing.T) {
 		{"gpt2 head width", gpt2, Options{Method: LEMON, Hidden: 100}, "head_dim"},
 		{"gpt2 heads mismatch", gpt2, Options{Method: LEMON, Hidden: 96, Heads: 5}, "heads must be"},
 		{"unknown method", gpt2, Options{Method: "net3net"}, "unknown method"},
+		{"hc pad-std", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, PadStd: 0.1}, "--pad-std"},
+		{"hc split-scale", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, SplitScale: 0.5}, "--split-scale"},
+		{"lemon pad-std", llamaGQA, Options{Method: LEMON, Hidden: 96, PadStd: 0.1}, "--pad-std"},
+		{"zeropad split-scale", llamaGQA, Options{Method: ZeroPad, Hidden: 96, SplitScale: 0.5}, "--split-scale"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
