@@ -104,6 +104,9 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if err != nil {
 		return fmt.Errorf("expand: %w", err)
 	}
+	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
+		return fmt.Errorf("expand: --probes and --seq-len must be positive (or give --no-check)")
+	}
 	if !f.dryRun {
 		if err := f.prepare(srcPath); err != nil {
 			return fmt.Errorf("expand: %w", err)

@@ -113,6 +113,8 @@ func TestExpandRefusals(t *testing.T) {
 		{"factor 0", []string{"-o", dir + "/e", "--method", "hypercloning"}, "≥ 1"},
 		{"existing output", []string{"-o", existing, "--method", "hypercloning", "--width-factor", "2"}, "exist"},
 		{"bad dtype", []string{"-o", dir + "/f", "--method", "hypercloning", "--width-factor", "2", "--dtype", "i8"}, "float dtype"},
+		{"probes 0", []string{"-o", dir + "/g", "--method", "hypercloning", "--width-factor", "2", "--probes", "0"}, "--probes"},
+		{"seq-len negative", []string{"-o", dir + "/h", "--method", "hypercloning", "--width-factor", "2", "--seq-len", "-4"}, "--seq-len"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text, _, err := growExec(t, append([]string{"expand", expandStories}, c.args...)...)
