@@ -29,7 +29,7 @@ func newCheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check SRC DST",
 		Short: "Run two models on the same probes and judge how far their outputs differ",
-		Long: `check runs SRC and DST (checkpoint directories or .safetensors files) forward on
+		Long: `check runs SRC and DST (checkpoint directories with their config.json) forward on
 the same probe sequences (random ids valid in both vocabularies, deterministic from
 --seed, starting with BOS, or [CLS] for BERT, where the model has one; or the
 sequences of --ids-file) and reports the max-abs logits difference, the same

@@ -27,7 +27,7 @@ func newProbeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe MODEL --ids 1,403,407",
 		Short: "Run a model forward on token ids and show its logits",
-		Long: `probe runs MODEL (a checkpoint directory or .safetensors file) forward on the given
+		Long: `probe runs MODEL (a checkpoint directory with its config.json) forward on the given
 token ids with grow's own forward pass and shows, for every position, the five most
 likely next tokens (with their token strings when the model directory has a
 tokenizer vocabulary). --json prints every logit instead: {"logits": [[...], ...]},
