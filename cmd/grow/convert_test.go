@@ -2,22 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/grow-ml/grow/checkpoint"
 )
@@ -379,69 +374,6 @@ func TestBarProgress(t *testing.T) {
 	if newProgress(&buf, "x", false) != nil || newProgress(os.Stderr, "x", true) != nil {
 		t.Errorf("progress bar for a buffer or with --quiet")
 	}
-}
-
-// interruptWriter sends the process a SIGINT on its first write and then waits
-// (up to 10 s) until the write's context has seen it, as a Ctrl-C mid-write.
-type interruptWriter struct {
-	w    io.Writer
-	ctx  *context.Context
-	sent bool
-}
-
-func (iw *interruptWriter) Write(p []byte) (int, error) {
-	if !iw.sent {
-		iw.sent = true
-		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-			return 0, err
-		}
-		select {
-		case <-(*iw.ctx).Done():
-		case <-time.After(10 * time.Second):
-			return 0, errors.New("SIGINT not seen within 10 s")
-		}
-	}
-	return iw.w.Write(p)
-}
-
-// TestConvertInterrupted: a SIGINT (Ctrl-C) while grow writes a sharded
-// checkpoint stops the write with an error that says so, and leaves neither the
-// output nor the temporary directory beside it; the source is unchanged.
-func TestConvertInterrupted(t *testing.T) {
-	src := testModel("stories260k")
-	before := tensorHashes(t, src)
-	var ctx context.Context
-	orig := writeContext
-	writeContext = func() (context.Context, context.CancelFunc) {
-		c, stop := orig()
-		ctx = c
-		return c, stop
-	}
-	t.Cleanup(func() { writeContext = orig })
-	ck, g, err := openGraph(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	entries, err := g.Entries("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := t.TempDir()
-	out := filepath.Join(parent, "out")
-	o := outputFlags{out: out, maxShardSize: "100KB", quiet: true}
-	if err := o.prepare(src); err != nil {
-		t.Fatal(err)
-	}
-	err = writeModel(io.Discard, "convert", ck, entries, g.OutputConfig(), "", map[string]string{}, o,
-		func(w io.Writer) io.Writer { return &interruptWriter{w: w, ctx: &ctx} })
-	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), out) {
-		t.Fatalf("err = %v, want one saying that writing %s was interrupted", err, out)
-	}
-	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
-		t.Fatalf("%s holds %v after an interrupted write, want nothing", parent, ents)
-	}
-	sameHashes(t, before, tensorHashes(t, src))
 }
 
 // TestConvertKeepsConfigDType: without --dtype every tensor keeps its dtype, and
