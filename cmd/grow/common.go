@@ -116,7 +116,7 @@ func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
 	})
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("interrupted while writing %s; the partial output was removed (%v)", o.out, err)
+		return fmt.Errorf("%w while writing %s; the partial output was removed (%v)", errInterrupted, o.out, err)
 	}
 	return err
 }

@@ -13,9 +13,26 @@ var version = "0.1.0-dev"
 // to exit status 1 without a usage message.
 var errCheckFailed = errors.New("check failed")
 
+// errInterrupted is returned when SIGINT or SIGTERM stopped a command; it maps
+// to exit status 130, as a shell reports a command ended by Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+// usageError marks a command line that could not be parsed (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCode maps an error to the exit status: 2 for a command line that could not
+// be parsed, 130 for an interrupted command, 1 for everything else (a failed
+// check included).
 func exitCode(err error) int {
-	if errors.Is(err, errCheckFailed) {
-		return 1
+	var u usageError
+	switch {
+	case errors.As(err, &u):
+		return 2
+	case errors.Is(err, errInterrupted):
+		return 130
 	}
 	return 1
 }
@@ -32,6 +49,7 @@ to show how far their outputs differ.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newInspectCmd(),
 		newConvertCmd(),
@@ -39,5 +57,16 @@ to show how far their outputs differ.`,
 		newCheckCmd(),
 		newExpandCmd(),
 	)
+	// Wrong positional arguments are usage errors too.
+	for _, c := range root.Commands() {
+		if validate := c.Args; validate != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if err := validate(cmd, args); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }
