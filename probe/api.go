@@ -114,12 +114,15 @@ type CheckOptions struct {
 
 // Report is the outcome of Check.
 type Report struct {
-	MaxAbs      float64   `json:"max_abs"`
-	Rel         float64   `json:"rel"` // MaxAbs / max|logits of the source|
-	MaxLogit    float64   `json:"max_abs_logit"`
-	MeanKL      float64   `json:"mean_kl"`
-	MaxKL       float64   `json:"max_kl"`
-	Top1        float64   `json:"top1_agreement"` // fraction of positions whose argmax agrees
+	MaxAbs   float64 `json:"max_abs"`
+	Rel      float64 `json:"rel"` // MaxAbs / max|logits of the source|
+	MaxLogit float64 `json:"max_abs_logit"`
+	MeanKL   float64 `json:"mean_kl"`
+	MaxKL    float64 `json:"max_kl"`
+	Top1     float64 `json:"top1_agreement"` // fraction of positions whose argmax agrees
+	// LayerDev[j] is max |map(h_src) − h_dst| of hidden state j over the probes;
+	// LayerDev[0] (the embeddings) also covers every token id of the shared
+	// vocabulary and every learned position, not only the probed ones.
 	LayerDev    []float64 `json:"layer_deviation,omitempty"`
 	PositionDev []float64 `json:"position_deviation,omitempty"`
 	Class       string    `json:"class"`

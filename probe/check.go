@@ -405,6 +405,48 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 		}
 	}
 
+	// Every input row. The probes use only some ids and positions; hidden state
+	// 0 (the embeddings) is cheap for all of them, so a wrong embedding row of
+	// an id the probes miss, or a learned position beyond their length, is seen.
+	if layerMap != nil && layerMap[0] == 0 {
+		first := 0
+		if len(seqs[0]) > 0 {
+			first = seqs[0][0]
+		}
+		npos := max(ms.MaxPositions(), 1)
+		if !ms.arch.learned {
+			npos = 1 // without learned positions hidden state 0 does not depend on them
+		}
+		if md.MaxPositions() > 0 {
+			npos = min(npos, md.MaxPositions())
+		}
+		const chunk = 1024
+		total := vocab + npos
+		for lo := 0; lo < total; lo += chunk {
+			hi := min(lo+chunk, total)
+			ids, pos := make([]int, hi-lo), make([]int, hi-lo)
+			for n := range ids {
+				if k := lo + n; k < vocab {
+					ids[n] = k
+				} else {
+					ids[n], pos[n] = first, k-vocab
+				}
+			}
+			hs, hd := ms.embedStates(ids, pos), md.embedStates(ids, pos)
+			for n := range hs {
+				a, b := hm.Apply(hs[n]), hd[n]
+				for i := range a {
+					d := math.Abs(a[i] - b[i])
+					if math.IsNaN(d) {
+						d = math.Inf(1)
+					}
+					rep.LayerDev[0] = math.Max(rep.LayerDev[0], d)
+					maxHidden[0] = math.Max(maxHidden[0], math.Abs(a[i]))
+				}
+			}
+		}
+	}
+
 	// Verdict.
 	var fails []string
 	tol, klTol := ExactTol64, ExactKL64
@@ -528,4 +570,45 @@ func argmax(x []float64) int {
 		}
 	}
 	return best
+}
+
+// embedStates returns hidden state 0 (the embedding row of ids[n], plus the
+// learned position pos[n] and token type 0, then BERT's embedding LayerNorm)
+// of every n, as the forward pass computes it.
+func (m *Model) embedStates(ids, pos []int) [][]float64 {
+	if m.w32 != nil {
+		return embedRows(m, m.w32, ids, pos)
+	}
+	return embedRows(m, m.w64, ids, pos)
+}
+
+func embedRows[T float](m *Model, w *weights[T], ids, pos []int) [][]float64 {
+	a := &m.arch
+	D, N := a.D, len(ids)
+	x := make([]T, N*D)
+	for n, id := range ids {
+		row := x[n*D : (n+1)*D]
+		copy(row, w.embed[id*D:(id+1)*D])
+		if a.learned {
+			pr := w.pos[pos[n]*D : (pos[n]+1)*D]
+			if w.tokType != nil {
+				tr := w.tokType[:D]
+				for i := range row {
+					row[i] = row[i] + tr[i] + pr[i] // HF: (word + token_type) + position
+				}
+			} else {
+				for i := range row {
+					row[i] += pr[i]
+				}
+			}
+		}
+	}
+	if w.tokType != nil {
+		normRows(w.embNorm, false, a.eps, x, N, D, x)
+	}
+	out := make([][]float64, N)
+	for n := range out {
+		out[n] = toF64(x[n*D : (n+1)*D])
+	}
+	return out
 }

@@ -464,3 +464,58 @@ func TestCheckRounded(t *testing.T) {
 		t.Errorf("a 0.1 change passed as rounding: %s", rep.Verdict)
 	}
 }
+
+// TestCheckEveryInputRow: the random probes use only some token ids and
+// positions, but a wrong embedding row of any id (or a wrong learned position
+// beyond the probe length) must fail an EXACT check: hidden state 0 is compared
+// for every id and every position.
+func TestCheckEveryInputRow(t *testing.T) {
+	opts := CheckOptions{Probes: 2, SeqLen: 8}
+	for _, c := range []struct {
+		name string
+		g    *graph.Graph
+		pos  bool // change a learned position row instead of a token row
+	}{
+		{"stories260k token", reference.OpenGraph(t, "../testdata/stories260k"), false},
+		{"gpt2 token", reference.Synth(reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 1, H: 2, I: 16, V: 300, P: 64, Tied: true, Seed: 3}), false},
+		{"gpt2 position", reference.Synth(reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 1, H: 2, I: 16, V: 300, P: 64, Tied: true, Seed: 3}), true},
+		{"bert token", reference.Synth(reference.Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 2, I: 16, V: 300, P: 64, MLM: true, Seed: 3}), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			seen := map[int]bool{}
+			for _, s := range Probes(opts.Probes, opts.SeqLen, c.g.Vocab, 1, FirstIDs(c.g)) {
+				for _, id := range s {
+					seen[id] = true
+				}
+			}
+			row := c.g.Vocab - 1
+			for seen[row] {
+				row--
+			}
+			tab := c.g.Embed
+			if c.pos {
+				tab, row = c.g.Pos, 40 // beyond the 8 probed positions
+			}
+			v := append([]float64(nil), reference.Values(t, tab)...)
+			D := c.g.Hidden
+			v[row*D+1] += 0.25
+			bad := clone(c.g)
+			changed := graph.NewDense64(v, checkpoint.F64, tab.Shape()...)
+			if c.pos {
+				bad.Pos = changed
+			} else {
+				bad.Embed = changed
+				if c.g.Tied {
+					bad.Tied, bad.Head = false, c.g.Embed // only the input row changes
+				}
+			}
+			rep, err := Check(c.g, bad, nil, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Pass || !strings.Contains(rep.Verdict, "hidden state 0") {
+				t.Errorf("row %d of the unprobed input table +0.25: %s", row, rep.Verdict)
+			}
+		})
+	}
+}
