@@ -147,16 +147,23 @@ func parsePrecision(s string) (probe.Precision, error) {
 	return "", fmt.Errorf("--precision %q: want f32 or f64", s)
 }
 
-// parseIDs parses token ids separated by commas and/or white space: "1,403, 407".
+// parseIDs parses token ids separated by commas and/or white space: "1,403, 407"
+// or "1 403 407". An empty field between commas ("1,,2", "1,2,") is an error.
 func parseIDs(s string) ([]int, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
-	ids := make([]int, 0, len(fields))
-	for _, f := range fields {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%q is not a token id", f)
+	var ids []int
+	parts := strings.Split(s, ",")
+	for i, part := range parts {
+		fields := strings.Fields(part)
+		if len(fields) == 0 && len(parts) > 1 {
+			return nil, fmt.Errorf("empty token id at comma-separated field %d of %q", i+1, s)
 		}
-		ids = append(ids, n)
+		for _, f := range fields {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("%q is not a token id", f)
+			}
+			ids = append(ids, n)
+		}
 	}
 	return ids, nil
 }

@@ -34,3 +34,32 @@ func TestExitCode(t *testing.T) {
 		t.Errorf("check failed: exit status %d, want 1", got)
 	}
 }
+
+func TestParseIDs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int
+		err  bool
+	}{
+		{"1,403,407", []int{1, 403, 407}, false},
+		{"1, 403 ,407", []int{1, 403, 407}, false},
+		{"1 403\t407", []int{1, 403, 407}, false},
+		{"", nil, false},
+		{"7", []int{7}, false},
+		{"1,,2", nil, true},
+		{"1,2,", nil, true},
+		{",1", nil, true},
+		{"1,-2", nil, true},
+		{"1,x", nil, true},
+	}
+	for _, tc := range tests {
+		got, err := parseIDs(tc.in)
+		if (err != nil) != tc.err {
+			t.Errorf("parseIDs(%q): error %v, want error %v", tc.in, err, tc.err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("parseIDs(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
