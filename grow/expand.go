@@ -141,6 +141,9 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if opts.SplitScale != 0 && (opts.Method == HyperCloning || opts.Method == ZeroPad) {
 		return nil, fmt.Errorf("expand: --split-scale is a lemon flag; %s does not use it", opts.Method)
 	}
+	if opts.KeepTied && !g.Tied {
+		return nil, fmt.Errorf("expand: --keep-tied: the source's output head is not tied to its embedding (nothing to keep)")
+	}
 	var (
 		s   *spec
 		err error

@@ -235,6 +235,7 @@ func TestRefusals(t *testing.T) {
 		want string
 	}{
 		{"head_dim growth on RoPE", llamaGQA, Options{Method: LEMON, Hidden: 128, HeadDim: 16}, "RoPE"},
+		{"keep-tied on an untied head", llamaMQA, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true}, "not tied"},
 		{"head_dim growth hc", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, HeadDim: 16}, "RoPE"},
 		{"lemon indivisible post-LN", bert, Options{Method: LEMON, Hidden: 96}, "post-LN"},
 		{"lemon smaller", gpt2, Options{Method: LEMON, Hidden: 32}, "smaller"},

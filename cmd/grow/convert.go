@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/probe"
 )
 
 // convertFlags are the flags of grow convert.
@@ -32,7 +35,9 @@ dtype; tokenizer files, generation_config.json and other side files are copied.
 
 Every shard's metadata holds "format": "pt" and grow's provenance: grow.version,
 grow.operator ("convert"), grow.params (the flags as JSON) and grow.source_sha256 (a
-SHA-256 of the source's safetensors headers, index and config.json).
+SHA-256 of the source's safetensors headers, index and config.json). A mapping that an
+operator recorded in the source (grow.mapping) is kept, so that grow check still judges
+the result against the operator's own source; a narrower dtype is recorded as rounding.
 
 The output is written into a temporary directory beside OUT and renamed into place at
 the end; an existing OUT is refused without --force. A progress bar is drawn on stderr
@@ -79,6 +84,9 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		"grow.version":  version,
 		"grow.operator": "convert",
 		"grow.params":   string(params),
+	}
+	if err := carryMapping(ck, dt, meta); err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
 	cfg := g.OutputConfig()
 	if dt == "" && cfg != nil && g.Config != nil {
@@ -133,5 +141,30 @@ func checkOutput(src, out string, force bool) error {
 	if !st.IsDir() {
 		return fmt.Errorf("output %s exists and is not a directory", out)
 	}
+	return nil
+}
+
+// carryMapping keeps the mapping an operator recorded in the source (probe.Mapping),
+// so that grow check can still judge a converted result against the operator's own
+// source. A dtype narrower than a source tensor's rounds the values once more: the
+// mapping then says so (Rounded), and an EXACT claim is judged accordingly.
+func carryMapping(ck *checkpoint.Checkpoint, dt checkpoint.DType, meta map[string]string) error {
+	m, ok, err := probe.ReadMapping(ck)
+	if err != nil || !ok {
+		return err
+	}
+	if dt != "" {
+		for _, t := range ck.Tensors {
+			if t.DType.IsFloat() && dt.MantissaBits() < t.DType.MantissaBits() {
+				m.Rounded = string(dt)
+				break
+			}
+		}
+	}
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	meta[probe.MetadataKey] = string(js)
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/probe"
 )
 
 // tensorHashes opens a checkpoint and returns dtype, shape and SHA-256 of every tensor.
@@ -430,5 +431,52 @@ func TestConvertKeepsConfigDType(t *testing.T) {
 			t.Errorf("convert %v: embedding dtype %v, want %s", tc.flags, tn, tc.wantEmbed)
 		}
 		oc.Close()
+	}
+}
+
+// TestConvertKeepsTheMapping: converting a grown checkpoint keeps the operator's
+// mapping, so grow check still judges it against the small source; a narrowing
+// dtype is recorded as rounding.
+func TestConvertKeepsTheMapping(t *testing.T) {
+	dir := t.TempDir()
+	src := testModel("stories260k")
+	grown := filepath.Join(dir, "x2")
+	if _, _, err := growExec(t, "expand", src, "-o", grown, "--method", "hypercloning", "--width-factor", "2", "--no-check", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dtype, rounded string
+		pass           bool
+	}{
+		{"", "", true},
+		{"f64", "", true},
+		{"bf16", "BF16", false}, // BF16 rounding is far above the float32 rule
+	}
+	for _, tc := range tests {
+		out := filepath.Join(dir, "conv-"+tc.dtype)
+		args := []string{"convert", grown, "-o", out, "--quiet"}
+		if tc.dtype != "" {
+			args = append(args, "--dtype", tc.dtype)
+		}
+		if _, _, err := growExec(t, args...); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := checkpoint.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok, err := probe.ReadMapping(ck)
+		ck.Close()
+		if err != nil || !ok {
+			t.Fatalf("dtype %q: mapping %v %v", tc.dtype, ok, err)
+		}
+		if m.Operator != "hypercloning" || m.Class != probe.Exact || m.Rounded != tc.rounded {
+			t.Errorf("dtype %q: mapping %+v, want hypercloning EXACT rounded %q", tc.dtype, m, tc.rounded)
+		}
+		stdout, _, err := growExec(t, "check", src, out, "--json")
+		rep := checkReport(t, stdout)
+		if rep.Pass != tc.pass || rep.Class != probe.Exact || (err == nil) != tc.pass {
+			t.Errorf("dtype %q: check class %s pass %v (err %v), want pass %v", tc.dtype, rep.Class, rep.Pass, err, tc.pass)
+		}
 	}
 }
