@@ -56,6 +56,11 @@ CASES = [
     ("llama-lemon96", "llama",
      ["--method", "lemon", "--hidden", "96", "--heads", "12", "--kv-heads", "6", "--ffn", "200"],
      96, True),
+    # 64 -> 100 is not a multiple: transformers' LlamaConfig also wants hidden % heads == 0
+    ("llama-lemon100", "llama", ["--method", "lemon", "--hidden", "100", "--ffn", "268"], 100, True),
+    ("llama-zeropad100", "llama",
+     ["--method", "zeropad", "--hidden", "100", "--heads", "20", "--kv-heads", "10", "--ffn", "268"],
+     100, True),
     ("llama-zeropad96", "llama",
      ["--method", "zeropad", "--hidden", "96", "--heads", "12", "--kv-heads", "6", "--ffn", "200"],
      96, True),  # grow claims EXACT for zero-padding of RMSNorm models
