@@ -583,30 +583,10 @@ func (m *Model) embedStates(ids, pos []int) [][]float64 {
 }
 
 func embedRows[T float](m *Model, w *weights[T], ids, pos []int) [][]float64 {
-	a := &m.arch
-	D, N := a.D, len(ids)
-	x := make([]T, N*D)
-	for n, id := range ids {
-		row := x[n*D : (n+1)*D]
-		copy(row, w.embed[id*D:(id+1)*D])
-		if a.learned {
-			pr := w.pos[pos[n]*D : (pos[n]+1)*D]
-			if w.tokType != nil {
-				tr := w.tokType[:D]
-				for i := range row {
-					row[i] = row[i] + tr[i] + pr[i] // HF: (word + token_type) + position
-				}
-			} else {
-				for i := range row {
-					row[i] += pr[i]
-				}
-			}
-		}
-	}
-	if w.tokType != nil {
-		normRows(w.embNorm, false, a.eps, x, N, D, x)
-	}
-	out := make([][]float64, N)
+	D := m.arch.D
+	x := make([]T, len(ids)*D)
+	embed(&m.arch, w, ids, pos, x)
+	out := make([][]float64, len(ids))
 	for n := range out {
 		out[n] = toF64(x[n*D : (n+1)*D])
 	}

@@ -209,6 +209,34 @@ func toF64[T float](x []T) []float64 {
 	return out
 }
 
+// embed writes hidden state 0 of every row n into x: the embedding row of
+// ids[n], plus the learned position pos[n] and token type 0 where the model has
+// them (HF order: (word + token_type) + position), then BERT's embedding LayerNorm.
+func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T) {
+	D := a.D
+	for n, id := range ids {
+		row := x[n*D : (n+1)*D]
+		copy(row, w.embed[id*D:(id+1)*D])
+		if !a.learned {
+			continue
+		}
+		pr := w.pos[pos[n]*D : (pos[n]+1)*D]
+		if w.tokType != nil {
+			tr := w.tokType[:D]
+			for i := range row {
+				row[i] = row[i] + tr[i] + pr[i]
+			}
+		} else {
+			for i := range row {
+				row[i] += pr[i]
+			}
+		}
+	}
+	if w.tokType != nil {
+		normRows(w.embNorm, false, a.eps, x, len(ids), D, x)
+	}
+}
+
 // forward is the whole pass in precision T over the concatenated batch.
 func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int, hidden bool) []*Result {
 	a := &m.arch
@@ -246,36 +274,16 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	}
 
 	// Embeddings.
+	ids := make([]int, N)
+	pos := make([]int, N)
 	for b, s := range info {
 		for t, id := range seqs[b] {
-			row := x[(s.off+t)*D : (s.off+t+1)*D]
-			copy(row, w.embed[id*D:(id+1)*D])
-			if a.learned {
-				pr := w.pos[t*D : (t+1)*D]
-				if w.tokType != nil {
-					tr := w.tokType[:D]
-					for i := range row {
-						row[i] = row[i] + tr[i] + pr[i] // HF: (word + token_type) + position
-					}
-				} else {
-					for i := range row {
-						row[i] += pr[i]
-					}
-				}
-			}
+			ids[s.off+t], pos[s.off+t] = id, t
 		}
 	}
-	if w.tokType != nil {
-		normRows(w.embNorm, false, a.eps, x, N, D, x)
-	}
+	embed(a, w, ids, pos, x)
 	record()
 
-	pos := make([]int, N)
-	for _, s := range info {
-		for t := 0; t < s.n; t++ {
-			pos[s.off+t] = t
-		}
-	}
 	var cos, sin []T
 	if a.rope {
 		maxN := 0
