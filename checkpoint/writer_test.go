@@ -538,17 +538,7 @@ func TestFailureMidWrite(t *testing.T) {
 				if !errors.Is(err, errInjected) {
 					t.Fatalf("err = %v, want the injected failure", err)
 				}
-				ents, _ := os.ReadDir(parent)
-				if force {
-					if len(ents) != 1 || ents[0].Name() != "out" {
-						t.Fatalf("parent holds %v, want only the old out", ents)
-					}
-					if b, err := os.ReadFile(filepath.Join(out, "keep.txt")); err != nil || string(b) != "old" {
-						t.Error("existing target changed")
-					}
-				} else if len(ents) != 0 {
-					t.Fatalf("parent holds %v after a failed write, want nothing", ents)
-				}
+				nothingLeft(t, parent, out, force, "failed")
 			})
 		}
 	}
@@ -809,17 +799,7 @@ func TestContextStopsWrite(t *testing.T) {
 					if !errors.Is(err, context.Canceled) {
 						t.Fatalf("err = %v, want one wrapping context.Canceled", err)
 					}
-					ents, _ := os.ReadDir(parent)
-					if force {
-						if len(ents) != 1 || ents[0].Name() != "out" {
-							t.Fatalf("parent holds %v, want only the old out", ents)
-						}
-						if b, err := os.ReadFile(filepath.Join(out, "keep.txt")); err != nil || string(b) != "old" {
-							t.Error("existing target changed")
-						}
-					} else if len(ents) != 0 {
-						t.Fatalf("parent holds %v after a stopped write, want nothing", ents)
-					}
+					nothingLeft(t, parent, out, force, "stopped")
 				})
 			}
 		}
@@ -853,5 +833,23 @@ func TestFailureRemovesCreatedParents(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, SingleName)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// nothingLeft checks the parent of a target after a write that did not finish:
+// with force only the old target, unchanged (its keep.txt says "old"); without
+// it nothing at all.
+func nothingLeft(t *testing.T, parent, out string, force bool, how string) {
+	t.Helper()
+	ents, _ := os.ReadDir(parent)
+	if force {
+		if len(ents) != 1 || ents[0].Name() != "out" {
+			t.Fatalf("parent holds %v, want only the old out", ents)
+		}
+		if b, err := os.ReadFile(filepath.Join(out, "keep.txt")); err != nil || string(b) != "old" {
+			t.Error("existing target changed")
+		}
+	} else if len(ents) != 0 {
+		t.Fatalf("parent holds %v after a %s write, want nothing", ents, how)
 	}
 }
