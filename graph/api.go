@@ -142,4 +142,8 @@ type Role struct {
 	// Rule is the Extra rule ("hidden", "copy", "drop") for
 	// family extras, "" for the common roles.
 	Rule string
+	// AsIs is true when the checkpoint tensor holds this role alone and in
+	// the graph's own layout (false for GPT-2 Conv1D matrices, stored
+	// transposed, and for the parts of a fused c_attn).
+	AsIs bool
 }

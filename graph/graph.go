@@ -588,12 +588,12 @@ func (g *Graph) Roles() []Role {
 		}
 		for i, p := range sl.ptrs {
 			if *p != nil {
-				out = append(out, Role{Role: sl.roles[i], Names: []string{sl.name}, T: *p})
+				out = append(out, Role{Role: sl.roles[i], Names: []string{sl.name}, T: *p, AsIs: sl.kind == slotPlain})
 			}
 		}
 	}
 	for _, e := range g.Extras {
-		out = append(out, Role{Role: e.Role, Names: []string{e.Name}, T: e.T, Rule: e.Rule})
+		out = append(out, Role{Role: e.Role, Names: []string{e.Name}, T: e.T, Rule: e.Rule, AsIs: true})
 	}
 	return out
 }

@@ -30,6 +30,7 @@ var littleEndian = func() bool {
 // Entries written from float64 (an F64 output or source) are left as they are.
 func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 	byName := map[string][]*lazy{}
+	asIs := map[string]bool{} // names stored alone in the graph's layout
 	largest := 0
 	for _, r := range g.Roles() {
 		if l, ok := r.T.(*lazy); ok {
@@ -41,6 +42,7 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 		}
 		for _, n := range r.Names {
 			byName[n] = append(byName[n], l)
+			asIs[n] = r.AsIs
 		}
 	}
 	// keep at most about one and a half of the largest tensor in reusable buffers
@@ -61,7 +63,7 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 			continue
 		}
 		write := e.Write
-		if direct(g, e, cur) {
+		if direct(asIs[e.Name], e, cur) {
 			l, name := cur[0], e.Name
 			n := int(prod(e.Shape))
 			block := l.block32 != nil
@@ -89,7 +91,7 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 		}
 		last := i+1 == len(entries)
 		var nextBlock bool
-		if i+1 < len(entries) && direct(g, entries[i+1], next) {
+		if i+1 < len(entries) && direct(asIs[entries[i+1].Name], entries[i+1], next) {
 			nextBlock = next[0].block32 != nil
 		}
 		out[i].Write = func(w io.Writer) error {
@@ -112,9 +114,9 @@ func Pipeline(g *graph.Graph, entries []checkpoint.Entry) []checkpoint.Entry {
 }
 
 // direct reports whether entry e is written straight from the float32 data of
-// its single grown tensor: F32, little-endian, in the tensor's own layout (not
-// a GPT-2 Conv1D or fused c_attn).
-func direct(g *graph.Graph, e checkpoint.Entry, ls []*lazy) bool {
-	return len(ls) == 1 && e.DType == checkpoint.F32 && littleEndian && g.Family != graph.FamilyGPT2 &&
+// its single grown tensor: F32, little-endian, stored as is (the graph's
+// Role.AsIs: not a GPT-2 Conv1D or fused c_attn).
+func direct(asIs bool, e checkpoint.Entry, ls []*lazy) bool {
+	return asIs && len(ls) == 1 && e.DType == checkpoint.F32 && littleEndian &&
 		slices.Equal(e.Shape, ls[0].shape)
 }
