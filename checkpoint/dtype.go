@@ -26,6 +26,20 @@ func (d DType) Size() int {
 // IsFloat reports whether d is F64, F32, F16 or BF16.
 func (d DType) IsFloat() bool { return d == F64 || d == F32 || d == F16 || d == BF16 }
 
+// Holds reports whether every value of the float dtype e is a value of d, so
+// that converting e to d rounds nothing: F64 holds every float dtype, F32 holds
+// F16 and BF16, and each dtype holds itself (F16 and BF16 hold neither
+// other: BF16 has fewer mantissa bits, F16 a narrower exponent range).
+func (d DType) Holds(e DType) bool {
+	switch {
+	case !d.IsFloat() || !e.IsFloat():
+		return false
+	case d == e, d == F64:
+		return true
+	}
+	return d == F32 && (e == F16 || e == BF16)
+}
+
 // MantissaBits returns the number of explicitly stored fraction bits of a
 // float dtype (F64 52, F32 23, F16 10, BF16 7), which orders the float dtypes
 // by precision, and 0 for the other dtypes.

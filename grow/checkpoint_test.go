@@ -184,7 +184,7 @@ func TestBF16HyperCloning(t *testing.T) {
 	if dt := dst.Embed.DType(); dt != checkpoint.BF16 {
 		t.Fatalf("written dtype %s", dt)
 	}
-	check(t, RoundGraph(src, checkpoint.BF16), dst, &r.Mapping, probe.F64)
+	check(t, graph.Round(src, checkpoint.BF16), dst, &r.Mapping, probe.F64)
 	// against the float32 source it is not exact: the rounding is the source's
 	rep, err := probe.Check(src, dst, &r.Mapping, probe.CheckOptions{Probes: 2, SeqLen: 8})
 	if err != nil {

@@ -78,12 +78,17 @@ type Result struct {
 // Metadata returns the safetensors metadata an operator records in every shard
 // written as dtype dt ("" keeps each tensor's dtype): grow.version, grow.operator,
 // grow.params and the mapping under probe.MetadataKey. When the plan's arithmetic
-// is not exact in dt, the mapping says so (probe.Mapping.Rounded), so that a later
-// grow check judges the result by what its dtype can hold.
+// is not exact in dt, the mapping says so (probe.Mapping.Rounded), and when dt
+// cannot hold every source value it names dt as the storage dtype
+// (probe.Mapping.Storage), so that a later grow check judges the result by what
+// its dtype can hold.
 func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]string, error) {
 	mapping := r.Mapping
 	if len(r.Plan.InexactIn(dt)) > 0 {
 		mapping.Rounded = string(r.Plan.storedDType(dt))
+	}
+	if r.Plan.rounds(dt) {
+		mapping.Storage = string(dt)
 	}
 	m, err := json.Marshal(mapping)
 	if err != nil {
@@ -125,13 +130,43 @@ type spec struct {
 	params        map[string]any
 }
 
+// OptionError is an Options value that Expand refuses for the given source:
+// an unknown method, a flag the method does not take, a target it cannot
+// reach. A command line reports it as a usage error.
+type OptionError struct{ Err error }
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *OptionError) Unwrap() error { return e.Err }
+
 // Expand grows g with the operator opts.Method. Nothing is read from g's
-// tensors: the result's tensors compute themselves when asked.
+// tensors: the result's tensors compute themselves when asked. Options it
+// refuses are an *OptionError.
 func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if g == nil {
 		return nil, errors.New("expand: no graph")
 	}
-	if err := checkSource(g, opts); err != nil {
+	if err := checkSource(g); err != nil {
+		return nil, err
+	}
+	s, err := expandSpec(g, opts)
+	if err != nil {
+		return nil, &OptionError{err}
+	}
+	return s.apply(g, opts)
+}
+
+// expandSpec validates opts for g and returns the operator's spec.
+func expandSpec(g *graph.Graph, opts Options) (*spec, error) {
+	switch opts.Method {
+	case HyperCloning, LEMON, ZeroPad:
+	case "":
+		return nil, errors.New("expand: no method: give --method hypercloning, lemon or zeropad")
+	default:
+		return nil, fmt.Errorf("expand: unknown method %q (hypercloning, lemon or zeropad)", opts.Method)
+	}
+	if err := checkHeadDim(g, opts); err != nil {
 		return nil, err
 	}
 	// A flag of another method would be ignored silently: refuse it.
@@ -144,29 +179,17 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if opts.KeepTied && !g.Tied {
 		return nil, fmt.Errorf("expand: --keep-tied: the source's output head is not tied to its embedding (nothing to keep)")
 	}
-	var (
-		s   *spec
-		err error
-	)
 	switch opts.Method {
 	case HyperCloning:
-		s, err = hyperCloningSpec(g, opts)
+		return hyperCloningSpec(g, opts)
 	case LEMON:
-		s, err = lemonSpec(g, opts)
-	case ZeroPad:
-		s, err = zeroPadSpec(g, opts)
-	case "":
-		return nil, errors.New("expand: no method (hypercloning, lemon or zeropad)")
-	default:
-		return nil, fmt.Errorf("expand: unknown method %q (hypercloning, lemon or zeropad)", opts.Method)
+		return lemonSpec(g, opts)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s.apply(g, opts)
+	return zeroPadSpec(g, opts)
 }
 
-func checkSource(g *graph.Graph, opts Options) error {
+// checkSource refuses a graph whose sizes are incomplete or inconsistent.
+func checkSource(g *graph.Graph) error {
 	d := g.Dims
 	if d.Hidden <= 0 || d.Heads <= 0 || d.KVHeads <= 0 || d.HeadDim <= 0 || d.FFN <= 0 {
 		return fmt.Errorf("expand: source dims incomplete (%s)", dimsLine(d))
@@ -174,6 +197,12 @@ func checkSource(g *graph.Graph, opts Options) error {
 	if len(g.Layers) != d.Layers {
 		return fmt.Errorf("expand: source has %d layers but dims say %d", len(g.Layers), d.Layers)
 	}
+	return nil
+}
+
+// checkHeadDim refuses a target head_dim other than the source's.
+func checkHeadDim(g *graph.Graph, opts Options) error {
+	d := g.Dims
 	if opts.HeadDim != 0 && opts.HeadDim != d.HeadDim {
 		if g.RopeTheta != 0 {
 			return fmt.Errorf("expand: head_dim %d -> %d refused: this %s model uses RoPE, whose frequencies theta^(-2j/d) and the 1/sqrt(d) attention scale depend on head_dim, so a wider head cannot compute the same function in a checkpoint; grow the number of heads instead (head_dim stays %d)", d.HeadDim, opts.HeadDim, g.Family, d.HeadDim)

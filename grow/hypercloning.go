@@ -15,11 +15,13 @@ import (
 // tile_N(h); the class is EXACT for every family.
 func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 	n, m := opts.WidthFactor, opts.FFNFactor
+	if n < 1 {
+		return nil, fmt.Errorf("hypercloning: --width-factor %d: want a whole number ≥ 1, the multiplier of the hidden width and heads (2 doubles them)", n)
+	}
 	if m == 0 {
 		m = n
-	}
-	if n < 1 || m < 1 {
-		return nil, fmt.Errorf("hypercloning: --width-factor %d and --ffn-factor %d must be integers ≥ 1 (a smaller target than the source is not growth)", n, m)
+	} else if m < 1 {
+		return nil, fmt.Errorf("hypercloning: --ffn-factor %d: want a whole number ≥ 1, the multiplier of the FFN width (default: --width-factor)", m)
 	}
 	if opts.Hidden != 0 || opts.Heads != 0 || opts.KVHeads != 0 || opts.FFN != 0 {
 		return nil, fmt.Errorf("hypercloning takes --width-factor and --ffn-factor, not --hidden/--heads/--kv-heads/--ffn (use --method lemon for arbitrary widths)")

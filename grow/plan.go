@@ -8,6 +8,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
 )
 
 // TensorPlan says how one output tensor is made.
@@ -119,6 +120,20 @@ func (p *Plan) storedDType(dt checkpoint.DType) checkpoint.DType {
 	return out
 }
 
+// rounds reports whether writing the plan's tensors as dt rounds source values
+// (dt cannot hold a float source dtype); "" keeps every dtype and rounds none.
+func (p *Plan) rounds(dt checkpoint.DType) bool {
+	if dt == "" {
+		return false
+	}
+	for _, t := range p.Tensors {
+		if t.DType.IsFloat() && !dt.Holds(t.DType) {
+			return true
+		}
+	}
+	return false
+}
+
 // InexactIn lists the tensors whose values are not exact when written as dt
 // ("" keeps each tensor's dtype), with the reason; nil when all are exact. F64
 // counts as exact (its rounding is far below every tolerance grow uses).
@@ -206,11 +221,33 @@ func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if in := p.InexactIn(dt); len(in) > 0 {
-		fmt.Fprintf(w, "note: not exact in %s: values are rounded when stored (the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later); --dtype f64 keeps them exact:\n", d)
+		fmt.Fprintf(w, "note: %s:\n", p.RoundingNote(dt))
 		for _, s := range in {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
+}
+
+// RoundingNote says, when the plan's values are not exact in dt ("" keeps each
+// tensor's dtype), that storage rounds them, how a check judges that, and what
+// a wider dtype would change; "" when every value is exact. A class that is
+// not exact (APPROX, NON-PRESERVING) is not made exact by any dtype, and the
+// note says so instead of pointing at one.
+func (p *Plan) RoundingNote(dt checkpoint.DType) string {
+	if len(p.InexactIn(dt)) == 0 {
+		return ""
+	}
+	d := string(p.storedDType(dt))
+	note := fmt.Sprintf("not exact in %s: values are rounded when stored", d)
+	switch {
+	case p.Class != probe.Exact && p.Class != probe.BitExact:
+		return note + fmt.Sprintf(" (the mapping records it); the claimed class is %s, which no dtype makes exact", p.Class)
+	case d == string(checkpoint.F32) || d == string(checkpoint.F64):
+		note += "; --dtype f64 keeps them exact"
+	default:
+		note += "; --dtype f32 keeps them to float32 rounding (f64: exact)"
+	}
+	return note + " (the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later)"
 }
 
 func humanBytes(n int64) string {

@@ -65,6 +65,12 @@ type Mapping struct {
 	// whatever precision it runs in, since the stored weights themselves differ
 	// from the exact ones by a float32-sized amount.
 	Rounded string `json:"rounded,omitempty"`
+	// Storage names the dtype ("F32", "F16", "BF16") the result's float tensors
+	// were rounded to after the operator, when narrower than the source's
+	// (grow convert --dtype, grow expand --dtype); empty when none. Check then
+	// compares the result with the source rounded to Storage: what the result
+	// can preserve is the function of the source as that dtype holds it.
+	Storage string `json:"storage,omitempty"`
 }
 
 // Model is a graph ready to run: weights decoded once in the chosen precision.

@@ -57,6 +57,11 @@ func (m *Mapping) Validate() error {
 		return fmt.Errorf("unknown exactness class %q (want %s, %s, %s, %s or %s)", m.Class,
 			BitExact, Exact, ExactUpToEps, Approx, NonPreserving)
 	}
+	if m.Storage != "" {
+		if dt, err := checkpoint.ParseDType(m.Storage); err != nil || !dt.IsFloat() || string(dt) != m.Storage {
+			return fmt.Errorf("storage dtype %q (want F64, F32, F16 or BF16)", m.Storage)
+		}
+	}
 	h := m.Hidden
 	if h == (HiddenMap{}) {
 		return nil // unknown: no layer-wise comparison
@@ -181,9 +186,14 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	if src == nil || dst == nil {
 		return nil, fmt.Errorf("probe: check needs two graphs")
 	}
+	var storage string
 	if mapping != nil {
 		if err := mapping.Validate(); err != nil {
 			return nil, fmt.Errorf("probe: check: mapping: %w", err)
+		}
+		if mapping.Storage != "" {
+			storage = mapping.Storage
+			src = graph.Round(src, checkpoint.DType(storage))
 		}
 	}
 	ms, err := New(src, opts.Precision)
@@ -195,6 +205,10 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 		return nil, fmt.Errorf("result: %w", err)
 	}
 	rep := &Report{Precision: opts.Precision}
+	if storage != "" {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the result was stored as %s: it is compared with the source rounded to %s",
+			storage, storage))
+	}
 
 	// What the mapping says.
 	hm := HiddenMap{Kind: "tile", Src: src.Hidden, Dst: dst.Hidden}

@@ -47,7 +47,7 @@ max|Δ| exceeds --tol.
 
 --ids-file holds one probe sequence per line (ids separated by commas or
 spaces) or a JSON array of arrays.`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs("SRC", "DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prec, err := parsePrecision(precision)
 			if err != nil {
@@ -55,10 +55,10 @@ spaces) or a JSON array of arrays.`,
 			}
 			opts.Precision = prec
 			if opts.Probes <= 0 || opts.SeqLen <= 0 {
-				return fmt.Errorf("--probes and --seq-len must be positive")
+				return usagef("--probes %d --seq-len %d: both must be positive", opts.Probes, opts.SeqLen)
 			}
-			if opts.Tol < 0 {
-				return fmt.Errorf("--tol must not be negative")
+			if opts.Tol < 0 || math.IsNaN(opts.Tol) {
+				return usagef("--tol %g: must not be negative", opts.Tol)
 			}
 			if idsFile != "" {
 				if opts.IDs, err = checkReadIDsFile(idsFile); err != nil {
@@ -217,7 +217,11 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 		if m.Layers != nil {
 			layers = fmt.Sprintf("layers %v", m.Layers)
 		}
-		fmt.Fprintf(w, "mapping  %s, class %s, %s, %s\n", m.Operator, m.Class, h, layers)
+		stored := ""
+		if m.Storage != "" {
+			stored = ", stored as " + m.Storage
+		}
+		fmt.Fprintf(w, "mapping  %s, class %s, %s, %s%s\n", m.Operator, m.Class, h, layers, stored)
 	} else {
 		if src.Hidden == dst.Hidden {
 			fmt.Fprintf(w, "mapping  none recorded: identity assumed, class %s\n", r.Class)

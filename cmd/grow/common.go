@@ -71,14 +71,14 @@ type outputFlags struct {
 // may be written (checkOutput), and --max-shard-size is a positive size.
 func (o *outputFlags) prepare(src string) error {
 	if o.out == "" {
-		return errors.New("no output directory (-o OUT)")
+		return usagef("no output directory: give -o OUT")
 	}
 	n, err := checkpoint.ParseSize(o.maxShardSize)
 	if err != nil {
-		return fmt.Errorf("--max-shard-size: %w", err)
+		return usagef("--max-shard-size: %w", err)
 	}
 	if n <= 0 {
-		return fmt.Errorf("--max-shard-size %q: must be positive", o.maxShardSize)
+		return usagef("--max-shard-size %q: must be positive", o.maxShardSize)
 	}
 	o.maxShard = n
 	return checkOutput(src, o.out, o.force)
@@ -110,6 +110,8 @@ func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	}
 	ctx, stop := writeContext()
 	defer stop()
+	setWriting(true)
+	defer setWriting(false)
 	err = checkpoint.WriteDir(o.out, entries, checkpoint.WriteOptions{
 		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: o.force,
@@ -128,10 +130,10 @@ func parseOutputDType(s string) (checkpoint.DType, error) {
 	}
 	d, err := checkpoint.ParseDType(s)
 	if err != nil {
-		return "", fmt.Errorf("--dtype %q: want f32, f16, bf16 or f64", s)
+		return "", usagef("--dtype %q: want f32, f16, bf16 or f64", s)
 	}
 	if !d.IsFloat() {
-		return "", fmt.Errorf("--dtype %q: want a float dtype (f32, f16, bf16 or f64)", s)
+		return "", usagef("--dtype %q: want a float dtype (f32, f16, bf16 or f64)", s)
 	}
 	return d, nil
 }
@@ -144,7 +146,7 @@ func parsePrecision(s string) (probe.Precision, error) {
 	case "f32", "float32":
 		return probe.F32, nil
 	}
-	return "", fmt.Errorf("--precision %q: want f32 or f64", s)
+	return "", usagef("--precision %q: want f32 or f64", s)
 }
 
 // parseIDs parses token ids separated by commas and/or white space: "1,403, 407"

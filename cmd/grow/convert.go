@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 )
 
@@ -45,7 +47,7 @@ when it is a terminal, unless --quiet.`,
 		Example: `  grow convert testdata/stories260k -o /tmp/stories-bf16 --dtype bf16
   grow convert path/to/model -o path/to/resharded --max-shard-size 500MB
   grow convert path/to/model -o path/to/model-f32 --dtype f32 --force --quiet`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
 		},
@@ -62,10 +64,10 @@ when it is a terminal, unless --quiet.`,
 func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 	dt, err := parseOutputDType(f.dtype)
 	if err != nil {
-		return fmt.Errorf("convert: %w", err)
+		return err
 	}
 	if err := f.prepare(src); err != nil {
-		return fmt.Errorf("convert: %w", err)
+		return err
 	}
 	ck, g, err := openGraph(src)
 	if err != nil {
@@ -85,9 +87,15 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		"grow.operator": "convert",
 		"grow.params":   string(params),
 	}
-	if err := carryMapping(ck, dt, meta); err != nil {
-		return fmt.Errorf("convert: %w", err)
+	m, err := convertMapping(ck, g, dt)
+	if err != nil {
+		return err
 	}
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	meta[probe.MetadataKey] = string(js)
 	cfg := g.OutputConfig()
 	if dt == "" && cfg != nil && g.Config != nil {
 		// Every tensor keeps its dtype, so config.json keeps the source's
@@ -141,30 +149,79 @@ func checkOutput(src, out string, force bool) error {
 	if !st.IsDir() {
 		return fmt.Errorf("output %s exists and is not a directory", out)
 	}
-	return nil
+	return replaceable(out)
 }
 
-// carryMapping keeps the mapping an operator recorded in the source (probe.Mapping),
-// so that grow check can still judge a converted result against the operator's own
-// source. A dtype narrower than a source tensor's rounds the values once more: the
-// mapping then says so (Rounded), and an EXACT claim is judged accordingly.
-func carryMapping(ck *checkpoint.Checkpoint, dt checkpoint.DType, meta map[string]string) error {
-	m, ok, err := probe.ReadMapping(ck)
-	if err != nil || !ok {
-		return err
+// replaceable returns nil when --force may replace the directory dir: it is
+// empty, or it holds a model (config.json, model.safetensors.index.json or a
+// .safetensors file), as every grow output does. Anything else, a folder of
+// someone's notes say, is refused with what it holds.
+func replaceable(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
 	}
-	if dt != "" {
-		for _, t := range ck.Tensors {
-			if t.DType.IsFloat() && dt.MantissaBits() < t.DType.MantissaBits() {
-				m.Rounded = string(dt)
-				break
-			}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() && (n == "config.json" || n == checkpoint.IndexName || filepath.Ext(n) == ".safetensors") {
+			return nil
+		}
+		if e.IsDir() {
+			n += "/"
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	held := strings.Join(names[:min(len(names), 3)], ", ")
+	if len(names) > 3 {
+		held += fmt.Sprintf(" and %d more", len(names)-3)
+	}
+	return fmt.Errorf("output %s exists and is not a model directory (it holds %s, but no config.json or .safetensors file); "+
+		"--force replaces only a model directory or an earlier grow output: choose another -o, or remove %s yourself", dir, held, dir)
+}
+
+// convertMapping returns the mapping grow convert records: the one an operator
+// recorded in the source (probe.Mapping), so that grow check still judges the
+// result against the operator's own source, or else the identity with the
+// class BIT-EXACT (the converted tensors hold exactly the source's values as
+// the output dtype rounds them). A dtype that cannot hold every source value
+// is recorded as the storage dtype, and grow check compares the result with
+// the source rounded to it. An operator whose values were already rounded
+// (Rounded) is now rounded to dt; so is one that scaled values, once F16's
+// narrow exponent range can round them (its subnormals), and anything rounded
+// twice (a second narrowing after a first).
+func convertMapping(ck *checkpoint.Checkpoint, g *graph.Graph, dt checkpoint.DType) (*probe.Mapping, error) {
+	m, ok, err := probe.ReadMapping(ck)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		m = &probe.Mapping{Operator: "convert", Class: probe.BitExact,
+			Hidden: probe.HiddenMap{Kind: "tile", Src: g.Hidden, Dst: g.Hidden}}
+	}
+	if dt == "" || !rounds(ck, dt) {
+		return m, nil
+	}
+	twice := m.Storage != "" && m.Storage != string(dt)
+	if m.Rounded != "" || twice || (ok && dt == checkpoint.F16) {
+		m.Rounded = string(dt)
+		if m.Class == probe.BitExact {
+			m.Class = probe.Exact
 		}
 	}
-	js, err := json.Marshal(m)
-	if err != nil {
-		return err
+	m.Storage = string(dt)
+	return m, nil
+}
+
+// rounds reports whether writing ck's float tensors as dt rounds any of them.
+func rounds(ck *checkpoint.Checkpoint, dt checkpoint.DType) bool {
+	for _, t := range ck.Tensors {
+		if t.DType.IsFloat() && !dt.Holds(t.DType) {
+			return true
+		}
 	}
-	meta[probe.MetadataKey] = string(js)
-	return nil
+	return false
 }

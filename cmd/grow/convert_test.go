@@ -435,8 +435,9 @@ func TestConvertKeepsConfigDType(t *testing.T) {
 }
 
 // TestConvertKeepsTheMapping: converting a grown checkpoint keeps the operator's
-// mapping, so grow check still judges it against the small source; a narrowing
-// dtype is recorded as rounding.
+// mapping, so grow check still judges it against the small source; a dtype
+// that rounds the values is recorded as the storage dtype (the check rounds the
+// source to it), and F16, whose subnormals can round scaled values, as rounding.
 func TestConvertKeepsTheMapping(t *testing.T) {
 	dir := t.TempDir()
 	src := testModel("stories260k")
@@ -445,12 +446,12 @@ func TestConvertKeepsTheMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		dtype, rounded string
-		pass           bool
+		dtype, storage, rounded string
 	}{
-		{"", "", true},
-		{"f64", "", true},
-		{"bf16", "BF16", false}, // BF16 rounding is far above the float32 rule
+		{"", "", ""},
+		{"f64", "", ""},
+		{"bf16", "BF16", ""},
+		{"f16", "F16", "F16"},
 	}
 	for _, tc := range tests {
 		out := filepath.Join(dir, "conv-"+tc.dtype)
@@ -461,22 +462,105 @@ func TestConvertKeepsTheMapping(t *testing.T) {
 		if _, _, err := growExec(t, args...); err != nil {
 			t.Fatal(err)
 		}
-		ck, err := checkpoint.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, ok, err := probe.ReadMapping(ck)
-		ck.Close()
-		if err != nil || !ok {
-			t.Fatalf("dtype %q: mapping %v %v", tc.dtype, ok, err)
-		}
-		if m.Operator != "hypercloning" || m.Class != probe.Exact || m.Rounded != tc.rounded {
-			t.Errorf("dtype %q: mapping %+v, want hypercloning EXACT rounded %q", tc.dtype, m, tc.rounded)
+		m := readMapping(t, out)
+		if m.Operator != "hypercloning" || m.Class != probe.Exact || m.Storage != tc.storage || m.Rounded != tc.rounded {
+			t.Errorf("dtype %q: mapping %+v, want hypercloning EXACT storage %q rounded %q", tc.dtype, m, tc.storage, tc.rounded)
 		}
 		stdout, _, err := growExec(t, "check", src, out, "--json")
 		rep := checkReport(t, stdout)
-		if rep.Pass != tc.pass || rep.Class != probe.Exact || (err == nil) != tc.pass {
-			t.Errorf("dtype %q: check class %s pass %v (err %v), want pass %v", tc.dtype, rep.Class, rep.Pass, err, tc.pass)
+		if !rep.Pass || rep.Class != probe.Exact || err != nil {
+			t.Errorf("dtype %q: check class %s pass %v (err %v), want EXACT and a pass", tc.dtype, rep.Class, rep.Pass, err)
+		}
+	}
+}
+
+func readMapping(t *testing.T, dir string) *probe.Mapping {
+	t.Helper()
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	m, ok, err := probe.ReadMapping(ck)
+	if err != nil || !ok {
+		t.Fatalf("%s: mapping %v %v", dir, ok, err)
+	}
+	return m
+}
+
+// editTensor rewrites dir/model.safetensors with the first element of tensor
+// name changed by delta, keeping every other tensor and the metadata.
+func editTensor(t *testing.T, dir, name string, delta float32) {
+	t.Helper()
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := checkpoint.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []checkpoint.Entry
+	found := false
+	for _, x := range f.Tensors {
+		if x.Name != name {
+			es = append(es, checkpoint.CopyEntry(x))
+			continue
+		}
+		found = true
+		es = append(es, checkpoint.Float32Entry(x.Name, x.DType, x.Shape, func() ([]float32, error) {
+			v, err := x.Float32()
+			if err != nil {
+				return nil, err
+			}
+			v[0] += delta
+			return v, nil
+		}))
+	}
+	if !found {
+		t.Fatalf("no tensor %s in %s", name, path)
+	}
+	var buf bytes.Buffer
+	err = checkpoint.WriteSafetensors(&buf, es, f.Metadata)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConvertThenCheck: grow check judges a BF16 or F16 conversion of a model,
+// plain or grown, by the rounding of its dtype: it passes (exit 0), and a
+// single weight of the converted file changed by 1e-2 fails it (exit 1).
+func TestConvertThenCheck(t *testing.T) {
+	dir := t.TempDir()
+	src := testModel("stories260k")
+	grown := filepath.Join(dir, "x2")
+	if _, _, err := growExec(t, "expand", src, "-o", grown, "--method", "hypercloning", "--width-factor", "2", "--no-check", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []struct{ name, path, tensor, class string }{
+		{"stories260k", src, "model.layers.2.self_attn.q_proj.weight", probe.BitExact},
+		{"hypercloned", grown, "model.layers.4.mlp.down_proj.weight", probe.Exact},
+	} {
+		for _, dt := range []string{"bf16", "f16"} {
+			name := model.name + "-" + dt
+			out := filepath.Join(dir, name)
+			if _, _, err := growExec(t, "convert", model.path, "-o", out, "--dtype", dt, "--quiet"); err != nil {
+				t.Fatal(err)
+			}
+			stdout, _, err := growExec(t, "check", src, out, "--json")
+			rep := checkReport(t, stdout)
+			if exitCode(err) != 0 || !rep.Pass || rep.Class != model.class {
+				t.Errorf("%s: check of the conversion: exit %d (%v), class %s, pass %v, want %s and exit 0",
+					name, exitCode(err), err, rep.Class, rep.Pass, model.class)
+			}
+			editTensor(t, out, model.tensor, 1e-2)
+			stdout, _, err = growExec(t, "check", src, out, "--json")
+			rep = checkReport(t, stdout)
+			if exitCode(err) != 1 || rep.Pass {
+				t.Errorf("%s: check after %s += 1e-2: exit %d (%v), pass %v, want a fail and exit 1\n%s",
+					name, model.tensor, exitCode(err), err, rep.Pass, rep.Verdict)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
@@ -62,7 +62,7 @@ head_dim never changes. A tied output head that needs a 1/q scale is untied and 
 unless --keep-tied folds the scale into the final norm. The plan is printed; unless
 --no-check, the result is checked against the source (grow check) and a failed check
 exits with status 1.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("SRC"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := grow.Options{
 				Method: grow.Method(f.method), WidthFactor: f.widthFactor, FFNFactor: f.ffnFactor,
@@ -100,16 +100,19 @@ exits with status 1.`,
 }
 
 func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Options) error {
+	if f.method == "" {
+		return usagef("no method: give --method hypercloning, lemon or zeropad")
+	}
 	dt, err := parseOutputDType(f.dtype)
 	if err != nil {
-		return fmt.Errorf("expand: %w", err)
+		return err
 	}
 	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
-		return fmt.Errorf("expand: --probes and --seq-len must be positive (or give --no-check)")
+		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", f.probes, f.seqLen)
 	}
 	if !f.dryRun {
 		if err := f.prepare(srcPath); err != nil {
-			return fmt.Errorf("expand: %w", err)
+			return err
 		}
 	}
 	ck, src, err := openGraph(srcPath)
@@ -118,15 +121,17 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	}
 	defer ck.Close()
 	res, err := grow.Expand(src, opts)
+	var refused *grow.OptionError
+	if errors.As(err, &refused) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
-	inexact := res.Plan.InexactIn(dt)
 	if !f.quiet || f.dryRun {
 		res.Plan.Print(w, dt)
-	} else if len(inexact) > 0 {
-		fmt.Fprintf(w, "note: the result is not exact in %s (%s); the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later; %s\n",
-			dtName(dt), strings.Join(res.Plan.InexactReasons(dt), ", "), widerHint(dt, src))
+	} else if note := res.Plan.RoundingNote(dt); note != "" {
+		fmt.Fprintf(w, "note: %s: %s\n", note, strings.Join(res.Plan.InexactReasons(dt), ", "))
 	}
 	if f.dryRun {
 		return nil
@@ -160,32 +165,15 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if f.noCheck {
 		return nil
 	}
-	return checkExpanded(w, srcPath, src, f, dt)
-}
-
-// widerHint suggests the dtype that keeps an inexact result (nearly) exact.
-func widerHint(dt checkpoint.DType, src *graph.Graph) string {
-	if dt == "" && src.Embed != nil {
-		dt = src.Embed.DType()
-	}
-	if dt == checkpoint.F32 {
-		return "--dtype f64 keeps it exact"
-	}
-	return "--dtype f32 keeps it to float32 rounding (f64: exact)"
-}
-
-func dtName(dt checkpoint.DType) string {
-	if dt == "" {
-		return "the source dtype"
-	}
-	return string(dt)
+	return checkExpanded(w, srcPath, src, f)
 }
 
 // checkExpanded reads the written result back and checks it against the
-// source (rounded to the output dtype when that is narrower), in float64; the
-// mapping written with the result says whether storage rounded the operator's
-// values (probe.Mapping.Rounded), and the check judges accordingly.
-func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, dt checkpoint.DType) error {
+// source in float64, as grow check would: the mapping written with the result
+// says whether it was stored in a narrower dtype (probe.Mapping.Storage: the
+// source is rounded to it) and whether storage rounded the operator's values
+// (probe.Mapping.Rounded), and the check judges accordingly.
+func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags) error {
 	ck, dst, err := openGraph(f.out)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
@@ -198,12 +186,8 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 	if !ok {
 		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
 	}
-	ref, narrowed := src, false
-	if dt != "" && src.Embed != nil && dt.MantissaBits() < src.Embed.DType().MantissaBits() {
-		ref, narrowed = grow.RoundGraph(src, dt), true
-	}
 	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: probe.F64}
-	rep, err := probe.Check(ref, dst, m, co)
+	rep, err := probe.Check(src, dst, m, co)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
@@ -211,10 +195,7 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 	if f.quiet {
 		fmt.Fprintf(w, "check (%s, max |Δlogits| %.3g, relative %.3g): %s: %s\n", rep.Precision, rep.MaxAbs, rep.Rel, rep.Class, rep.Verdict)
 	} else {
-		if narrowed {
-			srcPath += " rounded to " + string(dt)
-		}
-		checkWriteText(w, srcPath, f.out, ref, dst, m, co, rep)
+		checkWriteText(w, srcPath, f.out, src, dst, m, co, rep)
 	}
 	if !rep.Pass {
 		return errCheckFailed

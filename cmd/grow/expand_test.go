@@ -23,7 +23,7 @@ func TestExpandHyperCloningCLI(t *testing.T) {
 		verdicts []string
 	}{
 		{"default untie", []string{"--method", "hypercloning", "--width-factor", "2", "--ffn-factor", "3"}, true,
-			[]string{"verdict (EXACT): PASS", "precision f64", "rounded to F32 on storage", "not exact in source dtype"}},
+			[]string{"verdict (EXACT): PASS", "precision f64", "rounded to F32 on storage", "not exact in F32"}},
 		{"keep-tied f64", []string{"--method", "hypercloning", "--width-factor", "3", "--keep-tied", "--dtype", "f64"}, false,
 			[]string{"verdict (EXACT): PASS", "precision f64"}},
 		{"bf16 n2 against the rounded source", []string{"--method", "hypercloning", "--width-factor", "2", "--dtype", "bf16"}, true,

@@ -31,7 +31,7 @@ dtype. A tensor that fits no role of its family is an error.`,
 		Example: `  grow inspect testdata/stories260k
   grow inspect testdata/gpt2-random-realtok --tensors
   grow inspect path/to/model --json | jq .parameters`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := inspectModel(args[0], tensors)
 			if err != nil {

@@ -17,12 +17,8 @@ func testModel(name string) string { return filepath.Join("..", "..", "testdata"
 // growExec runs the grow command in-process and returns stdout and stderr.
 func growExec(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
+	_, err := execute(args, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -33,17 +33,20 @@ likely next tokens (with their token strings when the model directory has a
 tokenizer vocabulary). --json prints every logit instead: {"logits": [[...], ...]},
 one row per position over the whole vocabulary (a BERT without an MLM head gives
 its last hidden state). --greedy N appends N greedily decoded ids.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(idsFlag)
 			if err != nil {
-				return fmt.Errorf("--ids: %w", err)
+				return usagef("--ids: %w", err)
 			}
 			if len(ids) == 0 {
-				return fmt.Errorf("--ids: give at least one token id, e.g. --ids 1,403,407")
+				return usagef("no token ids: give --ids, e.g. --ids 1,403,407")
 			}
-			if greedy < 0 || top < 0 {
-				return fmt.Errorf("--greedy and --top must not be negative")
+			if greedy < 0 {
+				return usagef("--greedy %d: must not be negative", greedy)
+			}
+			if top < 0 {
+				return usagef("--top %d: must not be negative", top)
 			}
 			prec, err := parsePrecision(precision)
 			if err != nil {

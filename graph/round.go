@@ -1,15 +1,14 @@
-package grow
+package graph
 
 import (
 	"fmt"
 
 	"github.com/grow-ml/grow/checkpoint"
-	"github.com/grow-ml/grow/graph"
 )
 
 // rounded is a tensor whose values are rounded to a narrower float dtype.
 type rounded struct {
-	t  graph.Tensor
+	t  Tensor
 	dt checkpoint.DType
 }
 
@@ -22,7 +21,7 @@ func (r rounded) Float64() ([]float64, error) {
 	}
 	buf := make([]byte, len(v)*r.dt.Size())
 	if err := checkpoint.EncodeFloat64(buf, v, r.dt); err != nil {
-		return nil, fmt.Errorf("grow: rounding to %s: %w", r.dt, err)
+		return nil, fmt.Errorf("graph: rounding to %s: %w", r.dt, err)
 	}
 	out := make([]float64, len(v))
 	if err := checkpoint.DecodeFloat64(out, buf, r.dt); err != nil {
@@ -42,12 +41,12 @@ func (r rounded) Float32() ([]float32, error) {
 	return out, nil
 }
 
-// RoundGraph returns a copy of g whose float tensors read as if stored in dt:
-// what `grow convert --dtype dt` of g computes. Tensors already in dt, and
-// non-float tensors, are left as they are. It is the reference grow expand
-// checks a result written in a narrower dtype against.
-func RoundGraph(g *graph.Graph, dt checkpoint.DType) *graph.Graph {
-	return mapTensors(g, func(t graph.Tensor) graph.Tensor {
+// Round returns a copy of g whose float tensors read as if stored in dt: what
+// `grow convert --dtype dt` of g computes. Tensors already in dt, and non-float
+// tensors, are left as they are. It is the reference that a result stored in a
+// narrower dtype is checked against.
+func Round(g *Graph, dt checkpoint.DType) *Graph {
+	return g.MapTensors(func(t Tensor) Tensor {
 		if t == nil || !t.DType().IsFloat() || t.DType() == dt || !dt.IsFloat() {
 			return t
 		}
@@ -55,20 +54,21 @@ func RoundGraph(g *graph.Graph, dt checkpoint.DType) *graph.Graph {
 	})
 }
 
-// mapTensors returns a shallow copy of g with every tensor replaced by f(t).
-func mapTensors(g *graph.Graph, f func(graph.Tensor) graph.Tensor) *graph.Graph {
+// MapTensors returns a shallow copy of g with every tensor t replaced by f(t)
+// (f is called with nil for an absent tensor).
+func (g *Graph) MapTensors(f func(Tensor) Tensor) *Graph {
 	out := *g
-	lin := func(l graph.Linear) graph.Linear { return graph.Linear{W: f(l.W), B: f(l.B)} }
-	nrm := func(n graph.Norm) graph.Norm { return graph.Norm{W: f(n.W), B: f(n.B)} }
+	lin := func(l Linear) Linear { return Linear{W: f(l.W), B: f(l.B)} }
+	nrm := func(n Norm) Norm { return Norm{W: f(n.W), B: f(n.B)} }
 	out.Embed, out.Pos, out.TokenType = f(g.Embed), f(g.Pos), f(g.TokenType)
 	out.EmbedNorm, out.FinalNorm, out.MLMNorm = nrm(g.EmbedNorm), nrm(g.FinalNorm), nrm(g.MLMNorm)
 	out.Head, out.HeadBias, out.MLMTransform = f(g.Head), f(g.HeadBias), lin(g.MLMTransform)
-	out.Layers = make([]graph.Layer, len(g.Layers))
+	out.Layers = make([]Layer, len(g.Layers))
 	for i, L := range g.Layers {
-		out.Layers[i] = graph.Layer{AttnNorm: nrm(L.AttnNorm), MLPNorm: nrm(L.MLPNorm),
+		out.Layers[i] = Layer{AttnNorm: nrm(L.AttnNorm), MLPNorm: nrm(L.MLPNorm),
 			Q: lin(L.Q), K: lin(L.K), V: lin(L.V), O: lin(L.O), Up: lin(L.Up), Gate: lin(L.Gate), Down: lin(L.Down)}
 	}
-	out.Extras = make([]graph.Extra, len(g.Extras))
+	out.Extras = make([]Extra, len(g.Extras))
 	for i, e := range g.Extras {
 		out.Extras[i] = e
 		out.Extras[i].T = f(e.T)
