@@ -165,6 +165,8 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if f.noCheck {
 		return nil
 	}
+	interruptNote(fmt.Sprintf("grow expand: interrupted during the check: %s is written but not checked (run grow check %s %s)",
+		f.out, srcPath, f.out))
 	return checkExpanded(w, srcPath, src, f)
 }
 
