@@ -117,8 +117,11 @@ func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: o.force,
 		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
 	})
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("%w while writing %s; the partial output was removed (%v)", errInterrupted, o.out, err)
+	case err == nil && ctx.Err() != nil:
+		return fmt.Errorf("%w as the write ended: %s is written, nothing after it was done", errInterrupted, o.out)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -75,4 +76,53 @@ func TestConvertInterrupted(t *testing.T) {
 		t.Fatalf("%s holds %v after an interrupted write, want nothing", parent, ents)
 	}
 	sameHashes(t, before, tensorHashes(t, src))
+}
+
+// TestInterruptedBinary sends SIGINT to the grow binary during a check, and
+// during expand's check after its output was written: each exits with status
+// 130 and says on stderr what it stopped.
+func TestInterruptedBinary(t *testing.T) {
+	bin := growBinary(t)
+	src := testModel("stories260k")
+	out := filepath.Join(t.TempDir(), "x2")
+	tests := []struct {
+		name  string
+		args  []string
+		ready func() bool // when to send the signal
+		want  string      // in stderr
+	}{
+		{"check", []string{"check", src, src, "--probes", "2000"}, nil, "grow check: interrupted"},
+		{"expand's check", []string{"expand", src, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "2000"},
+			func() bool { _, err := os.Stat(filepath.Join(out, "config.json")); return err == nil },
+			"is written but not checked"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // past start-up: the handler is installed
+			for deadline := time.Now().Add(20 * time.Second); tc.ready != nil && !tc.ready(); {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the output did not appear within 20 s")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+				t.Errorf("exit %v, want status %d", err, exitInterrupted)
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q, want it to say %q", stderr.String(), tc.want)
+			}
+		})
+	}
 }
