@@ -74,11 +74,8 @@ func (o *outputFlags) prepare(src string) error {
 		return usagef("no output directory: give -o OUT")
 	}
 	n, err := checkpoint.ParseSize(o.maxShardSize)
-	if err != nil {
-		return usagef("--max-shard-size: %w", err)
-	}
-	if n <= 0 {
-		return usagef("--max-shard-size %q: must be positive", o.maxShardSize)
+	if err != nil || n <= 0 {
+		return usagef("--max-shard-size %q: want a positive size such as 5GB, 500MB or 2GiB", o.maxShardSize)
 	}
 	o.maxShard = n
 	return checkOutput(src, o.out, o.force)

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +37,121 @@ func TestExitCode(t *testing.T) {
 	}
 	if got := exitCode(errCheckFailed); got != 1 {
 		t.Errorf("check failed: exit status %d, want 1", got)
+	}
+}
+
+// TestExitStatus runs grow command lines in-process as main does and checks
+// the exit-status contract (README.md) and the first line each prints on
+// stderr (or, for a success, on stdout).
+func TestExitStatus(t *testing.T) {
+	m := testModel("stories260k")
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes")
+	if err := os.Mkdir(notes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(notes, "todo.txt"), []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	existing := filepath.Join(dir, "existing")
+	if code := runWith([]string{"convert", m, "-o", existing, "--quiet"}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("convert into %s: exit %d", existing, code)
+	}
+	changed := copyModel(t, "stories260k", modelEdit{tensor: "model.norm.weight", delta: 0.5})
+	out := filepath.Join(dir, "out")
+	tests := []struct {
+		args  []string
+		code  int
+		first string // in the first line of stderr, or of stdout for status 0
+	}{
+		{[]string{}, 0, "grow reads Hugging Face checkpoints"},
+		{[]string{"help", "expand"}, 0, "expand writes a wider model"},
+		{[]string{"shrink", m}, 2, `grow: unknown command "shrink" for "grow"`},
+		{[]string{"tokens"}, 2, `grow: unknown command "tokens" for "grow"`},
+		{[]string{"--no-such-flag"}, 2, "grow: unknown flag: --no-such-flag"},
+		{[]string{"version"}, 0, "grow " + version},
+		{[]string{"--version"}, 0, "grow " + version},
+		{[]string{"version", "now"}, 2, "grow version: takes no arguments, got 1"},
+
+		{[]string{"inspect"}, 2, "grow inspect: want 1 argument (MODEL), got 0"},
+		{[]string{"inspect", m, m}, 2, "grow inspect: want 1 argument (MODEL), got 2"},
+		{[]string{"inspect", "--bogus", m}, 2, "grow inspect: unknown flag: --bogus"},
+		{[]string{"inspect", "no/such/model"}, 1, "grow inspect: no/such/model: no such model directory or file"},
+		{[]string{"inspect", m}, 0, m},
+
+		{[]string{"convert", m}, 2, "grow convert: no output directory: give -o OUT"},
+		{[]string{"convert", m, "-o", out, "--dtype", "f8"}, 2, `grow convert: --dtype "f8": want f32, f16, bf16 or f64`},
+		{[]string{"convert", m, "-o", out, "--max-shard-size", "0"}, 2, `grow convert: --max-shard-size "0": want a positive size`},
+		{[]string{"convert", m, "-o", existing}, 1, "already exists; use --force to replace it"},
+		{[]string{"convert", m, "-o", notes, "--force"}, 1, "exists and is not a model directory (it holds todo.txt"},
+		{[]string{"convert", m, "-o", m, "--force"}, 1, "is the source model"},
+		{[]string{"convert", "no/such/model", "-o", out}, 1, "no/such/model: no such model directory or file"},
+
+		{[]string{"probe", m}, 2, "grow probe: no token ids: give --ids"},
+		{[]string{"probe", m, "--ids", "1,x"}, 2, `grow probe: --ids: "x" is not a token id`},
+		{[]string{"probe", m, "--ids", "1", "--precision", "f8"}, 2, `grow probe: --precision "f8": want f32 or f64`},
+		{[]string{"probe", m, "--ids", "1", "--greedy", "-1"}, 2, "grow probe: --greedy -1: must not be negative"},
+		{[]string{"probe", m, "--ids", "1", "--top", "many"}, 2, `grow probe: --top "many": want a whole number`},
+		{[]string{"probe", m, "--ids", "1", "--json"}, 0, `{"logits":`},
+
+		{[]string{"check", m}, 2, "grow check: want 2 arguments (SRC DST), got 1"},
+		{[]string{"check", m, m, "--probes", "0"}, 2, "grow check: --probes 0 --seq-len 32: both must be positive"},
+		{[]string{"check", m, m, "--probes", "x"}, 2, `grow check: --probes "x": want a whole number`},
+		{[]string{"check", m, m, "--tol", "-1"}, 2, "grow check: --tol -1: must not be negative"},
+		{[]string{"check", m, m, "--tol", "nan"}, 2, "grow check: --tol NaN: must not be negative"},
+		{[]string{"check", m, m, "--precision", "half"}, 2, `grow check: --precision "half": want f32 or f64`},
+		{[]string{"check", m, changed}, 1, "grow check: check failed: "},
+		{[]string{"check", m, m}, 0, "source   " + m},
+
+		{[]string{"expand"}, 2, "grow expand: want 1 argument (SRC), got 0"},
+		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method hypercloning, lemon or zeropad"},
+		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2"}, 2, "grow expand: no output directory: give -o OUT"},
+		{[]string{"expand", m, "-o", out, "--method", "wider"}, 2, `grow expand: unknown method "wider"`},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "0"}, 2,
+			"grow expand: hypercloning: --width-factor 0: want a whole number ≥ 1"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "1.5"}, 2,
+			`grow expand: --width-factor "1.5": want a whole number`},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--ffn-factor", "-1"}, 2,
+			"grow expand: hypercloning: --ffn-factor -1: want a whole number ≥ 1"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--pad-std", "1"}, 2,
+			"grow expand: --pad-std is a zeropad flag; hypercloning does not use it"},
+		{[]string{"expand", m, "-o", out, "--method", "lemon"}, 2, "grow expand: lemon needs --hidden"},
+		{[]string{"expand", m, "-o", out, "--method", "lemon", "--hidden", "32"}, 2, "grow expand: lemon: --hidden 32 is smaller than the source's 64"},
+		{[]string{"expand", m, "-o", out, "--method", "zeropad", "--hidden", "96", "--split-scale", "0.1"}, 2,
+			"grow expand: --split-scale is a lemon flag; zeropad does not use it"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "0"}, 2,
+			"grow expand: --probes 0 --seq-len 32: both must be positive (or give --no-check)"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dtype", "int8"}, 2,
+			`grow expand: --dtype "int8": want`},
+		{[]string{"expand", "no/such/model", "-o", out, "--method", "hypercloning", "--width-factor", "2"}, 1,
+			"grow expand: no/such/model: no such model directory or file"},
+		{[]string{"expand", m, "-o", notes, "--force", "--method", "hypercloning", "--width-factor", "2"}, 1,
+			"exists and is not a model directory"},
+		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2", "--dry-run"}, 0, "operator   hypercloning"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "10", "--dtype", "bf16", "--quiet"}, 1,
+			"grow expand: check failed"},
+	}
+	for _, tc := range tests {
+		var stdout, stderr bytes.Buffer
+		code := runWith(tc.args, &stdout, &stderr)
+		text := stderr.String()
+		if tc.code == 0 {
+			text = stdout.String()
+		}
+		first, _, _ := strings.Cut(text, "\n")
+		if code != tc.code || !strings.Contains(first, tc.first) {
+			t.Errorf("grow %s: exit %d, first line %q; want exit %d and %q\nstderr: %s",
+				strings.Join(tc.args, " "), code, first, tc.code, tc.first, stderr.String())
+		}
+		if code == exitUsage && !strings.Contains(stderr.String(), "\nusage: grow") {
+			t.Errorf("grow %s: a usage error without the usage line:\n%s", strings.Join(tc.args, " "), stderr.String())
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(notes, "todo.txt")); err != nil || string(b) != "keep me\n" {
+		t.Errorf("--force changed the notes folder: %q %v", b, err)
+	}
+	if len(tests) < 30 {
+		t.Errorf("%d command lines, want at least 30", len(tests))
 	}
 }
 

@@ -18,9 +18,15 @@ func run(args []string) int {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	go watchInterrupt(sig, os.Stderr, os.Exit)
-	cmd, err := execute(args, os.Stdout, os.Stderr)
+	return runWith(args, os.Stdout, os.Stderr)
+}
+
+// runWith executes grow with args, prints any error on stderr and returns the
+// exit status.
+func runWith(args []string, stdout, stderr io.Writer) int {
+	cmd, err := execute(args, stdout, stderr)
 	if err != nil {
-		report(os.Stderr, cmd, err)
+		report(stderr, cmd, err)
 	}
 	return exitCode(err)
 }
