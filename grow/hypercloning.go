@@ -8,7 +8,7 @@ import (
 	"github.com/grow-ml/grow/probe"
 )
 
-// hyperCloningSpec is HyperCloning (Samragh et al. 2024; operators.md §1): hidden,
+// hyperCloningSpec is HyperCloning (Samragh et al. 2024, "Scaling Smart", arXiv 2409.12903): hidden,
 // query heads and key/value heads ×N (key/value heads kept at 1 for multi-query
 // attention), FFN ×M, every consumer of a tiled axis divided by its copy count,
 // norms tiled with eps unchanged. Every hidden state of the grown model is

@@ -8,7 +8,7 @@ import (
 	"github.com/grow-ml/grow/probe"
 )
 
-// lemonSpec is LEMON's width expansion (Wang et al. 2024; operators.md §2): any
+// lemonSpec is LEMON's width expansion (Wang et al. 2024, "LEMON: Lossless model expansion", arXiv 2310.07999): any
 // hidden width D' ≥ D with q = D'/D copies of the stream and r = D' mod D
 // residue coordinates holding the per-token mean (LayerNorm: average expansion)
 // or 0 (RMSNorm: zero expansion); norm gains ×sqrt(s) and eps ×s with s = qD/D';

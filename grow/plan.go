@@ -243,12 +243,13 @@ func (p *Plan) RoundingNote(dt checkpoint.DType) string {
 	case p.Class != probe.Exact && p.Class != probe.BitExact:
 		return note + fmt.Sprintf(" (the mapping records it); the claimed class is %s, which no dtype makes exact", p.Class)
 	case d == string(checkpoint.F32) || d == string(checkpoint.F64):
-		note += "; --dtype f64 keeps them exact"
-	default:
-		note += "; --dtype f32 keeps them to float32 rounding (f64: exact)"
+		return note + rule + "; --dtype f64 keeps them exact"
 	}
-	return note + " (the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later)"
+	return note + rule + "; --dtype f32 keeps them to float32 rounding (f64: exact)"
 }
+
+// rule is how a rounded EXACT claim is judged, as RoundingNote says it.
+const rule = " (the mapping records it: an EXACT claim is judged with the float32 rule, now and by grow check later)"
 
 func humanBytes(n int64) string {
 	switch {

@@ -8,8 +8,9 @@ import (
 	"github.com/grow-ml/grow/probe"
 )
 
-// zeroPadSpec is zero-padding transfer (operators.md §4): the source weights in
-// the leading indices, zeros where exactness needs them (rows that write new
+// zeroPadSpec is zero-padding transfer (Zhang 2021, "Transfer training from
+// smaller language model", arXiv 2104.11390): the source weights in the leading
+// indices, zeros where exactness needs them (rows that write new
 // hidden coordinates, output columns of new heads and FFN units, new LayerNorm
 // gains) and zeros or --pad-std random values where the forward multiplies them
 // by zero. Norm gains ×sqrt(D/D') and eps ×D/D'. EXACT for RMSNorm; APPROX for

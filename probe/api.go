@@ -18,7 +18,7 @@ const (
 	F64 Precision = "f64"
 )
 
-// Exactness classes an operator can claim (operators.md §0.5).
+// Exactness classes an operator can claim (docs/exactness.md).
 const (
 	BitExact      = "BIT-EXACT"
 	Exact         = "EXACT"

@@ -10,7 +10,7 @@ import (
 	"github.com/grow-ml/grow/graph"
 )
 
-// Tolerances of the EXACT class (operators.md §0.5): max-abs logits difference
+// Tolerances of the EXACT class (docs/exactness.md): max-abs logits difference
 // relative to max(1, max|logits|), and the largest KL(p_src ‖ p_dst).
 const (
 	ExactTol64   = 1e-9
@@ -166,7 +166,7 @@ func Probes(n, seqLen, vocab int, seed int64, first []int) [][]int {
 // Check runs src and dst on the same probe sequences and reports how far their
 // outputs differ, with a verdict for the class the mapping claims. Random probes
 // start with FirstIDs(src); for BERT the last one ends with a quarter of
-// padding hidden by the attention mask (operators.md §0.5). A nil mapping
+// padding hidden by the attention mask (docs/exactness.md). A nil mapping
 // means the identity and the class EXACT when the two models have the same
 // hidden size; otherwise the hidden states are not compared and the class is
 // APPROX (report only).
@@ -284,7 +284,7 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 		}
 		seqs = Probes(opts.Probes, opts.SeqLen, vocab, opts.Seed, first)
 		if src.Family == graph.FamilyBERT && dst.Family == graph.FamilyBERT && len(seqs) >= 2 && opts.SeqLen >= 4 {
-			// operators.md §0.5: a padded batch with its attention mask. The
+			// docs/exactness.md: a padded batch with its attention mask. The
 			// last probe's last quarter becomes padding (pad_token_id, else 0).
 			b := len(seqs) - 1
 			pad := configID(src, "pad_token_id", 0, vocab)

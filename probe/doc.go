@@ -7,11 +7,11 @@
 // Model.ForwardBatch run whole sequences (GPT-2, the LLaMA family, BERT) and
 // return the logits at every position and the hidden state after the
 // embeddings and after every block. The semantics are those of transformers
-// (operators.md §0.3); the tests compare them with llama2.c, llm.c and an
+// (docs/exactness.md); the tests compare them with llama2.c, llm.c and an
 // independent float64 forward, and the interop tests with transformers.
 //
 // Check runs a source and a grown model on the same deterministic probes and
 // judges the differences for the exactness class the operator claims
-// (operators.md §0.5), using the Mapping the operator recorded (ReadMapping) to
+// (docs/exactness.md), using the Mapping the operator recorded (ReadMapping) to
 // compare hidden states layer by layer.
 package probe

@@ -40,7 +40,7 @@ is known, the deviation of every hidden state.
 The mapping and the claimed exactness class come from DST's safetensors metadata
 ("grow.mapping", written by grow's operators). Without one, two models of the same
 width are expected to be EXACT with the identity mapping. The verdict follows
-operators.md §0.5: EXACT in f64 needs max|Δ| ≤ 1e-9·max(1, max|logits|) and
+docs/exactness.md: EXACT in f64 needs max|Δ| ≤ 1e-9·max(1, max|logits|) and
 KL ≤ 1e-12 (f32: 1e-4, 1e-7 and 100% top-1), BIT-EXACT needs 0, the other
 classes are reported only. The exit status is 1 when the verdict fails or
 max|Δ| exceeds --tol.

@@ -1,6 +1,6 @@
 // Package reference is a deliberately plain float64 forward pass over
 // graph.Graph (GPT-2, the LLaMA family, BERT), used only as a test oracle. It
-// is written from operators.md §0.3 independently of package probe's engine
+// is written from docs/exactness.md (the forward pass) independently of package probe's engine
 // (it does not import probe): one position, one head, one dot product at a
 // time, float64 throughout, no BLAS, no fused weights. Tests compare the engine,
 // and the growth operators' results, with it.
