@@ -142,7 +142,8 @@ func (e *OptionError) Unwrap() error { return e.Err }
 
 // Expand grows g with the operator opts.Method. Nothing is read from g's
 // tensors: the result's tensors compute themselves when asked. Options it
-// refuses are an *OptionError.
+// refuses are an *OptionError; targets beyond MaxSize or the machine's memory
+// a *LimitError, refused before anything of their size is allocated.
 func Expand(g *graph.Graph, opts Options) (*Result, error) {
 	if g == nil {
 		return nil, errors.New("expand: no graph")
@@ -151,10 +152,21 @@ func Expand(g *graph.Graph, opts Options) (*Result, error) {
 		return nil, err
 	}
 	s, err := expandSpec(g, opts)
+	var limit *LimitError
+	if errors.As(err, &limit) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &OptionError{err}
 	}
-	return s.apply(g, opts)
+	r, err := s.apply(g, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMemory(r.Plan); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // expandSpec validates opts for g and returns the operator's spec.

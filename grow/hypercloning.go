@@ -23,6 +23,13 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 	} else if m < 1 {
 		return nil, fmt.Errorf("hypercloning: --ffn-factor %d: want a whole number ≥ 1, the multiplier of the FFN width (default: --width-factor)", m)
 	}
+	d0 := g.Dims
+	if h := float64(n) * float64(d0.Hidden); checkSize("", h) != nil {
+		return nil, checkSize(fmt.Sprintf("--width-factor %d: the hidden width %d×%d = %s", n, n, d0.Hidden, size(h)), h)
+	}
+	if f := float64(m) * float64(d0.FFN); checkSize("", f) != nil {
+		return nil, checkSize(fmt.Sprintf("--ffn-factor %d: the FFN width %d×%d = %s", m, m, d0.FFN, size(f)), f)
+	}
 	if opts.Hidden != 0 || opts.Heads != 0 || opts.KVHeads != 0 || opts.FFN != 0 {
 		return nil, fmt.Errorf("hypercloning takes --width-factor and --ffn-factor, not --hidden/--heads/--kv-heads/--ffn (use --method lemon for arbitrary widths)")
 	}

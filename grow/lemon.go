@@ -79,7 +79,18 @@ func explicitTarget(op Method, g *graph.Graph, opts Options) (graph.Dims, error)
 	if opts.WidthFactor != 0 || opts.FFNFactor != 0 || opts.Noise {
 		return d, fmt.Errorf("%s takes --hidden/--heads/--kv-heads/--ffn, not --width-factor/--ffn-factor/--noise-snr-db", op)
 	}
+	for _, f := range []struct {
+		flag string
+		v    int
+	}{{"--hidden", opts.Hidden}, {"--heads", opts.Heads}, {"--kv-heads", opts.KVHeads}, {"--ffn", opts.FFN}} {
+		if err := checkSize(fmt.Sprintf("%s %d", f.flag, f.v), float64(f.v)); err != nil {
+			return d, err
+		}
+	}
 	D2 := opts.Hidden
+	if f := float64(d.FFN) * float64(D2) / float64(d.Hidden); opts.FFN == 0 && checkSize("", f) != nil {
+		return d, checkSize(fmt.Sprintf("the FFN width that --hidden %d implies (%d·%d/%d = %s; give --ffn)", D2, d.FFN, D2, d.Hidden, size(f)), f)
+	}
 	if D2 < d.Hidden {
 		return d, fmt.Errorf("%s: --hidden %d is smaller than the source's %d (grow expand only grows)", op, D2, d.Hidden)
 	}

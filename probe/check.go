@@ -8,6 +8,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/sysmem"
 )
 
 // Tolerances of the EXACT class (docs/exactness.md): max-abs logits difference
@@ -195,6 +196,11 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 			storage = mapping.Storage
 			src = graph.Round(src, checkpoint.DType(storage))
 		}
+	}
+	if need, have := CheckMemory(src, dst, opts), sysmem.Total(); need > float64(have) {
+		return nil, fmt.Errorf("probe: check: %d probes × %d positions need about %s (both models' weights and every "+
+			"hidden state and logit of the probes), more than this machine's %s of memory; use fewer --probes or a shorter --seq-len",
+			opts.Probes, opts.SeqLen, sysmem.Bytes(need), sysmem.Bytes(float64(have)))
 	}
 	ms, err := New(src, opts.Precision)
 	if err != nil {
@@ -537,6 +543,41 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 		rep.Verdict = "PASS"
 	}
 	return rep, nil
+}
+
+// CheckMemory estimates the bytes Check holds for src and dst with opts (its
+// defaults filled in): both models' weights decoded in the compute precision,
+// and every probe's hidden states and logits of both models in float64. It is
+// a float64, since absurd options overflow an int.
+func CheckMemory(src, dst *graph.Graph, opts CheckOptions) float64 {
+	positions := float64(max(opts.Probes, 1)) * float64(max(opts.SeqLen, 1))
+	if opts.IDs != nil {
+		positions = 0
+		for _, s := range opts.IDs {
+			positions += float64(len(s))
+		}
+	}
+	size := 8.0
+	if opts.Precision == F32 {
+		size = 4
+	}
+	var total float64
+	for _, g := range []*graph.Graph{src, dst} {
+		var weights float64
+		g.MapTensors(func(t graph.Tensor) graph.Tensor {
+			if t != nil {
+				n := 1.0
+				for _, d := range t.Shape() {
+					n *= float64(d)
+				}
+				weights += n
+			}
+			return t
+		})
+		states := float64(g.Dims.Layers+1)*float64(g.Hidden) + float64(g.Vocab)
+		total += weights*size + positions*states*8
+	}
+	return total
 }
 
 // klDiv returns KL(softmax(p) ‖ softmax(q)) in float64 (0 when identical).

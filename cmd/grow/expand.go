@@ -13,6 +13,7 @@ import (
 
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
+	"github.com/grow-ml/grow/internal/sysmem"
 	"github.com/grow-ml/grow/probe"
 )
 
@@ -133,6 +134,11 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	} else if note := res.Plan.RoundingNote(dt); note != "" {
 		fmt.Fprintf(w, "note: %s: %s\n", note, strings.Join(res.Plan.InexactReasons(dt), ", "))
 	}
+	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: probe.F64}
+	if need, have := probe.CheckMemory(src, res.Graph, co), sysmem.Total(); !f.noCheck && need > float64(have) {
+		return fmt.Errorf("its check (%d probes × %d positions) would need about %s, more than this machine's %s of memory: "+
+			"give --no-check, or fewer --probes or a shorter --seq-len", co.Probes, co.SeqLen, sysmem.Bytes(need), sysmem.Bytes(float64(have)))
+	}
 	if f.dryRun {
 		return nil
 	}
@@ -167,7 +173,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	}
 	interruptNote(fmt.Sprintf("grow expand: interrupted during the check: %s is written but not checked (run grow check %s %s)",
 		f.out, srcPath, f.out))
-	return checkExpanded(w, srcPath, src, f)
+	return checkExpanded(w, srcPath, src, f, co)
 }
 
 // checkExpanded reads the written result back and checks it against the
@@ -175,7 +181,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 // says whether it was stored in a narrower dtype (probe.Mapping.Storage: the
 // source is rounded to it) and whether storage rounded the operator's values
 // (probe.Mapping.Rounded), and the check judges accordingly.
-func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags) error {
+func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, co probe.CheckOptions) error {
 	ck, dst, err := openGraph(f.out)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
@@ -188,7 +194,6 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags)
 	if !ok {
 		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
 	}
-	co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(src)), Seed: 1, Precision: probe.F64}
 	rep, err := probe.Check(src, dst, m, co)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)

@@ -183,3 +183,38 @@ func TestParseIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsurdSizes: sizes far beyond what any machine can hold are refused from
+// the plan-time estimate, before anything of their size is allocated, with a
+// message that names the limit, exit status 1, and nothing written.
+func TestAbsurdSizes(t *testing.T) {
+	m := testModel("stories260k")
+	out := filepath.Join(t.TempDir(), "out")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "300000000000000000", "--dry-run"},
+			"the hidden width 300000000000000000×64 = 1.92e+19 is beyond grow's limit of 1048576"},
+		{[]string{"expand", m, "--method", "lemon", "--hidden", "1000000000", "--dry-run"},
+			"--hidden 1000000000 is beyond grow's limit of 1048576"},
+		{[]string{"expand", m, "--method", "lemon", "--hidden", "9223372036854775807", "--dry-run"},
+			"--hidden 9223372036854775807 is beyond grow's limit of 1048576"},
+		{[]string{"expand", m, "-o", out, "--method", "lemon", "--hidden", "1000000", "--ffn", "1000"},
+			"more than this machine's"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "2000000000"},
+			"give --no-check, or fewer --probes"},
+		{[]string{"check", m, m, "--probes", "2000000000"},
+			"2000000000 probes × 32 positions need about"},
+	}
+	for _, tc := range tests {
+		var stderr bytes.Buffer
+		code := runWith(tc.args, io.Discard, &stderr)
+		if code != exitFailure || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("grow %s: exit %d, stderr %q; want exit 1 and %q", strings.Join(tc.args, " "), code, stderr.String(), tc.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("grow %s wrote %s", strings.Join(tc.args, " "), out)
+		}
+	}
+}
