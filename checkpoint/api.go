@@ -116,8 +116,15 @@ type WriteOptions struct {
 	// WrapWriter, when not nil, wraps every file writer (tests inject failures with it).
 	WrapWriter func(io.Writer) io.Writer
 	// Sync, when true, flushes every written file and the new directory to stable
-	// storage before the rename (slower; off by default, like cp and save_pretrained).
+	// storage before the rename, and the parent directory after it (off by
+	// default for library callers; the grow command turns it on).
 	Sync bool
+	// Sources are the files the entries read (the source checkpoint's files):
+	// replacing a directory that any of them resolves into is refused.
+	Sources []string
+	// Logf, when not nil, is told what the writer did besides writing (the
+	// removal of a temporary directory a killed run left behind).
+	Logf func(format string, args ...any)
 	// Context, when not nil, stops the write once it is done (a command cancels it
 	// on Ctrl-C): WriteDir then removes the temporary directory and returns an
 	// error wrapping Context.Err(). It is checked before every tensor, on every

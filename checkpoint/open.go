@@ -195,3 +195,20 @@ func (c *Checkpoint) Close() error {
 	}
 	return first
 }
+
+// Paths returns the files a checkpoint's data and description come from: its
+// safetensors files, index, config.json and side files.
+func (c *Checkpoint) Paths() []string {
+	var out []string
+	for _, f := range c.Files {
+		out = append(out, f.Path)
+	}
+	if c.Dir != "" {
+		for _, name := range append([]string{IndexName, ConfigName}, c.SideFiles...) {
+			if p := filepath.Join(c.Dir, name); isFile(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

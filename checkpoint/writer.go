@@ -259,7 +259,8 @@ func planShards(entries []plannedEntry, max int64) [][]plannedEntry {
 
 // WriteDir writes a model directory: shards (model.safetensors, or
 // model-0000i-of-0000N.safetensors with an index), config.json and side files,
-// atomically (temporary directory beside dir, renamed at the end).
+// atomically: Stage writes them into a temporary directory beside dir, and
+// Commit moves it into place.
 //
 // Every header is computed before any data is written; entries are then streamed
 // one at a time, so memory stays near that of one tensor's Write. An existing dir
@@ -268,23 +269,79 @@ func planShards(entries []plannedEntry, max int64) [][]plannedEntry {
 // error the temporary directory and the parent directories it created are
 // removed, and dir is left as it was. Source files (the side files) are only
 // opened for reading.
-func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
+func WriteDir(dir string, entries []Entry, opts WriteOptions) error {
+	s, err := Stage(dir, entries, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Commit(); err != nil {
+		s.Discard()
+		return err
+	}
+	return nil
+}
+
+// Stage writes what WriteDir writes into a temporary directory beside dir
+// (".NAME.grow-tmp-*", with a lock file beside it that marks it as in use) and
+// returns it unmoved: the caller can read it (check it) before Commit moves it
+// into place, or Discard it. Temporary directories of runs for the same dir
+// that were killed (their lock is free) are removed first, and opts.Logf is
+// told. On any error nothing is left behind.
+func Stage(dir string, entries []Entry, opts WriteOptions) (_ *Staged, err error) {
 	if dir == "" {
-		return errors.New("checkpoint: no output directory given")
+		return nil, errors.New("checkpoint: no output directory given")
 	}
 	dir = filepath.Clean(dir)
 	planned, total, err := planEntries(entries)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	max := opts.MaxShardSize
 	if max < 0 {
-		return fmt.Errorf("checkpoint: max shard size %d is negative", max)
+		return nil, fmt.Errorf("checkpoint: max shard size %d is negative", max)
 	}
 	if max == 0 {
 		max = DefaultMaxShardSize
 	}
 	shards := planShards(planned, max)
+	sides, err := outputNames(shards, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReplace(dir, opts); err != nil {
+		return nil, err
+	}
+	s, err := newStaged(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.Discard()
+		}
+	}()
+	if opts.Progress != nil {
+		opts.Progress.Start(len(planned), total)
+		defer opts.Progress.Finish()
+	}
+	w := &dirWriter{tmp: s.tmp, opts: opts}
+	if err := w.writeAll(shards, total, sides); err != nil {
+		return nil, err
+	}
+	if err := stopped(opts.Context); err != nil {
+		return nil, fmt.Errorf("checkpoint: writing %s stopped: %w", dir, err)
+	}
+	if opts.Sync {
+		if err := syncPath(s.tmp); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// outputNames checks that the side files are relative paths that no written
+// file overwrites, and returns them cleaned.
+func outputNames(shards [][]plannedEntry, opts WriteOptions) ([]string, error) {
 	names := make(map[string]bool)
 	for i := range shards {
 		names[ShardName(i, len(shards))] = true
@@ -299,64 +356,58 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 	for i, s := range opts.SideFiles {
 		c, err := cleanSideName(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if names[c] {
-			return fmt.Errorf("checkpoint: side file %q would overwrite a file WriteDir writes", s)
+			return nil, fmt.Errorf("checkpoint: side file %q would overwrite a file WriteDir writes", s)
 		}
 		names[c] = true
 		sides[i] = c
 	}
+	return sides, nil
+}
+
+// checkReplace refuses an existing dir without opts.Force, and a dir whose
+// replacement would remove a file the write reads: the side files' directory
+// inside it, or a source file (opts.Sources) that resolves into it through
+// symbolic links.
+func checkReplace(dir string, opts WriteOptions) error {
 	exists, err := pathExists(dir)
-	if err != nil {
+	if err != nil || !exists {
 		return err
 	}
-	if exists && !opts.Force {
+	if !opts.Force {
 		return fmt.Errorf("checkpoint: output %s already exists (force to replace it)", dir)
 	}
-	if exists && opts.SideFilesDir != "" && isStrictAncestor(dir, opts.SideFilesDir) {
+	if opts.SideFilesDir != "" && isStrictAncestor(dir, opts.SideFilesDir) {
 		return fmt.Errorf("checkpoint: refusing to replace %s: it contains the source directory %s", dir, opts.SideFilesDir)
 	}
-	parent := filepath.Dir(dir)
-	created, err := missingDirs(parent)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil { // runs after the temporary directory is removed
-			for _, d := range created {
-				os.Remove(d) // only empty directories go
-			}
-		}
-	}()
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".grow-tmp-")
+	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	defer func() {
+	for _, src := range opts.Sources {
+		r, err := filepath.EvalSymlinks(src)
 		if err != nil {
-			os.RemoveAll(tmp)
+			continue
 		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
-		return fmt.Errorf("checkpoint: %w", err)
+		if r == real || isStrictAncestor(real, r) {
+			return fmt.Errorf("checkpoint: refusing to replace %s: the source file %s resolves into it (%s)", dir, src, r)
+		}
 	}
-	if opts.Progress != nil {
-		opts.Progress.Start(len(planned), total)
-		defer opts.Progress.Finish()
-	}
+	return nil
+}
 
-	w := &dirWriter{tmp: tmp, opts: opts}
+// writeAll writes the shards, the index, config.json and the side files.
+func (d *dirWriter) writeAll(shards [][]plannedEntry, total int64, sides []string) error {
+	opts := d.opts
 	var weightMap map[string]string
 	if len(shards) > 1 {
-		weightMap = make(map[string]string, len(planned))
+		weightMap = make(map[string]string)
 	}
 	for i, sh := range shards {
 		name := ShardName(i, len(shards))
-		err := w.writeFile(name, func(fw io.Writer) error {
+		err := d.writeFile(name, func(fw io.Writer) error {
 			return writeShard(opts.Context, fw, sh, opts.Metadata, opts.Progress)
 		})
 		if err != nil {
@@ -374,7 +425,7 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		if err := w.writeBytes(IndexName, append(data, '\n')); err != nil {
+		if err := d.writeBytes(IndexName, append(data, '\n')); err != nil {
 			return err
 		}
 	}
@@ -383,7 +434,7 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 		if err != nil {
 			return fmt.Errorf("checkpoint: config.json: %w", err)
 		}
-		if err := w.writeBytes(ConfigName, data); err != nil {
+		if err := d.writeBytes(ConfigName, data); err != nil {
 			return err
 		}
 	}
@@ -391,19 +442,11 @@ func WriteDir(dir string, entries []Entry, opts WriteOptions) (err error) {
 		if err := stopped(opts.Context); err != nil {
 			return fmt.Errorf("checkpoint: writing %s stopped: %w", s, err)
 		}
-		if err := w.copyFile(s, filepath.Join(opts.SideFilesDir, opts.SideFiles[i])); err != nil {
+		if err := d.copyFile(s, filepath.Join(opts.SideFilesDir, opts.SideFiles[i])); err != nil {
 			return err
 		}
 	}
-	if err := stopped(opts.Context); err != nil {
-		return fmt.Errorf("checkpoint: writing %s stopped: %w", dir, err)
-	}
-	if opts.Sync {
-		if err := syncPath(tmp); err != nil {
-			return err
-		}
-	}
-	return replaceDir(tmp, dir, opts.Force)
+	return nil
 }
 
 // dirWriter writes files into the temporary directory.
@@ -591,39 +634,6 @@ func syncPath(p string) error {
 	defer f.Close()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("checkpoint: sync %s: %w", p, err)
-	}
-	return nil
-}
-
-// replaceDir renames tmp to dir. When dir exists (force), it is first renamed
-// aside, and removed only after tmp is in place; if the second rename fails the
-// old directory is put back.
-func replaceDir(tmp, dir string, force bool) error {
-	exists, err := pathExists(dir)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		if err := os.Rename(tmp, dir); err != nil {
-			return fmt.Errorf("checkpoint: moving the output into place: %w", err)
-		}
-		return nil
-	}
-	if !force {
-		return fmt.Errorf("checkpoint: output %s appeared while writing; not replaced", dir)
-	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("checkpoint: moving the old %s aside: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if rerr := os.Rename(old, dir); rerr != nil {
-			return fmt.Errorf("checkpoint: moving the output into place: %w (and restoring the old one failed: %v; it is at %s)", err, rerr, old)
-		}
-		return fmt.Errorf("checkpoint: moving the output into place: %w", err)
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("checkpoint: output written, but removing the old directory %s failed: %w", old, err)
 	}
 	return nil
 }

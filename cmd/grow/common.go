@@ -88,18 +88,21 @@ var writeContext = func() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// writeModel writes entries, derived from the source ck by the command op, as
-// the checkpoint directory o.out in shards of at most o.maxShard bytes: cfg as
-// its config.json (with torch_dtype set to dt unless dt is ""), meta plus
-// grow.source_sha256 (ck.SourceSHA256) in every shard's metadata, ck's side
-// files carried over, and a progress bar on stderr when it is a terminal and
-// not --quiet. wrap, when not nil, wraps every file writer. SIGINT or SIGTERM
-// during the write stops it and leaves no partial output (writeContext).
-func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
-	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) error {
+// stageModel writes entries, derived from the source ck by the command op, as
+// a checkpoint directory staged for o.out (checkpoint.Stage: beside it, not in
+// place) in shards of at most o.maxShard bytes: cfg as its config.json (with
+// torch_dtype set to dt unless dt is ""), meta plus grow.source_sha256
+// (ck.SourceSHA256) in every shard's metadata, ck's side files carried over,
+// every file flushed to disk, and a progress bar on stderr when it is a
+// terminal and not --quiet. wrap, when not nil, wraps every file writer.
+// SIGINT or SIGTERM during the write stops it and leaves nothing
+// (writeContext); after it, until commitModel or Discard, it removes the
+// staged directory before the command exits.
+func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
+	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) (*checkpoint.Staged, error) {
 	sum, err := ck.SourceSHA256()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	meta["grow.source_sha256"] = sum
 	if cfg != nil && dt != "" {
@@ -109,18 +112,40 @@ func writeModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	defer stop()
 	setWriting(true)
 	defer setWriting(false)
-	err = checkpoint.WriteDir(o.out, entries, checkpoint.WriteOptions{
+	s, err := checkpoint.Stage(o.out, entries, checkpoint.WriteOptions{
 		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Force: o.force,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Sources: ck.Paths(), Force: o.force, Sync: true,
 		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
+		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, "note: "+format+"\n", args...) },
 	})
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return fmt.Errorf("%w while writing %s; the partial output was removed (%v)", errInterrupted, o.out, err)
+		return nil, fmt.Errorf("%w while writing %s; the partial output was removed (%v)", errInterrupted, o.out, err)
 	case err == nil && ctx.Err() != nil:
-		return fmt.Errorf("%w as the write ended: %s is written, nothing after it was done", errInterrupted, o.out)
+		s.Discard()
+		return nil, fmt.Errorf("%w as the write of %s ended; nothing was written", errInterrupted, o.out)
+	case err != nil:
+		return nil, err
 	}
-	return err
+	interruptCleanup(func() { s.Discard() })
+	return s, nil
+}
+
+// commitModel moves a staged output into place and, unless quiet, says how an
+// existing one was replaced.
+func commitModel(stderr io.Writer, s *checkpoint.Staged, o outputFlags) error {
+	setWriting(true)
+	defer setWriting(false)
+	interruptCleanup(nil)
+	how, err := s.Commit()
+	if err != nil {
+		s.Discard()
+		return err
+	}
+	if how != "" && !o.quiet {
+		fmt.Fprintf(stderr, "note: the existing %s was %s\n", o.out, how)
+	}
+	return nil
 }
 
 // parseOutputDType parses a --dtype flag: "" keeps the source's dtypes.

@@ -103,8 +103,12 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		// checkpoint; transformers loads the model in the config's dtype).
 		cfg.DType = g.Config.DType
 	}
-	if err := writeModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil); err != nil {
-		return fmt.Errorf("convert: %w", err)
+	staged, err := stageModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil)
+	if err != nil {
+		return err
+	}
+	if err := commitModel(stderr, staged, f.outputFlags); err != nil {
+		return err
 	}
 	if !f.quiet {
 		var bytes int64

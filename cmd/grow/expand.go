@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/internal/sysmem"
@@ -36,6 +37,7 @@ type expandFlags struct {
 	dtype       string
 	dryRun      bool
 	noCheck     bool
+	keepFailed  bool
 	probes      int
 	seqLen      int
 }
@@ -60,9 +62,11 @@ Methods:
                 RMSNorm models, APPROX for LayerNorm models once the hidden width grows.
 
 head_dim never changes. A tied output head that needs a 1/q scale is untied and written
-unless --keep-tied folds the scale into the final norm. The plan is printed; unless
---no-check, the result is checked against the source (grow check) and a failed check
-exits with status 1.`,
+unless --keep-tied folds the scale into the final norm. The plan is printed. Unless
+--no-check, the result is written beside OUT, checked against the source (grow check)
+there, and moved into place only when the check passes: a failed check leaves nothing
+at OUT (--keep-failed keeps it as OUT.failed-check) and exits with status 1. With
+--no-check the output's metadata says it was not checked.`,
 		Args: exactArgs("SRC"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := grow.Options{
@@ -91,7 +95,8 @@ exits with status 1.`,
 	fl.Float64Var(&f.padStd, "pad-std", 0, "zeropad: standard deviation of the free new values (default 0: zeros)")
 	fl.StringVar(&f.dtype, "dtype", "", "output dtype: f32, f16, bf16 or f64 (default: the source's)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan only")
-	fl.BoolVar(&f.noCheck, "no-check", false, "do not run grow check on the result")
+	fl.BoolVar(&f.noCheck, "no-check", false, "do not check the result (its metadata then says it was not checked)")
+	fl.BoolVar(&f.keepFailed, "keep-failed", false, "keep an output that failed its check, as OUT.failed-check")
 	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the check verdict")
 	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard (e.g. 5GB, 500MB)")
@@ -158,22 +163,46 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if err != nil {
 		return err
 	}
-	err = writeModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, splitWrites)
+	if f.noCheck {
+		meta["grow.check"] = "not run (--no-check)"
+	}
+	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, splitWrites)
 	if limited {
 		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
 	}
 	if err != nil {
 		return err
 	}
+	if !f.noCheck {
+		interruptNote(fmt.Sprintf("grow expand: interrupted during the check; nothing was written to %s", f.out))
+		if err := checkExpanded(w, srcPath, src, staged.Path(), f, co); err != nil {
+			return discardFailed(w, staged, f, err)
+		}
+	}
+	if err := commitModel(stderr, staged, f.outputFlags); err != nil {
+		return err
+	}
 	if !f.quiet {
 		fmt.Fprintf(w, "wrote %s\n", f.out)
 	}
-	if f.noCheck {
-		return nil
+	return nil
+}
+
+// discardFailed removes an output whose check failed (or could not run), or
+// with --keep-failed moves it to OUT.failed-check, and returns err.
+func discardFailed(w io.Writer, staged *checkpoint.Staged, f expandFlags, err error) error {
+	if !f.keepFailed {
+		staged.Discard()
+		fmt.Fprintf(w, "nothing was written to %s (--keep-failed keeps a failed output)\n", f.out)
+		return err
 	}
-	interruptNote(fmt.Sprintf("grow expand: interrupted during the check: %s is written but not checked (run grow check %s %s)",
-		f.out, srcPath, f.out))
-	return checkExpanded(w, srcPath, src, f, co)
+	kept := f.out + ".failed-check"
+	if kerr := staged.Keep(kept); kerr != nil {
+		staged.Discard()
+		return fmt.Errorf("%w; %v", err, kerr)
+	}
+	fmt.Fprintf(w, "the output that failed its check is at %s; nothing was written to %s\n", kept, f.out)
+	return err
 }
 
 // checkExpanded reads the written result back and checks it against the
@@ -181,8 +210,8 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 // says whether it was stored in a narrower dtype (probe.Mapping.Storage: the
 // source is rounded to it) and whether storage rounded the operator's values
 // (probe.Mapping.Rounded), and the check judges accordingly.
-func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags, co probe.CheckOptions) error {
-	ck, dst, err := openGraph(f.out)
+func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, dir string, f expandFlags, co probe.CheckOptions) error {
+	ck, dst, err := openGraph(dir)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
@@ -192,7 +221,7 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, f expandFlags,
 		return fmt.Errorf("expand: check: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("expand: check: %s has no %s metadata", f.out, probe.MetadataKey)
+		return fmt.Errorf("expand: check: %s has no %s metadata", dir, probe.MetadataKey)
 	}
 	rep, err := probe.Check(src, dst, m, co)
 	if err != nil {

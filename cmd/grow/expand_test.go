@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,17 +134,72 @@ func TestExpandRefusals(t *testing.T) {
 }
 
 // Noise stored in BF16 does not cancel: grow says so before writing, and the
-// check fails with errCheckFailed (exit status 1).
+// check, run on the output before it is moved into place, fails with
+// errCheckFailed (exit status 1) and leaves nothing at -o; --keep-failed keeps
+// the output as OUT.failed-check; a previous output at -o stays as it was.
 func TestExpandCheckFailure(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "noisy")
-	text, _, err := growExec(t, "expand", expandStories, "-o", out, "--quiet", "--method", "hypercloning", "--width-factor", "2",
-		"--noise-snr-db", "10", "--dtype", "bf16")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "noisy")
+	noisy := []string{"--quiet", "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "10", "--dtype", "bf16"}
+	text, _, err := growExec(t, append([]string{"expand", expandStories, "-o", out}, noisy...)...)
 	if !errors.Is(err, errCheckFailed) {
 		t.Fatalf("error %v, want errCheckFailed\n%s", err, text)
 	}
-	if !strings.Contains(text, "not exact in BF16") || !strings.Contains(text, "FAIL") {
-		t.Errorf("output does not say why:\n%s", text)
+	if !strings.Contains(text, "not exact in BF16") || !strings.Contains(text, "FAIL") || !strings.Contains(text, "nothing was written to "+out) {
+		t.Errorf("output does not say why, or what was left:\n%s", text)
 	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a failed check left %v", left)
+	}
+
+	text, _, err = growExec(t, append([]string{"expand", expandStories, "-o", out, "--keep-failed"}, noisy...)...)
+	if !errors.Is(err, errCheckFailed) || !strings.Contains(text, out+".failed-check") {
+		t.Fatalf("--keep-failed: error %v\n%s", err, text)
+	}
+	if left := dirNames(t, dir); !slices.Equal(left, []string{"noisy.failed-check"}) {
+		t.Errorf("--keep-failed left %v, want [noisy.failed-check]", left)
+	}
+
+	if _, _, err := growExec(t, "expand", expandStories, "-o", out, "--quiet", "--method", "hypercloning", "--width-factor", "2"); err != nil {
+		t.Fatal(err)
+	}
+	before := tensorHashes(t, out)
+	_, _, err = growExec(t, append([]string{"expand", expandStories, "-o", out, "--force"}, noisy...)...)
+	if !errors.Is(err, errCheckFailed) {
+		t.Fatalf("--force: error %v, want errCheckFailed", err)
+	}
+	sameHashes(t, before, tensorHashes(t, out))
+}
+
+// TestExpandNoCheckAndForce: --no-check says in the output's metadata that it
+// was not checked; --force onto an earlier output says how it replaced it.
+func TestExpandNoCheckAndForce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x2")
+	args := []string{"expand", expandStories, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--no-check"}
+	if _, _, err := growExec(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	if got := shardMetadata(t, out)["model.safetensors"]["grow.check"]; got != "not run (--no-check)" {
+		t.Errorf("grow.check metadata %q, want \"not run (--no-check)\"", got)
+	}
+	_, stderr, err := growExec(t, append(args, "--force")...)
+	if err != nil || !strings.Contains(stderr, "note: the existing "+out+" was ") {
+		t.Errorf("--force: %v, stderr %q", err, stderr)
+	}
+}
+
+// dirNames lists the names in dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 // TestExpandThenCheckRounded: LEMON's √s gains and random splits are rounded when

@@ -67,7 +67,7 @@ func TestConvertInterrupted(t *testing.T) {
 	if err := o.prepare(src); err != nil {
 		t.Fatal(err)
 	}
-	err = writeModel(io.Discard, "convert", ck, entries, g.OutputConfig(), "", map[string]string{}, o,
+	_, err = stageModel(io.Discard, "convert", ck, entries, g.OutputConfig(), "", map[string]string{}, o,
 		func(w io.Writer) io.Writer { return &interruptWriter{w: w, ctx: &ctx} })
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), out) {
 		t.Fatalf("err = %v, want one saying that writing %s was interrupted", err, out)
@@ -93,8 +93,11 @@ func TestInterruptedBinary(t *testing.T) {
 	}{
 		{"check", []string{"check", src, src, "--probes", "2000"}, nil, "grow check: interrupted"},
 		{"expand's check", []string{"expand", src, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "2000"},
-			func() bool { _, err := os.Stat(filepath.Join(out, "config.json")); return err == nil },
-			"is written but not checked"},
+			func() bool {
+				staged, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".x2.grow-tmp-*", "config.json"))
+				return len(staged) > 0
+			},
+			"interrupted during the check; nothing was written to " + out},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,6 +125,9 @@ func TestInterruptedBinary(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("stderr %q, want it to say %q", stderr.String(), tc.want)
+			}
+			if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
 			}
 		})
 	}

@@ -36,6 +36,15 @@ var interrupt struct {
 	sync.Mutex
 	writing bool   // a write is in progress: it cleans up and returns errInterrupted
 	note    string // printed when the signal stops anything else
+	cleanup func() // run before the process exits on a signal (nil: nothing)
+}
+
+// interruptCleanup sets what an interrupt outside a write removes before the
+// process exits (a staged output); nil removes nothing.
+func interruptCleanup(f func()) {
+	interrupt.Lock()
+	defer interrupt.Unlock()
+	interrupt.cleanup = f
 }
 
 // interruptNote sets the line an interrupt outside a write prints.
@@ -54,14 +63,17 @@ func setWriting(w bool) {
 }
 
 // watchInterrupt waits for a signal on sig; then, unless a write is in
-// progress (which stops, cleans up and reports itself), it prints the note and
-// exits with status 130.
+// progress (which stops, cleans up and reports itself), it runs the cleanup,
+// prints the note and exits with status 130.
 func watchInterrupt(sig <-chan os.Signal, stderr io.Writer, exit func(int)) {
 	<-sig
 	interrupt.Lock()
 	defer interrupt.Unlock()
 	if interrupt.writing {
 		return
+	}
+	if interrupt.cleanup != nil {
+		interrupt.cleanup()
 	}
 	note := interrupt.note
 	if note == "" {
