@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -128,6 +129,87 @@ func TestInterruptedBinary(t *testing.T) {
 			}
 			if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
 				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// TestKilledBinary kills grow (SIGKILL: nothing of grow runs after it) while it
+// writes and while it checks, onto a fresh -o and onto an earlier output with
+// --force: -o then holds nothing or the earlier output, never a partial or
+// unchecked one, and the next run removes what the killed one left, saying so.
+func TestKilledBinary(t *testing.T) {
+	bin := growBinary(t)
+	src := testModel("stories260k")
+	staged := func(parent string) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(parent, ".out.grow-tmp-*", "config.json"))
+			return len(m) > 0
+		}
+	}
+	writing := func(parent string) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(parent, ".out.grow-tmp-*", "*.safetensors"))
+			return len(m) > 0
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		force   bool
+		when    func(parent string) func() bool
+		command []string
+	}{
+		{"expand while writing", false, writing, []string{"expand", src, "--method", "hypercloning", "--width-factor", "8", "--max-shard-size", "1MB", "--quiet"}},
+		{"expand while checking", false, staged, []string{"expand", src, "--method", "hypercloning", "--width-factor", "2", "--probes", "2000", "--quiet"}},
+		{"expand --force while checking", true, staged, []string{"expand", src, "--method", "hypercloning", "--width-factor", "2", "--probes", "2000", "--quiet"}},
+		{"convert while writing", true, writing, []string{"convert", src, "--max-shard-size", "10KB", "--quiet"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			out := filepath.Join(parent, "out")
+			var before map[string]string
+			if tc.force {
+				if code := runWith([]string{"convert", src, "-o", out, "--quiet"}, io.Discard, io.Discard); code != 0 {
+					t.Fatalf("first convert: exit %d", code)
+				}
+				before = tensorHashes(t, out)
+			}
+			args := append(append([]string{}, tc.command...), "-o", out)
+			if tc.force {
+				args = append(args, "--force")
+			}
+			cmd := exec.Command(bin, args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ready := tc.when(parent)
+			deadline := time.Now().Add(20 * time.Second)
+			for !ready() {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the stage to kill at did not come within 20 s")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if tc.force {
+				sameHashes(t, before, tensorHashes(t, out))
+			} else if _, err := os.Stat(out); err == nil {
+				t.Fatalf("%s exists after grow was killed", out)
+			}
+			// The next run for the same output cleans up after the killed one.
+			var stderr strings.Builder
+			next := exec.Command(bin, "convert", src, "-o", out, "--force", "--quiet")
+			next.Stderr = &stderr
+			if err := next.Run(); err != nil {
+				t.Fatalf("next run: %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "left by an earlier run that was stopped") {
+				t.Errorf("the next run did not say it cleaned up: %q", stderr.String())
+			}
+			if left := dirNames(t, parent); !slices.Equal(left, []string{"out"}) {
+				t.Errorf("after the next run %s holds %v, want [out]", parent, left)
 			}
 		})
 	}
