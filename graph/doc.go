@@ -7,7 +7,9 @@
 // tensor table (names before the layers, a per-layer template, names after,
 // with their storage and the conditions of optional tensors) maps tensor
 // names to roles and back, and its features say what the forward pass and the
-// operators need to know (Graph.Descriptor, Graph.Features).
+// operators need to know (Graph.Descriptor, Graph.Features). Nothing outside
+// this package and the config reading of package checkpoint tests which family
+// a model is.
 //
 // # Reading
 //

@@ -106,19 +106,21 @@ func (h HiddenMap) Apply(x []float64) []float64 {
 	return out
 }
 
-// FirstIDs returns the ids a random probe of g starts with: the config's
-// bos_token_id for GPT-2 and the LLaMA family; for BERT the config's
-// cls_token_id, or 101 (the [CLS] of the standard BERT vocabularies) when the
-// vocabulary is larger than that. Ids outside the vocabulary are left out.
+// FirstIDs returns the ids a random probe of g starts with: the id under
+// the config key of its family's start token (family.StartToken: GPT-2 and
+// the LLaMA family bos_token_id; BERT cls_token_id, or 101, the [CLS] of the
+// standard BERT vocabularies, when the vocabulary is larger than that). Ids
+// outside the vocabulary are left out.
 func FirstIDs(g *graph.Graph) []int {
-	id := configID(g, "bos_token_id", -1, g.Vocab)
-	if g.Family == graph.FamilyBERT {
-		def := -1
-		if g.Vocab > 101 {
-			def = 101
-		}
-		id = configID(g, "cls_token_id", def, g.Vocab)
+	st := g.Features().Start
+	if st.Key == "" {
+		return nil
 	}
+	def := -1
+	if st.Default >= 0 && g.Vocab > st.Default {
+		def = st.Default
+	}
+	id := configID(g, st.Key, def, g.Vocab)
 	if id < 0 {
 		return nil
 	}
@@ -269,8 +271,9 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 			}
 		}
 		seqs = Probes(opts.Probes, opts.SeqLen, vocab, opts.Seed, first)
-		if src.Family == graph.FamilyBERT && dst.Family == graph.FamilyBERT && len(seqs) >= 2 && opts.SeqLen >= 4 {
-			// operators.md §0.5: a padded batch with its attention mask. The
+		if !src.Features().Causal && !dst.Features().Causal && len(seqs) >= 2 && opts.SeqLen >= 4 {
+			// An encoder attends both ways, so padding could leak into real
+			// positions: probe a padded batch with its attention mask. The
 			// last probe's last quarter becomes padding (pad_token_id, else 0).
 			b := len(seqs) - 1
 			pad := configID(src, "pad_token_id", 0, vocab)
