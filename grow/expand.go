@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/graph/family"
-	"github.com/grow-ml/grow/probe"
 )
 
 // Method names a width-growth operator.
@@ -71,15 +71,15 @@ type Result struct {
 	// Plan says what was done to every tensor.
 	Plan *Plan
 	// Mapping is what grow check needs to judge the result.
-	Mapping probe.Mapping
+	Mapping claim.Mapping
 	// Params are the operator's parameters as recorded in grow.params.
 	Params map[string]any
 }
 
 // Metadata returns the safetensors metadata an operator records in every shard
 // written as dtype dt ("" keeps each tensor's dtype): grow.version, grow.operator,
-// grow.params and the mapping under probe.MetadataKey. When the plan's arithmetic
-// is not exact in dt, the mapping says so (probe.Mapping.Rounded), so that a later
+// grow.params and the mapping under claim.MetadataKey. When the plan's arithmetic
+// is not exact in dt, the mapping says so (claim.Mapping.Rounded), so that a later
 // grow check judges the result by what its dtype can hold.
 func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]string, error) {
 	mapping := r.Mapping
@@ -98,7 +98,7 @@ func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]strin
 		"grow.version":    version,
 		"grow.operator":   string(r.Plan.Operator),
 		"grow.params":     string(p),
-		probe.MetadataKey: string(m),
+		claim.MetadataKey: string(m),
 	}, nil
 }
 
@@ -120,7 +120,7 @@ type spec struct {
 	rel           float64
 	freeStd       float64
 	absRandom     bool
-	hiddenMap     probe.HiddenMap
+	hiddenMap     claim.HiddenMap
 	hiddenText    string
 	notes         []string
 	params        map[string]any
@@ -561,7 +561,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	}
 	params["seed"] = opts.Seed
 	return &Result{Graph: &out, Plan: plan, Params: params,
-		Mapping: probe.Mapping{Operator: string(s.op), Class: s.class, Hidden: s.hiddenMap}}, nil
+		Mapping: claim.Mapping{Operator: string(s.op), Class: s.class, Hidden: s.hiddenMap}}, nil
 }
 
 func isUniformOne(m *axisMap) bool {

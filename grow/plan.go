@@ -42,7 +42,7 @@ type Plan struct {
 	SrcEps, DstEps float64
 	// SrcTied and DstTied say whether the output head is the embedding.
 	SrcTied, DstTied bool
-	// Class is the exactness class the operator claims (probe.Exact, ...).
+	// Class is the exactness class the operator claims (claim.Exact, ...).
 	Class string
 	// Hidden describes the hidden-state mapping in words.
 	Hidden string
