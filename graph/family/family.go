@@ -149,10 +149,6 @@ const (
 	BiasIfMLP Bias = "if-mlp-bias"
 )
 
-// Optional reports whether a model of the family may have the biases or not,
-// depending on its config.
-func (b Bias) Optional() bool { return b == BiasIfAttention || b == BiasIfMLP }
-
 // Biases are the bias rules of the linear maps of a layer.
 type Biases struct {
 	QKV Bias // query, key and value projections
@@ -358,15 +354,12 @@ type Extra struct {
 	Role string
 	// Rule is RuleHidden, RuleCopy or RuleDrop.
 	Rule string
-	// Shape is the expected shape in dimension symbols (see Dims), nil for any.
+	// Shape is the expected shape in dimension symbols, nil for any: the
+	// hidden width D, the vocabulary V, the learned positions P, the token
+	// types T, the FFN width I, the query width Hd (heads × head_dim), the
+	// key/value width Kd; a number stands for itself.
 	Shape []string
 }
-
-// Dims lists the dimension symbols of shapes: the hidden width D, the
-// vocabulary V, the learned positions P, the token types T, the FFN width I,
-// the query width Hd (heads × head_dim) and the key/value width Kd; a number
-// stands for itself.
-const Dims = "D V P T I Hd Kd"
 
 // registry holds the descriptors by model_type; order is the order they
 // were registered in.
