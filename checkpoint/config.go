@@ -8,12 +8,15 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/grow-ml/grow/graph/family"
 )
 
-// Config is a typed view of a config.json for the families grow supports (gpt2,
-// llama, mistral, qwen2, bert), reading both transformers v4 and v5 spellings.
-// Marshal writes the typed fields back under the family's own key names and keeps
-// every other key as it was read.
+// Config is a typed view of a config.json for the model types package family
+// describes (gpt2, llama, mistral, qwen2, bert), reading both transformers v4
+// and v5 spellings: each model type's descriptor gives its key names, aliases
+// and defaults. Marshal writes the typed fields back under the family's own key
+// names and keeps every other key as it was read.
 //
 // Raw values (Get, Set) are what encoding/json decodes into an any: numbers are
 // float64, objects map[string]any, arrays []any.
@@ -36,8 +39,8 @@ type Config struct {
 	Tied          bool    // tie_word_embeddings, with the family's default
 	RopeTheta     float64 // rope_theta or rope_parameters.rope_theta
 	RopeScaling   map[string]any
-	AttentionBias bool   // q/k/v (and o for llama) biases: llama attention_bias; always true for qwen2
-	MLPBias       bool   // llama mlp_bias
+	AttentionBias bool   // the attention-bias switch (llama attention_bias), or whether q/k/v biases are fixed on
+	MLPBias       bool   // the MLP-bias switch (llama mlp_bias), or whether MLP biases are fixed on
 	DType         string // torch_dtype or dtype, e.g. "float32"
 
 	// LayerTypes is the v5 per-layer list (e.g. "full_attention",
@@ -54,28 +57,22 @@ type Config struct {
 	orig map[string]any
 }
 
-// Config families: the key spellings and defaults differ between them.
-const (
-	familyGPT2  = "gpt2"
-	familyLlama = "llama"
-	familyBERT  = "bert"
-)
+// descriptor returns the family descriptor of a model_type, nil when grow
+// does not know it.
+func descriptor(modelType string) *family.Descriptor {
+	d, _ := family.Lookup(modelType)
+	return d
+}
 
-// configFamily maps a model_type to the family whose key names it uses.
-func configFamily(modelType string) string {
-	switch modelType {
-	case "gpt2":
-		return familyGPT2
-	case "llama", "mistral", "qwen2":
-		return familyLlama
-	case "bert":
-		return familyBERT
+// Family returns the graph family of the config's model_type (the
+// descriptor's Family: "gpt2", "llama" also for mistral and qwen2, "bert"),
+// or "" for an unknown model_type.
+func (c *Config) Family() string {
+	if d := descriptor(c.ModelType); d != nil {
+		return d.Family
 	}
 	return ""
 }
-
-// Family returns "gpt2", "llama" (also for mistral and qwen2) or "bert".
-func (c *Config) Family() string { return configFamily(c.ModelType) }
 
 // configReader reads typed values from the raw map and records the first error.
 type configReader struct {
@@ -90,9 +87,10 @@ func (r *configReader) fail(key, format string, args ...any) {
 	}
 }
 
-// fullHeads sets the attention of GPT-2 and BERT, which have a key/value head
-// per query head and derive head_dim as hidden/heads: headsKey (c.Heads) must
-// divide hiddenKey (c.Hidden).
+// fullHeads sets the attention of a family with derived head widths
+// (family.Derived: GPT-2, BERT), which have a key/value head per query head
+// and derive head_dim as hidden/heads: headsKey (c.Heads) must divide
+// hiddenKey (c.Hidden).
 func (r *configReader) fullHeads(c *Config, headsKey, hiddenKey string) {
 	if r.err == nil && c.Hidden%c.Heads != 0 {
 		r.fail(headsKey, "%d does not divide %s %d", c.Heads, hiddenKey, c.Hidden)
@@ -261,9 +259,9 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": missing", name)
 	}
 	c.ModelType = mt
-	fam := configFamily(mt)
-	if fam == "" {
-		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": unsupported model type %q (grow knows gpt2, llama, mistral, qwen2, bert)", name, mt)
+	d := descriptor(mt)
+	if d == nil {
+		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": unsupported model type %q (grow knows %s)", name, mt, family.Known())
 	}
 	if v, there := raw["architectures"]; there && v != nil {
 		list, ok := v.([]any)
@@ -280,76 +278,78 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		}
 	}
 
-	switch fam {
-	case familyGPT2:
-		c.Hidden = r.intKey("n_embd", "hidden_size")
-		c.Layers = r.intKey("n_layer", "num_hidden_layers")
-		c.Heads = r.intKey("n_head", "num_attention_heads")
-		c.Vocab = r.intKey("vocab_size")
-		c.MaxPositions = r.optInt(1024, "n_positions", "max_position_embeddings")
-		c.FFN = r.optInt(0, "n_inner")
-		if r.err == nil && c.FFN == 0 {
-			c.FFN = 4 * c.Hidden
-		}
-		c.NormEps = r.optFloat(1e-5, "layer_norm_epsilon")
-		c.Act = r.optString("gelu_new", "activation_function")
-		c.Tied = r.optBool(true, "tie_word_embeddings")
-		c.AttentionBias, c.MLPBias = true, true
-		r.fullHeads(c, "n_head", "n_embd")
-	case familyBERT:
-		c.Hidden = r.intKey("hidden_size")
-		c.Layers = r.intKey("num_hidden_layers")
-		c.Heads = r.intKey("num_attention_heads")
-		c.FFN = r.intKey("intermediate_size")
-		c.Vocab = r.intKey("vocab_size")
-		c.MaxPositions = r.optInt(512, "max_position_embeddings")
-		c.TypeVocab = r.optInt(2, "type_vocab_size")
-		c.NormEps = r.optFloat(1e-12, "layer_norm_eps")
-		c.Act = r.optString("gelu", "hidden_act")
-		c.Tied = r.optBool(true, "tie_word_embeddings")
-		c.AttentionBias, c.MLPBias = true, true
-		r.fullHeads(c, "num_attention_heads", "hidden_size")
-	case familyLlama:
-		c.Hidden = r.intKey("hidden_size")
-		c.Layers = r.intKey("num_hidden_layers")
-		c.Heads = r.intKey("num_attention_heads")
-		c.FFN = r.intKey("intermediate_size")
-		c.Vocab = r.intKey("vocab_size")
-		c.KVHeads = r.optInt(0, "num_key_value_heads")
-		c.HeadDim = r.optInt(0, "head_dim")
-		c.MaxPositions = r.optInt(2048, "max_position_embeddings")
-		c.NormEps = r.optFloat(1e-6, "rms_norm_eps")
-		c.Act = r.optString("silu", "hidden_act")
-		c.Tied = r.optBool(false, "tie_word_embeddings")
-		switch mt {
-		case "qwen2":
-			c.AttentionBias = true
-		case "llama":
-			c.AttentionBias = r.optBool(false, "attention_bias")
-			c.MLPBias = r.optBool(false, "mlp_bias")
-		}
-		c.readRope(r)
-		if r.err == nil {
-			if c.KVHeads == 0 {
-				c.KVHeads = c.Heads
-			}
-			if c.Heads%c.KVHeads != 0 {
-				r.fail("num_key_value_heads", "%d does not divide num_attention_heads %d", c.KVHeads, c.Heads)
-			}
-			if c.HeadDim == 0 {
-				if c.Hidden%c.Heads != 0 {
-					r.fail("num_attention_heads", "%d does not divide hidden_size %d and head_dim is absent", c.Heads, c.Hidden)
-				}
-				c.HeadDim = c.Hidden / c.Heads
-			}
-		}
-	}
+	c.readTyped(r, d)
 	c.readDType(r)
 	c.readLayerTypes(r)
 	if r.err != nil {
 		return nil, r.err
 	}
 	return c, nil
+}
+
+// readTyped reads the typed values under the spellings and with the
+// defaults of the family d, in the order the family's config class lists
+// them, then checks the heads.
+func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
+	k := d.Config
+	c.Hidden = r.intKey(k.Hidden...)
+	c.Layers = r.intKey(k.Layers...)
+	c.Heads = r.intKey(k.Heads...)
+	if k.FFNPerHidden == 0 {
+		c.FFN = r.intKey(k.FFN...)
+	}
+	c.Vocab = r.intKey(k.Vocab...)
+	if k.KVHeads != nil {
+		c.KVHeads = r.optInt(0, k.KVHeads...)
+	}
+	if k.HeadDim != nil {
+		c.HeadDim = r.optInt(0, k.HeadDim...)
+	}
+	c.MaxPositions = r.optInt(k.PositionsDefault, k.Positions...)
+	if k.TypeVocab != nil {
+		c.TypeVocab = r.optInt(k.TypeVocabDefault, k.TypeVocab...)
+	}
+	if k.FFNPerHidden > 0 {
+		c.FFN = r.optInt(0, k.FFN...)
+		if r.err == nil && c.FFN == 0 {
+			c.FFN = k.FFNPerHidden * c.Hidden
+		}
+	}
+	c.NormEps = r.optFloat(k.NormEpsDefault, k.NormEps...)
+	c.Act = r.optString(k.ActDefault, k.Act...)
+	c.Tied = r.optBool(k.TiedDefault, "tie_word_embeddings")
+	c.AttentionBias = r.biasSwitch(k.AttentionBias, d.Features.Biases.QKV)
+	c.MLPBias = r.biasSwitch(k.MLPBias, d.Features.Biases.MLP)
+	if d.Features.Positions == family.Rotary {
+		c.readRope(r)
+	}
+	if d.Features.HeadDim == family.Derived {
+		r.fullHeads(c, k.Heads[0], k.Hidden[0])
+		return
+	}
+	if r.err == nil {
+		if c.KVHeads == 0 {
+			c.KVHeads = c.Heads
+		}
+		if c.Heads%c.KVHeads != 0 {
+			r.fail(k.KVHeads[0], "%d does not divide %s %d", c.KVHeads, k.Heads[0], c.Heads)
+		}
+		if c.HeadDim == 0 {
+			if c.Hidden%c.Heads != 0 {
+				r.fail(k.Heads[0], "%d does not divide %s %d and %s is absent", c.Heads, k.Hidden[0], c.Hidden, k.HeadDim[0])
+			}
+			c.HeadDim = c.Hidden / c.Heads
+		}
+	}
+}
+
+// biasSwitch reads a family's bias switch under key; a family without the
+// switch has the biases its rule fixes.
+func (r *configReader) biasSwitch(key string, rule family.Bias) bool {
+	if key != "" {
+		return r.optBool(false, key)
+	}
+	return rule == family.BiasAlways
 }
 
 // readRope reads rope_theta (v4), rope_parameters (v5) and rope_scaling.
@@ -478,23 +478,22 @@ func cloneValue(v any) any {
 // Marshal returns the config as JSON with the typed fields written under the family's
 // key names (head_dim and GPT-2 n_inner always explicit) and every other key kept.
 //
-// Keys written from the typed fields: gpt2 n_embd, n_layer, n_head, n_inner,
-// vocab_size, n_positions (and n_ctx when the source had it), layer_norm_epsilon,
-// activation_function; llama/mistral/qwen2 hidden_size, num_hidden_layers,
-// num_attention_heads, num_key_value_heads, head_dim, intermediate_size,
-// vocab_size, max_position_embeddings, rms_norm_eps, hidden_act, the RoPE base
-// (rope_theta and/or rope_parameters.rope_theta, as the source spelled it),
-// rope_scaling when the source had it, llama attention_bias and mlp_bias; bert
-// hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
-// vocab_size, max_position_embeddings, type_vocab_size, layer_norm_eps,
-// hidden_act. For every family: model_type, architectures,
-// tie_word_embeddings (when the source had it or it differs from the family
-// default), the dtype under torch_dtype and/or dtype as the source spelled it
-// (torch_dtype when it had neither) and layer_types (when present) resized to
-// the layer count.
+// Keys written from the typed fields, as the model type's descriptor spells
+// them (package family): the first spelling of the hidden width, layers, heads,
+// key/value heads and head_dim (where the family has them), FFN width,
+// vocabulary, positions, token types (BERT), norm eps and activation; their
+// other spellings and write-only aliases (GPT-2's hidden_size, n_ctx) where the
+// source had them; the bias switches (llama attention_bias and mlp_bias) where
+// the source had them or they are on; with rotary positions the RoPE base
+// (rope_theta and/or rope_parameters.rope_theta, as the source spelled it) and
+// rope_scaling when the source had it. For every family: model_type,
+// architectures, tie_word_embeddings (when the source had it or it differs
+// from the family default), the dtype under torch_dtype and/or dtype as the
+// source spelled it (torch_dtype when it had neither) and layer_types (when
+// present) resized to the layer count.
 func (c *Config) Marshal() ([]byte, error) {
-	fam := c.Family()
-	if fam == "" {
+	d := descriptor(c.ModelType)
+	if d == nil {
 		return nil, fmt.Errorf("checkpoint: %s: key \"model_type\": cannot write unsupported model type %q", c.Name, c.ModelType)
 	}
 	out := cloneMap(c.raw)
@@ -510,57 +509,8 @@ func (c *Config) Marshal() ([]byte, error) {
 		}
 		out["architectures"] = arch
 	}
-	var tieDefault bool
-	switch fam {
-	case familyGPT2:
-		out["n_embd"] = c.Hidden
-		out["n_layer"] = c.Layers
-		out["n_head"] = c.Heads
-		out["n_inner"] = c.FFN
-		out["vocab_size"] = c.Vocab
-		out["n_positions"] = c.MaxPositions
-		// Keys of GPT2Config.attribute_map, when the source spelled them too.
-		for k, v := range map[string]int{"hidden_size": c.Hidden, "num_hidden_layers": c.Layers,
-			"num_attention_heads": c.Heads, "max_position_embeddings": c.MaxPositions, "n_ctx": c.MaxPositions} {
-			if has(k) {
-				out[k] = v
-			}
-		}
-		out["layer_norm_epsilon"] = pyFloat(c.NormEps)
-		out["activation_function"] = c.Act
-		tieDefault = true
-	case familyBERT:
-		out["hidden_size"] = c.Hidden
-		out["num_hidden_layers"] = c.Layers
-		out["num_attention_heads"] = c.Heads
-		out["intermediate_size"] = c.FFN
-		out["vocab_size"] = c.Vocab
-		out["max_position_embeddings"] = c.MaxPositions
-		out["type_vocab_size"] = c.TypeVocab
-		out["layer_norm_eps"] = pyFloat(c.NormEps)
-		out["hidden_act"] = c.Act
-		tieDefault = true
-	case familyLlama:
-		out["hidden_size"] = c.Hidden
-		out["num_hidden_layers"] = c.Layers
-		out["num_attention_heads"] = c.Heads
-		out["num_key_value_heads"] = c.KVHeads
-		out["head_dim"] = c.HeadDim
-		out["intermediate_size"] = c.FFN
-		out["vocab_size"] = c.Vocab
-		out["max_position_embeddings"] = c.MaxPositions
-		out["rms_norm_eps"] = pyFloat(c.NormEps)
-		out["hidden_act"] = c.Act
-		if c.ModelType == "llama" {
-			if has("attention_bias") || c.AttentionBias {
-				out["attention_bias"] = c.AttentionBias
-			}
-			if has("mlp_bias") || c.MLPBias {
-				out["mlp_bias"] = c.MLPBias
-			}
-		}
-		c.writeRope(out)
-	}
+	c.writeTyped(out, d)
+	tieDefault := d.Config.TiedDefault
 	if has("tie_word_embeddings") || c.Tied != tieDefault {
 		out["tie_word_embeddings"] = c.Tied
 	}
@@ -593,6 +543,61 @@ func (c *Config) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("checkpoint: %s: %v", c.Name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// writeTyped writes the typed values into out under the family's keys: the
+// first spelling of each, the other spellings where out has them already.
+func (c *Config) writeTyped(out map[string]any, d *family.Descriptor) {
+	k := d.Config
+	write := func(v any, keys []string) {
+		for i, key := range keys {
+			if _, there := out[key]; i == 0 || there {
+				out[key] = v
+			}
+		}
+	}
+	write(c.Hidden, k.Hidden)
+	write(c.Layers, k.Layers)
+	write(c.Heads, k.Heads)
+	write(c.KVHeads, k.KVHeads)
+	write(c.HeadDim, k.HeadDim)
+	write(c.FFN, k.FFN)
+	write(c.Vocab, k.Vocab)
+	write(c.MaxPositions, k.Positions)
+	write(c.TypeVocab, k.TypeVocab)
+	for _, a := range k.WriteOnly {
+		if _, there := out[a.Key]; there {
+			out[a.Key] = c.typedValue(a.Value)
+		}
+	}
+	write(pyFloat(c.NormEps), k.NormEps)
+	write(c.Act, k.Act)
+	for _, b := range []struct {
+		key string
+		on  bool
+	}{{k.AttentionBias, c.AttentionBias}, {k.MLPBias, c.MLPBias}} {
+		if _, there := out[b.key]; b.key != "" && (there || b.on) {
+			out[b.key] = b.on
+		}
+	}
+	if d.Features.Positions == family.Rotary {
+		c.writeRope(out)
+	}
+}
+
+// typedValue returns the typed value an alias carries.
+func (c *Config) typedValue(v family.Value) int {
+	switch v {
+	case family.ValueHidden:
+		return c.Hidden
+	case family.ValueLayers:
+		return c.Layers
+	case family.ValueHeads:
+		return c.Heads
+	case family.ValuePositions:
+		return c.MaxPositions
+	}
+	return 0
 }
 
 // writeRope writes the RoPE base (and scaling) under the spellings the source used.

@@ -1,16 +1,16 @@
 package graph
 
-// This file fixes the package's API; bodies marked TODO(graph) are replaced by the
-// implementation.
-
 import (
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph/family"
 )
 
-// Family names a model family.
+// Family names the roles a model family's tensors map to (a family
+// descriptor's Family; package family describes each model_type).
 type Family string
 
-// The supported families. Mistral and Qwen2 are FamilyLlama with their own model_type.
+// The families of the registered descriptors. Mistral and Qwen2 are
+// FamilyLlama with their own model_type.
 const (
 	FamilyGPT2  Family = "gpt2"
 	FamilyLlama Family = "llama"
@@ -30,12 +30,12 @@ type Tensor interface {
 }
 
 // NormKind is LayerNorm or RMSNorm.
-type NormKind string
+type NormKind = family.NormKind
 
 // Norm kinds.
 const (
-	LayerNorm NormKind = "layernorm"
-	RMSNorm   NormKind = "rmsnorm"
+	LayerNorm = family.LayerNorm
+	RMSNorm   = family.RMSNorm
 )
 
 // Linear is y = W x + b with W [out, in]; B is nil when there is no bias.

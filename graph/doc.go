@@ -2,9 +2,14 @@
 // embeddings, per-layer attention and MLP matrices, norms and the output head, with
 // every matrix in [out, in] layout whatever the family stores on disk.
 //
-// Operators transform a Graph without knowing model families; one table per family
-// (gpt2.go, llama.go for LLaMA/Mistral/Qwen2, bert.go) maps tensor names to roles
-// and back.
+// Operators transform a Graph without knowing model families. A family is a
+// descriptor of package family (graph/family), one file per model_type: its
+// tensor table (names before the layers, a per-layer template, names after,
+// with their storage and the conditions of optional tensors) maps tensor
+// names to roles and back, and its features say what the forward pass and the
+// operators need to know (Graph.Descriptor, Graph.Features). Nothing outside
+// this package and the config reading of package checkpoint tests which family
+// a model is.
 //
 // # Reading
 //

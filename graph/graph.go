@@ -11,13 +11,14 @@ import (
 	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/graph/family"
 )
 
 // Extra rules (see Extra.Rule).
 const (
-	RuleHidden = "hidden"
-	RuleCopy   = "copy"
-	RuleDrop   = "drop"
+	RuleHidden = family.RuleHidden
+	RuleCopy   = family.RuleCopy
+	RuleDrop   = family.RuleDrop
 )
 
 // naming is how a graph's tensors are named in its family: the prefix of the
@@ -28,16 +29,6 @@ type naming struct {
 	set    bool
 }
 
-// slotKind says how a checkpoint tensor relates to the graph tensors it holds.
-type slotKind int
-
-const (
-	slotPlain     slotKind = iota // stored as the graph sees it
-	slotConv                      // GPT-2 Conv1D: stored [in, out], graph [out, in]
-	slotFusedConv                 // GPT-2 c_attn.weight: stored [in, Σ outᵢ], graph parts [outᵢ, in]
-	slotFusedVec                  // GPT-2 c_attn.bias: stored [Σ nᵢ], graph parts [nᵢ]
-)
-
 // dim is one expected axis length with the symbol that explains it in errors.
 type dim struct {
 	n   int
@@ -46,51 +37,17 @@ type dim struct {
 
 // slot is one checkpoint tensor of a family table and the graph fields it maps to.
 type slot struct {
-	name     string // the name written (modern spelling)
-	alt      string // a legacy spelling accepted on read (LayerNorm gamma/beta), or ""
-	kind     slotKind
-	roles    []string  // one role per part
-	ptrs     []*Tensor // the graph fields, one per part
-	want     [][]dim   // the logical (graph) shape of each part
-	optional bool      // may be absent
+	name  string // the name written (modern spelling)
+	alt   string // a legacy spelling accepted on read (LayerNorm gamma/beta), or ""
+	kind  family.Storage
+	roles []string  // one role per part
+	ptrs  []*Tensor // the graph fields, one per part
+	want  [][]dim   // the logical (graph) shape of each part
 	// copy marks a second name under which a tensor of another slot is
 	// written (BERT's decoder.bias); it is no role of its own.
 	copy bool
-}
-
-// flags decide which optional slots a family's layout contains.
-type flags struct {
-	head    bool // an untied output head is written
-	mlm     bool // BERT masked-LM head
-	qkvBias bool // LLaMA family q/k/v biases
-	oBias   bool // LLaMA o bias
-	mlpBias bool // LLaMA MLP biases
-	// decoderBias writes BERT's head.bias a second time as
-	// cls.predictions.decoder.bias (only on write, beside an untied decoder).
-	decoderBias bool
-}
-
-// table is one family: its layout (names ↔ roles), its extras and the config
-// keys that explain each dimension symbol.
-type table struct {
-	family Family
-	legend map[string]string
-	layout func(g *Graph, f flags) []slot
-	// writeFlags computes the layout flags of a graph about to be written and
-	// checks the family's constraints on its dims.
-	writeFlags func(g *Graph) (flags, error)
-}
-
-func tableFor(f Family) (*table, error) {
-	switch f {
-	case FamilyGPT2:
-		return gpt2Table, nil
-	case FamilyLlama:
-		return llamaTable, nil
-	case FamilyBERT:
-		return bertTable, nil
-	}
-	return nil, fmt.Errorf("graph: unknown family %q", f)
+	// tiedAlt: alt may appear beside name as a tied copy (family.Tensor.AltTiedCopy).
+	tiedAlt bool
 }
 
 // dims returns the dimension of a symbol: D, V, P, T, I, Hd (H·d), Kd (K·d) or
@@ -153,10 +110,10 @@ func formatDims(want []dim, legend map[string]string) string {
 // stored returns the shape a slot's checkpoint tensor has.
 func (s *slot) stored() []dim {
 	switch s.kind {
-	case slotConv:
+	case family.Conv1D:
 		w := s.want[0]
 		return []dim{w[1], w[0]}
-	case slotFusedConv, slotFusedVec:
+	case family.FusedConv1D, family.FusedRows:
 		total := dim{}
 		syms := make([]string, len(s.want))
 		for i, w := range s.want {
@@ -164,8 +121,8 @@ func (s *slot) stored() []dim {
 			syms[i] = w[0].sym
 		}
 		total.sym = strings.Join(syms, "+")
-		if s.kind == slotFusedVec {
-			return []dim{total}
+		if s.kind == family.FusedRows {
+			return append([]dim{total}, s.want[0][1:]...)
 		}
 		return []dim{s.want[0][1], total}
 	}
@@ -222,9 +179,6 @@ func (s *source) assign(sl *slot, legend map[string]string) error {
 		t, ok = s.take(sl.alt)
 	}
 	if !ok {
-		if sl.optional {
-			return nil
-		}
 		return fmt.Errorf("graph: %s: tensor %q is missing (the %s table needs it for %s)", s.where(), sl.name, s.ck.Config.ModelType, strings.Join(sl.roles, ", "))
 	}
 	want := sl.stored()
@@ -235,15 +189,15 @@ func (s *source) assign(sl *slot, legend map[string]string) error {
 		return fmt.Errorf("graph: %s: tensor %q has dtype %s; a weight must be F64, F32, F16 or BF16", t.File, t.Name, t.DType)
 	}
 	switch sl.kind {
-	case slotPlain:
+	case family.Plain:
 		*sl.ptrs[0] = NewView(t)
-	case slotConv:
+	case family.Conv1D:
 		*sl.ptrs[0] = &View{Src: t, Transposed: true}
-	case slotFusedConv, slotFusedVec:
+	case family.FusedConv1D, family.FusedRows:
 		lo := 0
 		for i, p := range sl.ptrs {
 			n := sl.want[i][0].n
-			*p = &View{Src: t, Transposed: sl.kind == slotFusedConv, Lo: lo, Hi: lo + n}
+			*p = &View{Src: t, Transposed: sl.kind == family.FusedConv1D, Lo: lo, Hi: lo + n}
 			lo += n
 		}
 	}
@@ -287,10 +241,8 @@ func (s *source) takeExtras(g *Graph, rules []extraRule, legend map[string]strin
 	return nil
 }
 
-var layerIndexRE = regexp.MustCompile(`(?:^|\.)(?:h|layers|layer)\.(\d+)\.`)
-
 // leftovers returns an error naming the tensors no role or rule took.
-func (s *source) leftovers(g *Graph, layersKey string, hint func(name string) string) error {
+func (s *source) leftovers(g *Graph, d *family.Descriptor, hint func(name string) string) error {
 	var names []*checkpoint.Tensor
 	for _, t := range s.ck.Tensors {
 		if !s.used[t.Name] {
@@ -302,9 +254,9 @@ func (s *source) leftovers(g *Graph, layersKey string, hint func(name string) st
 	}
 	t := names[0]
 	why := ""
-	if m := layerIndexRE.FindStringSubmatch(t.Name); m != nil {
+	if m := layerIndex(d).FindStringSubmatch(t.Name); m != nil {
 		if i, err := strconv.Atoi(m[1]); err == nil && i >= g.Dims.Layers {
-			why = fmt.Sprintf(" (layer %d, but %s says %s is %d)", i, s.cfg, layersKey, g.Dims.Layers)
+			why = fmt.Sprintf(" (layer %d, but %s says %s is %d)", i, s.cfg, d.Config.Layers[0], g.Dims.Layers)
 		}
 	}
 	if why == "" && hint != nil {
@@ -425,31 +377,14 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch cfg.Family() {
-	case "gpt2":
-		err = readGPT2(g, s)
-	case "llama":
-		err = readLlama(g, s)
-	case "bert":
-		err = readBERT(g, s)
-	default:
-		err = fmt.Errorf("graph: %s: model_type %q is not supported", s.cfg, cfg.ModelType)
+	d, ok := family.Lookup(cfg.ModelType)
+	if !ok {
+		return nil, fmt.Errorf("graph: %s: model_type %q is not supported", s.cfg, cfg.ModelType)
 	}
-	if err != nil {
+	if err := readFamily(g, s, d); err != nil {
 		return nil, err
 	}
 	return g, nil
-}
-
-// readSlots assigns every slot of the layout.
-func (s *source) readSlots(g *Graph, t *table, f flags) error {
-	slots := t.layout(g, f)
-	for i := range slots {
-		if err := s.assign(&slots[i], t.legend); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // normAct maps activation spellings to the graph's: "gelu_new" (tanh GELU),
@@ -517,10 +452,10 @@ func (g *Graph) fieldRoles() ([]string, []*Tensor) {
 }
 
 // writeLayout checks a graph about to be written and returns its slots.
-func (g *Graph) writeLayout() (*table, []slot, error) {
-	t, err := tableFor(g.Family)
-	if err != nil {
-		return nil, nil, err
+func (g *Graph) writeLayout() (*family.Descriptor, []slot, error) {
+	d := g.Descriptor()
+	if d == nil {
+		return nil, nil, fmt.Errorf("graph: unknown family %q", g.modelType())
 	}
 	if len(g.Layers) != g.Dims.Layers {
 		return nil, nil, fmt.Errorf("graph: %d layers, but Dims.Layers is %d", len(g.Layers), g.Dims.Layers)
@@ -538,7 +473,7 @@ func (g *Graph) writeLayout() (*table, []slot, error) {
 	if g.Heads%g.KVHeads != 0 {
 		return nil, nil, fmt.Errorf("graph: Dims.KVHeads %d does not divide Dims.Heads %d", g.KVHeads, g.Heads)
 	}
-	f, err := t.writeFlags(g)
+	f, err := g.writeFlags(d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -548,7 +483,7 @@ func (g *Graph) writeLayout() (*table, []slot, error) {
 	if g.Headless && g.Head != nil {
 		return nil, nil, errors.New("graph: the graph is headless (a base model) but has a Head")
 	}
-	slots := t.layout(g, f)
+	slots := g.layout(d, f)
 	covered := map[*Tensor]bool{}
 	for _, sl := range slots {
 		for _, p := range sl.ptrs {
@@ -561,14 +496,7 @@ func (g *Graph) writeLayout() (*table, []slot, error) {
 			return nil, nil, fmt.Errorf("graph: role %q is set, but a %s checkpoint (%s) has no tensor for it", roles[i], g.Family, g.modelType())
 		}
 	}
-	return t, slots, nil
-}
-
-func (g *Graph) modelType() string {
-	if g.Config != nil {
-		return g.Config.ModelType
-	}
-	return string(g.Family)
+	return d, slots, nil
 }
 
 // Roles lists every tensor of the graph with its role, in a stable order: the
@@ -576,19 +504,19 @@ func (g *Graph) modelType() string {
 // checkpoint names the graph reads from and writes to (a fused GPT-2 c_attn
 // appears under the q, k and v roles).
 func (g *Graph) Roles() []Role {
-	t, err := tableFor(g.Family)
-	if err != nil {
+	d := g.Descriptor()
+	if d == nil {
 		return nil
 	}
-	f, _ := t.writeFlags(g)
+	f, _ := g.writeFlags(d)
 	var out []Role
-	for _, sl := range t.layout(g, f) {
+	for _, sl := range g.layout(d, f) {
 		if sl.copy {
 			continue
 		}
 		for i, p := range sl.ptrs {
 			if *p != nil {
-				out = append(out, Role{Role: sl.roles[i], Names: []string{sl.name}, T: *p, AsIs: sl.kind == slotPlain})
+				out = append(out, Role{Role: sl.roles[i], Names: []string{sl.name}, T: *p, AsIs: sl.kind == family.Plain})
 			}
 		}
 	}
@@ -612,7 +540,7 @@ func (g *Graph) Entries(dt checkpoint.DType) ([]checkpoint.Entry, error) {
 	if dt != "" && !dt.IsFloat() {
 		return nil, fmt.Errorf("graph: output dtype %q is not a float dtype", dt)
 	}
-	t, slots, err := g.writeLayout()
+	d, slots, err := g.writeLayout()
 	if err != nil {
 		return nil, err
 	}
@@ -627,9 +555,6 @@ func (g *Graph) Entries(dt checkpoint.DType) ([]checkpoint.Entry, error) {
 			if *p != nil {
 				n++
 			}
-		}
-		if n == 0 && sl.optional {
-			continue
 		}
 		for j, p := range parts {
 			if p == nil {
@@ -657,7 +582,7 @@ func (g *Graph) Entries(dt checkpoint.DType) ([]checkpoint.Entry, error) {
 			return nil, err
 		}
 		if seen[x.Name] {
-			return nil, fmt.Errorf("graph: extra %q has the name of a %s tensor", x.Name, t.family)
+			return nil, fmt.Errorf("graph: extra %q has the name of a %s tensor", x.Name, d.Family)
 		}
 		seen[x.Name] = true
 		e, err := tensorEntry(x.Name, x.T, dt, false)
@@ -773,9 +698,9 @@ func checked[T float32 | float64](name string, n int, get func() ([]T, error)) (
 // slotEntry writes one slot.
 func slotEntry(sl *slot, parts []Tensor, dt checkpoint.DType) (checkpoint.Entry, error) {
 	switch sl.kind {
-	case slotPlain:
+	case family.Plain:
 		return tensorEntry(sl.name, parts[0], dt, false)
-	case slotConv:
+	case family.Conv1D:
 		return tensorEntry(sl.name, parts[0], dt, true)
 	}
 	// Fused: byte-copy when the parts are the source's consecutive views.
@@ -817,7 +742,7 @@ func fuse[T float32 | float64](sl *slot, parts []Tensor, get func(Tensor) ([]T, 
 		cat = append(cat, d...)
 		rows += p.Shape()[0]
 	}
-	if sl.kind == slotFusedConv {
+	if sl.kind == family.FusedConv1D {
 		cols := len(cat) / max(rows, 1)
 		return transpose(cat, rows, cols), nil
 	}
@@ -831,7 +756,7 @@ func fusedSource(sl *slot, parts []Tensor) *checkpoint.Tensor {
 	lo := 0
 	for _, p := range parts {
 		v, ok := p.(*View)
-		if !ok || v.Transposed != (sl.kind == slotFusedConv) || v.Lo != lo || v.Hi <= v.Lo {
+		if !ok || v.Transposed != (sl.kind == family.FusedConv1D) || v.Lo != lo || v.Hi <= v.Lo {
 			return nil
 		}
 		if src == nil {
@@ -845,7 +770,7 @@ func fusedSource(sl *slot, parts []Tensor) *checkpoint.Tensor {
 		return nil
 	}
 	full := src.Shape[0]
-	if sl.kind == slotFusedConv {
+	if sl.kind == family.FusedConv1D {
 		if len(src.Shape) != 2 {
 			return nil
 		}
@@ -881,14 +806,20 @@ func (g *Graph) OutputConfig() *checkpoint.Config {
 		c.Act = g.Act
 	}
 	c.Tied = g.Tied
-	if g.Family == FamilyLlama {
-		if g.RopeTheta > 0 {
-			c.RopeTheta = g.RopeTheta
+	if d := g.Descriptor(); d != nil {
+		if d.Features.Positions == family.Rotary {
+			if g.RopeTheta > 0 {
+				c.RopeTheta = g.RopeTheta
+			}
+			c.RopeScaling = maps.Clone(g.RopeScaling)
 		}
-		c.RopeScaling = maps.Clone(g.RopeScaling)
-		if c.ModelType == "llama" {
-			f, _ := llamaTable.writeFlags(g)
-			c.AttentionBias, c.MLPBias = f.qkvBias || f.oBias, f.mlpBias
+		// A config with bias switches states the biases the graph has.
+		attn, mlp := g.hasBiases()
+		if d.Config.AttentionBias != "" {
+			c.AttentionBias = attn
+		}
+		if d.Config.MLPBias != "" {
+			c.MLPBias = mlp
 		}
 	}
 	if g.Embed != nil {

@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
-	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/graph/family"
 )
 
 // Method names a width-growth operator.
@@ -70,17 +71,17 @@ type Result struct {
 	// Plan says what was done to every tensor.
 	Plan *Plan
 	// Mapping is what grow check needs to judge the result.
-	Mapping probe.Mapping
+	Mapping claim.Mapping
 	// Params are the operator's parameters as recorded in grow.params.
 	Params map[string]any
 }
 
 // Metadata returns the safetensors metadata an operator records in every shard
 // written as dtype dt ("" keeps each tensor's dtype): grow.version, grow.operator,
-// grow.params and the mapping under probe.MetadataKey. When the plan's arithmetic
-// is not exact in dt, the mapping says so (probe.Mapping.Rounded), and when dt
+// grow.params and the mapping under claim.MetadataKey. When the plan's arithmetic
+// is not exact in dt, the mapping says so (claim.Mapping.Rounded), and when dt
 // cannot hold every source value it names dt as the storage dtype
-// (probe.Mapping.Storage), so that a later grow check judges the result by what
+// (claim.Mapping.Storage), so that a later grow check judges the result by what
 // its dtype can hold.
 func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]string, error) {
 	mapping := r.Mapping
@@ -102,7 +103,7 @@ func (r *Result) Metadata(version string, dt checkpoint.DType) (map[string]strin
 		"grow.version":    version,
 		"grow.operator":   string(r.Plan.Operator),
 		"grow.params":     string(p),
-		probe.MetadataKey: string(m),
+		claim.MetadataKey: string(m),
 	}, nil
 }
 
@@ -124,7 +125,7 @@ type spec struct {
 	rel           float64
 	freeStd       float64
 	absRandom     bool
-	hiddenMap     probe.HiddenMap
+	hiddenMap     claim.HiddenMap
 	hiddenText    string
 	notes         []string
 	params        map[string]any
@@ -227,7 +228,7 @@ func checkHeadDim(g *graph.Graph, opts Options) error {
 // targetHeads validates or defaults H', K' for a hidden width D'.
 func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err error) {
 	d := g.Dims
-	derived := g.Family != graph.FamilyLlama // GPT-2 and BERT derive head_dim = hidden/heads
+	derived := g.Features().HeadDim == family.Derived // head_dim = hidden/heads (GPT-2, BERT)
 	h2 = opts.Heads
 	if h2 == 0 {
 		if derived {
@@ -242,7 +243,7 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 				h2 -= h2 % g0
 			}
 			h2 = max(h2, d.Heads)
-			if llamaConfig(g) && hidden%h2 != 0 {
+			if headsDivideHidden(g) && hidden%h2 != 0 {
 				// the largest head count below that transformers' LlamaConfig accepts
 				for h := h2 - 1; h >= d.Heads; h-- {
 					if hidden%h == 0 && (d.KVHeads == 1 || h%g0 == 0) {
@@ -253,8 +254,9 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 			}
 		}
 	}
-	if llamaConfig(g) && hidden%h2 != 0 {
-		return 0, 0, fmt.Errorf("%d heads do not divide the hidden width %d: transformers' LlamaConfig (model_type llama) refuses such a config even with head_dim written, so the checkpoint would not load; give --heads%s", h2, hidden, headsDividing(g, hidden))
+	if headsDivideHidden(g) && hidden%h2 != 0 {
+		desc := g.Descriptor()
+		return 0, 0, fmt.Errorf("%d heads do not divide the hidden width %d: transformers' %s (model_type %s) refuses such a config even with head_dim written, so the checkpoint would not load; give --heads%s", h2, hidden, desc.ConfigClass, desc.ModelType, headsDividing(g, hidden))
 	}
 	if derived && h2*d.HeadDim != hidden {
 		return 0, 0, fmt.Errorf("%d heads × head_dim %d = %d, not the hidden width %d; %s derives head_dim = hidden/heads, so heads must be hidden/%d = %g", h2, d.HeadDim, h2*d.HeadDim, hidden, g.Family, d.HeadDim, float64(hidden)/float64(d.HeadDim))
@@ -275,7 +277,7 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 			return 0, 0, fmt.Errorf("%d heads is not a multiple of the source's %d query heads per key/value head; give --kv-heads", h2, d.Heads/d.KVHeads)
 		}
 	}
-	if derived && k2 != h2 {
+	if !g.Features().GQA && k2 != h2 {
 		return 0, 0, fmt.Errorf("%s has no grouped-query attention; key/value heads must equal heads (%d), not %d", g.Family, h2, k2)
 	}
 	if k2 < d.KVHeads {
@@ -287,11 +289,13 @@ func targetHeads(g *graph.Graph, opts Options, hidden int) (h2, k2 int, err erro
 	return h2, k2, nil
 }
 
-// llamaConfig reports whether g is written with model_type "llama", whose
-// transformers config class requires hidden_size % num_attention_heads == 0
-// (Mistral's and Qwen2's do not).
-func llamaConfig(g *graph.Graph) bool {
-	return g.Family == graph.FamilyLlama && g.Config != nil && g.Config.ModelType == "llama"
+// headsDivideHidden reports whether g's transformers config class requires
+// hidden_size % num_attention_heads == 0 whatever head_dim says (LlamaConfig
+// for model_type llama; MistralConfig and Qwen2Config do not). A graph
+// without a config is written without one, so no config class judges it.
+func headsDivideHidden(g *graph.Graph) bool {
+	d := g.Descriptor()
+	return g.Config != nil && d != nil && d.Constraints.HeadsDivideHidden
 }
 
 // headsDividing lists, for the refusal of targetHeads, up to four head counts
@@ -530,8 +534,8 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	case g.Tied && headCopies == 1:
 		out.Head = nil // the tie stays exact: the grown embedding's extra columns meet zeros
 	case g.Tied && opts.KeepTied:
-		if g.Family == graph.FamilyBERT && !hasMLM {
-			return nil, errors.New("expand: --keep-tied: this BERT model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head")
+		if g.Features().MLMHead && !hasMLM {
+			return nil, fmt.Errorf("expand: --keep-tied: this %s model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head", g.Descriptor().Name)
 		}
 		fold = 1 / float64(headCopies)
 		out.Head = nil
@@ -598,7 +602,7 @@ func (s *spec) apply(g *graph.Graph, opts Options) (*Result, error) {
 	}
 	params["seed"] = opts.Seed
 	return &Result{Graph: &out, Plan: plan, Params: params,
-		Mapping: probe.Mapping{Operator: string(s.op), Class: s.class, Hidden: s.hiddenMap}}, nil
+		Mapping: claim.Mapping{Operator: string(s.op), Class: s.class, Hidden: s.hiddenMap}}, nil
 }
 
 func isUniformOne(m *axisMap) bool {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
-	"github.com/grow-ml/grow/probe"
 )
 
 // hyperCloningSpec is HyperCloning (Samragh et al. 2024, "Scaling Smart", arXiv 2409.12903): hidden,
@@ -53,13 +53,13 @@ func hyperCloningSpec(g *graph.Graph, opts Options) (*spec, error) {
 	dims := d
 	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = n*d.Hidden, n*d.Heads, kvUnits.dst, m*d.FFN
 	s := &spec{
-		op: HyperCloning, class: probe.Exact, dims: dims,
+		op: HyperCloning, class: claim.Exact, dims: dims,
 		hid:       tileResidueMap(d.Hidden, n*d.Hidden, fillZero, fillZero),
 		q:         blockMap(qUnits, d.HeadDim),
 		kv:        blockMap(kvUnits, d.HeadDim),
 		ffn:       circularMap(d.FFN, m*d.FFN),
 		normScale: 1, epsScale: 1,
-		hiddenMap:  probe.HiddenMap{Kind: "tile", Src: d.Hidden, Dst: n * d.Hidden},
+		hiddenMap:  claim.HiddenMap{Kind: "tile", Src: d.Hidden, Dst: n * d.Hidden},
 		hiddenText: fmt.Sprintf("h' = tile_%d(h) (every hidden state is %d copies of the source's)", n, n),
 		params:     map[string]any{"width_factor": n, "ffn_factor": m},
 	}

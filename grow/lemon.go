@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
-	"github.com/grow-ml/grow/probe"
 )
 
 // lemonSpec is LEMON's width expansion (Wang et al. 2024, "LEMON: Lossless model expansion", arXiv 2310.07999): any
@@ -48,7 +48,7 @@ func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 	dims := d
 	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = D2, h2, k2, i2
 	s := &spec{
-		op: LEMON, class: probe.Exact, dims: dims,
+		op: LEMON, class: claim.Exact, dims: dims,
 		hid:           tileResidueMap(d.Hidden, D2, fill, fillFree),
 		q:             blockMap(qUnits, d.HeadDim),
 		kv:            blockMap(kvUnits, d.HeadDim),
@@ -56,7 +56,7 @@ func lemonSpec(g *graph.Graph, opts Options) (*spec, error) {
 		normScale:     math.Sqrt(sc),
 		epsScale:      sc,
 		normNewCyclic: true,
-		hiddenMap:     probe.HiddenMap{Kind: "tile", Src: d.Hidden, Dst: D2, Fill: fillName},
+		hiddenMap:     claim.HiddenMap{Kind: "tile", Src: d.Hidden, Dst: D2, Fill: fillName},
 		hiddenText:    fmt.Sprintf(text, q, r),
 		params: map[string]any{"hidden": D2, "heads": h2, "kv_heads": k2, "ffn": i2,
 			"split_scale": split},

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
-	"github.com/grow-ml/grow/probe"
 )
 
 // TensorPlan says how one output tensor is made.
@@ -43,7 +43,7 @@ type Plan struct {
 	SrcEps, DstEps float64
 	// SrcTied and DstTied say whether the output head is the embedding.
 	SrcTied, DstTied bool
-	// Class is the exactness class the operator claims (probe.Exact, ...).
+	// Class is the exactness class the operator claims (claim.Exact, ...).
 	Class string
 	// Hidden describes the hidden-state mapping in words.
 	Hidden string
@@ -240,7 +240,7 @@ func (p *Plan) RoundingNote(dt checkpoint.DType) string {
 	d := string(p.storedDType(dt))
 	note := fmt.Sprintf("not exact in %s: values are rounded when stored", d)
 	switch {
-	case p.Class != probe.Exact && p.Class != probe.BitExact:
+	case p.Class != claim.Exact && p.Class != claim.BitExact:
 		return note + fmt.Sprintf(" (the mapping records it); the claimed class is %s, which no dtype makes exact", p.Class)
 	case d == string(checkpoint.F32) || d == string(checkpoint.F64):
 		return note + rule + "; --dtype f64 keeps them exact"

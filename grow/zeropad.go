@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
-	"github.com/grow-ml/grow/probe"
 )
 
 // zeroPadSpec is zero-padding transfer (Zhang 2021, "Transfer training from
@@ -34,9 +34,9 @@ func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
 		return nil, fmt.Errorf("zeropad: %w", err)
 	}
 	sc := float64(d.Hidden) / float64(D2)
-	class := probe.Exact
+	class := claim.Exact
 	if g.NormKind == graph.LayerNorm && D2 > d.Hidden {
-		class = probe.Approx
+		class = claim.Approx
 	}
 	dims := d
 	dims.Hidden, dims.Heads, dims.KVHeads, dims.FFN = D2, h2, k2, i2
@@ -51,11 +51,11 @@ func zeroPadSpec(g *graph.Graph, opts Options) (*spec, error) {
 		normNewCyclic: g.NormKind == graph.RMSNorm,
 		freeStd:       opts.PadStd,
 		absRandom:     true,
-		hiddenMap:     probe.HiddenMap{Kind: "pad", Src: d.Hidden, Dst: D2, Fill: "zero"},
+		hiddenMap:     claim.HiddenMap{Kind: "pad", Src: d.Hidden, Dst: D2, Fill: "zero"},
 		hiddenText:    fmt.Sprintf("h' = [h; 0] (%d new coordinates)", D2-d.Hidden),
 		params:        map[string]any{"hidden": D2, "heads": h2, "kv_heads": k2, "ffn": i2, "pad_std": opts.PadStd},
 	}
-	if class == probe.Approx {
+	if class == claim.Approx {
 		s.notes = append(s.notes, fmt.Sprintf("%s uses LayerNorm: the mean and variance of [h; 0] are not those of h, so the result is APPROX (relative error about (1-s)·|mean(h)|/std(h), s = %.4g); --method lemon is exact", g.Family, sc))
 	}
 	return s, nil

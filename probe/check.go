@@ -1,12 +1,12 @@
 package probe
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/internal/sysmem"
 )
@@ -22,109 +22,29 @@ const (
 )
 
 // ReadMapping reads the Mapping an operator recorded under MetadataKey in the
-// first shard of c. ok is false when there is none.
+// first shard of c (claim.ReadMapping). ok is false when there is none.
 func ReadMapping(c *checkpoint.Checkpoint) (m *Mapping, ok bool, err error) {
-	if c == nil || len(c.Files) == 0 {
-		return nil, false, nil
-	}
-	s, ok := c.Files[0].Metadata[MetadataKey]
-	if !ok {
-		return nil, false, nil
-	}
-	m, err = ParseMapping([]byte(s))
-	if err != nil {
-		return nil, false, fmt.Errorf("probe: %s: metadata %q: %w", c.Files[0].Path, MetadataKey, err)
-	}
-	return m, true, nil
+	return claim.ReadMapping(c)
 }
 
-// ParseMapping parses and validates a Mapping's JSON.
-func ParseMapping(data []byte) (*Mapping, error) {
-	var m Mapping
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
+// ParseMapping parses and validates a Mapping's JSON (claim.ParseMapping).
+func ParseMapping(data []byte) (*Mapping, error) { return claim.ParseMapping(data) }
 
-// Validate checks the mapping's class, hidden map and layer map.
-func (m *Mapping) Validate() error {
-	switch m.Class {
-	case BitExact, Exact, ExactUpToEps, Approx, NonPreserving:
-	default:
-		return fmt.Errorf("unknown exactness class %q (want %s, %s, %s, %s or %s)", m.Class,
-			BitExact, Exact, ExactUpToEps, Approx, NonPreserving)
-	}
-	if m.Storage != "" {
-		if dt, err := checkpoint.ParseDType(m.Storage); err != nil || !dt.IsFloat() || string(dt) != m.Storage {
-			return fmt.Errorf("storage dtype %q (want F64, F32, F16 or BF16)", m.Storage)
-		}
-	}
-	h := m.Hidden
-	if h == (HiddenMap{}) {
-		return nil // unknown: no layer-wise comparison
-	}
-	switch h.Kind {
-	case "tile", "pad":
-	default:
-		return fmt.Errorf("hidden map kind %q (want tile or pad)", h.Kind)
-	}
-	switch h.Fill {
-	case "", "zero", "mean":
-	default:
-		return fmt.Errorf("hidden map fill %q (want zero or mean)", h.Fill)
-	}
-	if h.Src <= 0 || h.Dst < h.Src {
-		return fmt.Errorf("hidden map from %d to %d coordinates (want 0 < src ≤ dst)", h.Src, h.Dst)
-	}
-	for j, s := range m.Layers {
-		if s < -1 {
-			return fmt.Errorf("layer map entry %d is %d (want a hidden-state index or -1)", j, s)
-		}
-	}
-	return nil
-}
-
-// Apply maps a source hidden state (length Src) to the grown model's (length Dst).
-func (h HiddenMap) Apply(x []float64) []float64 {
-	out := make([]float64, h.Dst)
-	fill := 0.0
-	if h.Fill == "mean" {
-		for _, v := range x {
-			fill += v
-		}
-		fill /= float64(len(x))
-	}
-	n := h.Src
-	if h.Kind == "tile" {
-		n = h.Dst / h.Src * h.Src
-	}
-	for i := range out {
-		if i < n {
-			out[i] = x[i%h.Src]
-		} else {
-			out[i] = fill
-		}
-	}
-	return out
-}
-
-// FirstIDs returns the ids a random probe of g starts with: the config's
-// bos_token_id for GPT-2 and the LLaMA family; for BERT the config's
-// cls_token_id, or 101 (the [CLS] of the standard BERT vocabularies) when the
-// vocabulary is larger than that. Ids outside the vocabulary are left out.
+// FirstIDs returns the ids a random probe of g starts with: the id under
+// the config key of its family's start token (family.StartToken: GPT-2 and
+// the LLaMA family bos_token_id; BERT cls_token_id, or 101, the [CLS] of the
+// standard BERT vocabularies, when the vocabulary is larger than that). Ids
+// outside the vocabulary are left out.
 func FirstIDs(g *graph.Graph) []int {
-	id := configID(g, "bos_token_id", -1, g.Vocab)
-	if g.Family == graph.FamilyBERT {
-		def := -1
-		if g.Vocab > 101 {
-			def = 101
-		}
-		id = configID(g, "cls_token_id", def, g.Vocab)
+	st := g.Features().Start
+	if st.Key == "" {
+		return nil
 	}
+	def := -1
+	if st.Default >= 0 && g.Vocab > st.Default {
+		def = st.Default
+	}
+	id := configID(g, st.Key, def, g.Vocab)
 	if id < 0 {
 		return nil
 	}
@@ -289,8 +209,9 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 			}
 		}
 		seqs = Probes(opts.Probes, opts.SeqLen, vocab, opts.Seed, first)
-		if src.Family == graph.FamilyBERT && dst.Family == graph.FamilyBERT && len(seqs) >= 2 && opts.SeqLen >= 4 {
-			// docs/exactness.md: a padded batch with its attention mask. The
+		if !src.Features().Causal && !dst.Features().Causal && len(seqs) >= 2 && opts.SeqLen >= 4 {
+			// An encoder attends both ways, so padding could leak into real
+			// positions: probe a padded batch with its attention mask. The
 			// last probe's last quarter becomes padding (pad_token_id, else 0).
 			b := len(seqs) - 1
 			pad := configID(src, "pad_token_id", 0, vocab)

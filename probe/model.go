@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/graph/family"
 )
 
 // float is the element type of a forward pass.
@@ -14,7 +15,6 @@ type float interface{ float32 | float64 }
 
 // arch is everything about a graph's computation that is not a weight.
 type arch struct {
-	family  graph.Family
 	D, L    int
 	H, K, d int
 	I, V, P int
@@ -29,8 +29,14 @@ type arch struct {
 	learned bool // learned absolute positions
 	// attnScale[l] multiplies q·k in layer l.
 	attnScale []float64
-	hasMLM    bool
-	outWidth  int // width of Result.Logits rows
+	// mlmHead: the family's output head is BERT's optional masked-LM head;
+	// hasMLM: the graph has it.
+	mlmHead bool
+	hasMLM  bool
+	// tokenTypes and embedNorm: the family adds token-type embeddings and
+	// normalises the embeddings (BERT).
+	tokenTypes, embedNorm bool
+	outWidth              int // width of Result.Logits rows
 	// window is the smallest sliding attention window of any layer (0: none).
 	// The engine attends to the whole causal prefix, so it refuses sequences
 	// longer than the window instead of computing something else.
@@ -131,7 +137,7 @@ func (m *Model) OutputWidth() int { return m.arch.outWidth }
 
 // HasLMHead reports whether Result.Logits are logits over the vocabulary (false
 // for a BERT without an MLM head, whose outputs are the last hidden state).
-func (m *Model) HasLMHead() bool { return m.arch.family != graph.FamilyBERT || m.arch.hasMLM }
+func (m *Model) HasLMHead() bool { return !m.arch.mlmHead || m.arch.hasMLM }
 
 // MaxPositions returns the longest sequence the model accepts: the learned
 // position table's length, or max_position_embeddings for RoPE (0: no limit).
@@ -251,32 +257,17 @@ func isNil(t graph.Tensor) bool {
 // the dims, and returns the computation's description.
 func validate(g *graph.Graph) (*arch, error) {
 	v := &validator{g: g, names: roleNames(g)}
-	a := &arch{family: g.Family, D: g.Hidden, L: g.Dims.Layers, H: g.Heads, K: g.KVHeads, d: g.HeadDim,
-		I: g.FFN, V: g.Vocab, P: g.Positions, eps: g.Eps, postLN: g.PostLN, actName: g.Act}
-	switch g.Family {
-	case graph.FamilyGPT2:
-		a.causal, a.learned = true, true
-	case graph.FamilyLlama:
-		a.causal, a.rope, a.gated, a.rms = true, true, true, true
-	case graph.FamilyBERT:
-		a.learned = true
-		if !g.PostLN {
-			v.fail("bert graph without PostLN (this engine runs BERT as post-LN)")
-		}
-	default:
+	desc := g.Descriptor()
+	if desc == nil {
 		return nil, fmt.Errorf("probe: %s: unknown family %q", modelName(g), g.Family)
 	}
-	if g.NormKind == graph.RMSNorm {
-		a.rms = true
-	} else if g.NormKind != graph.LayerNorm && g.NormKind != "" {
-		v.fail("unknown norm kind %q", g.NormKind)
-	}
-	if g.Family == graph.FamilyLlama && g.NormKind == graph.LayerNorm {
-		v.fail("llama graph with LayerNorm (want RMSNorm)")
-	}
-	if g.Family != graph.FamilyLlama && g.NormKind == graph.RMSNorm {
-		v.fail("%s graph with RMSNorm (want LayerNorm)", g.Family)
-	}
+	ft := desc.Features
+	a := &arch{D: g.Hidden, L: g.Dims.Layers, H: g.Heads, K: g.KVHeads, d: g.HeadDim,
+		I: g.FFN, V: g.Vocab, P: g.Positions, eps: g.Eps, postLN: g.PostLN, actName: g.Act,
+		causal: ft.Causal, learned: ft.Positions == family.Learned, rope: ft.Positions == family.Rotary,
+		gated: ft.GatedMLP, rms: ft.Norm == family.RMSNorm, mlmHead: ft.MLMHead,
+		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm}
+	v.features(g, desc)
 	if f, err := activation(g.Act); err != nil {
 		v.fail("%v", err)
 	} else {
@@ -304,11 +295,11 @@ func validate(g *graph.Graph) (*arch, error) {
 	if a.rope && !(g.RopeTheta > 0) {
 		v.fail("rope_theta is %v (want > 0)", g.RopeTheta)
 	}
-	if g.Family != graph.FamilyLlama && a.H*a.d != a.D {
+	if ft.HeadDim == family.Derived && a.H*a.d != a.D {
 		v.fail("heads %d × head dim %d = %d ≠ hidden size %d", a.H, a.d, a.H*a.d, a.D)
 	}
-	if g.Family != graph.FamilyLlama && a.K != a.H {
-		v.fail("key/value heads %d ≠ heads %d (only the llama family has grouped-query attention)", a.K, a.H)
+	if !ft.GQA && a.K != a.H {
+		v.fail("key/value heads %d ≠ heads %d (%s has no grouped-query attention)", a.K, a.H, g.Family)
 	}
 	if len(g.Layers) != a.L {
 		v.fail("graph has %d layers, dims say %d", len(g.Layers), a.L)
@@ -339,31 +330,38 @@ func validate(g *graph.Graph) (*arch, error) {
 	} else if !isNil(g.Pos) {
 		v.fail("pos: a RoPE model has no learned position embeddings")
 	}
-	if g.Family == graph.FamilyBERT {
+	if ft.TokenTypes {
 		if isNil(g.TokenType) {
-			v.fail("token_type: missing tensor (BERT needs token type embeddings)")
+			v.fail("token_type: missing tensor (%s needs token type embeddings)", g.Family)
 		} else if s := g.TokenType.Shape(); len(s) != 2 || s[1] != D || s[0] < 1 {
 			v.fail("token_type: shape %v, want [T, %d]", s, D)
 		}
-		v.normShape("embed_norm", g.EmbedNorm, false, D)
 	}
+	if ft.EmbedNorm {
+		v.normShape("embed_norm", g.EmbedNorm, a.rms, D)
+	}
+	// A family whose every linear map has a bias (GPT-2, BERT) needs them
+	// all. Elsewhere a bias is optional here (the graph reader holds each
+	// model type to its own rule), but q, k and v come together.
+	b := ft.Biases
+	allBiases := b.QKV == family.BiasAlways && b.O == family.BiasAlways && b.MLP == family.BiasAlways
 	for l := range g.Layers {
 		ly := &g.Layers[l]
 		p := fmt.Sprintf("layers.%d.", l)
 		v.normShape(p+"attn_norm", ly.AttnNorm, a.rms, D)
 		v.normShape(p+"mlp_norm", ly.MLPNorm, a.rms, D)
-		v.linShape(p+"attn.q", ly.Q, g.Family != graph.FamilyLlama, dimsWhy("[H·d, D]"), H*d, D)
-		v.linShape(p+"attn.k", ly.K, g.Family != graph.FamilyLlama, dimsWhy("[K·d, D]"), K*d, D)
-		v.linShape(p+"attn.v", ly.V, g.Family != graph.FamilyLlama, dimsWhy("[K·d, D]"), K*d, D)
-		v.linShape(p+"attn.o", ly.O, g.Family != graph.FamilyLlama, dimsWhy("[D, H·d]"), D, H*d)
-		v.linShape(p+"mlp.up", ly.Up, g.Family != graph.FamilyLlama, dimsWhy("[I, D]"), I, D)
-		v.linShape(p+"mlp.down", ly.Down, g.Family != graph.FamilyLlama, dimsWhy("[D, I]"), D, I)
+		v.linShape(p+"attn.q", ly.Q, allBiases, dimsWhy("[H·d, D]"), H*d, D)
+		v.linShape(p+"attn.k", ly.K, allBiases, dimsWhy("[K·d, D]"), K*d, D)
+		v.linShape(p+"attn.v", ly.V, allBiases, dimsWhy("[K·d, D]"), K*d, D)
+		v.linShape(p+"attn.o", ly.O, allBiases, dimsWhy("[D, H·d]"), D, H*d)
+		v.linShape(p+"mlp.up", ly.Up, allBiases, dimsWhy("[I, D]"), I, D)
+		v.linShape(p+"mlp.down", ly.Down, allBiases, dimsWhy("[D, I]"), D, I)
 		if a.gated {
 			v.linShape(p+"mlp.gate", ly.Gate, false, dimsWhy("[I, D]"), I, D)
 		} else if !isNil(ly.Gate.W) {
 			v.fail("%smlp.gate: a %s MLP has no gate", p, g.Family)
 		}
-		if g.Family == graph.FamilyLlama {
+		if !allBiases {
 			// Biases are optional, but all three of q, k, v come together.
 			nb := 0
 			for _, t := range []graph.Tensor{ly.Q.B, ly.K.B, ly.V.B} {
@@ -387,7 +385,7 @@ func validate(g *graph.Graph) (*arch, error) {
 		v.shape("head", g.Head, false, dimsWhy("[V, D]"), V, D)
 	}
 	a.outWidth = V
-	if g.Family == graph.FamilyBERT {
+	if a.mlmHead {
 		a.hasMLM = !isNil(g.MLMTransform.W)
 		if a.hasMLM {
 			v.linShape("mlm.transform", g.MLMTransform, false, dimsWhy("[D, D]"), D, D)
@@ -403,7 +401,7 @@ func validate(g *graph.Graph) (*arch, error) {
 	a.attnScale = make([]float64, a.L)
 	for l := range a.attnScale {
 		s := 1 / math.Sqrt(float64(d))
-		if g.Family == graph.FamilyGPT2 && g.Config != nil {
+		if ft.AttnScaleKeys && g.Config != nil {
 			if b, ok := g.Config.Get("scale_attn_weights"); ok && b == false {
 				s = 1
 			}
@@ -413,13 +411,13 @@ func validate(g *graph.Graph) (*arch, error) {
 		}
 		a.attnScale[l] = s
 	}
-	if g.Family == graph.FamilyBERT && g.Config != nil {
-		if pt, ok := g.Config.Get("position_embedding_type"); ok && pt != nil && pt != "absolute" {
-			v.fail("position_embedding_type %v is not supported (want absolute)", pt)
+	if key := ft.PositionTypeKey; key != "" && g.Config != nil {
+		if pt, ok := g.Config.Get(key); ok && pt != nil && pt != "absolute" {
+			v.fail("%s %v is not supported (want absolute)", key, pt)
 		}
 	}
-	if g.Family == graph.FamilyLlama && g.Config != nil {
-		a.window = slidingWindow(g)
+	if ft.SlidingWindow.Key != "" && g.Config != nil {
+		a.window = slidingWindow(g, ft.SlidingWindow)
 	}
 	if len(v.errs) > 0 {
 		return nil, v.err(g)
@@ -427,13 +425,45 @@ func validate(g *graph.Graph) (*arch, error) {
 	return a, nil
 }
 
-// slidingWindow returns the smallest sliding attention window a llama-family
-// config applies to any layer, the way transformers reads it: layer_types
-// "sliding_attention", Mistral's sliding_window, Qwen2's use_sliding_window
-// (layers from max_window_layers on). 0 means none.
-func slidingWindow(g *graph.Graph) int {
+// features checks what the graph says about its computation (norm kind,
+// post-LN) against its family's features.
+func (v *validator) features(g *graph.Graph, d *family.Descriptor) {
+	ft := d.Features
+	if ft.PostLN && !g.PostLN {
+		v.fail("%s graph without PostLN (this engine runs %s as post-LN)", g.Family, d.Name)
+	}
+	if !ft.PostLN && g.PostLN {
+		v.fail("%s graph with PostLN (%s is pre-LN)", g.Family, d.Name)
+	}
+	if g.NormKind != "" && g.NormKind != graph.LayerNorm && g.NormKind != graph.RMSNorm {
+		v.fail("unknown norm kind %q", g.NormKind)
+	} else if g.NormKind != "" && g.NormKind != ft.Norm {
+		v.fail("%s graph with %s (want %s)", g.Family, normName(g.NormKind), normName(ft.Norm))
+	}
+	if ft.QKNorm {
+		v.fail("%s normalises queries and keys per head (QK-norm), which this engine does not compute", d.Name)
+	}
+	if ft.Positions == family.Rotary && ft.RotaryFraction != 1 {
+		v.fail("%s rotates %g of each head (partial rotary), which this engine does not compute", d.Name, ft.RotaryFraction)
+	}
+}
+
+// normName is how messages write a norm kind.
+func normName(k graph.NormKind) string {
+	if k == graph.RMSNorm {
+		return "RMSNorm"
+	}
+	return "LayerNorm"
+}
+
+// slidingWindow returns the smallest sliding attention window a config
+// applies to any layer, the way transformers reads it: layer_types
+// "sliding_attention"; else, with a use switch (Qwen2's use_sliding_window),
+// the layers from max_window_layers on; else every layer when the window key
+// (sliding_window) is set. 0 means none.
+func slidingWindow(g *graph.Graph, sw family.SlidingWindow) int {
 	c := g.Config
-	raw, ok := c.Get("sliding_window")
+	raw, ok := c.Get(sw.Key)
 	w, isNum := raw.(float64)
 	if !ok || !isNum || w <= 0 {
 		return 0
@@ -444,16 +474,16 @@ func slidingWindow(g *graph.Graph) int {
 		for _, t := range c.LayerTypes {
 			uses = uses || t == "sliding_attention"
 		}
-	case c.ModelType == "qwen2":
-		u, _ := c.Get("use_sliding_window")
+	case sw.UseKey != "":
+		u, _ := c.Get(sw.UseKey)
 		uses = u == true
-		if mw, ok := c.Get("max_window_layers"); ok && uses {
+		if mw, ok := c.Get(sw.MaxLayersKey); ok && uses && sw.MaxLayersKey != "" {
 			if f, ok := mw.(float64); ok && int(f) >= g.Dims.Layers {
 				uses = false
 			}
 		}
 	default:
-		uses = true // mistral and llama-family configs that set sliding_window
+		uses = true // Mistral and LLaMA configs that set sliding_window
 	}
 	if !uses {
 		return 0
@@ -578,10 +608,12 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 			return nil, err
 		}
 	}
-	if g.Family == graph.FamilyBERT {
+	if a.tokenTypes {
 		if w.tokType, err = data[T](g.TokenType, "token_type"); err != nil {
 			return nil, err
 		}
+	}
+	if a.embedNorm {
 		if w.embNorm, err = decodeNorm[T](g.EmbedNorm, "embed_norm"); err != nil {
 			return nil, err
 		}
@@ -620,7 +652,7 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 			return nil, err
 		}
 	}
-	if g.Family == graph.FamilyBERT && !a.hasMLM {
+	if a.mlmHead && !a.hasMLM {
 		return w, nil
 	}
 	if g.Tied || isNil(g.Head) {

@@ -79,8 +79,8 @@ spaces) or a JSON array of arrays.`,
 			if err != nil {
 				return err
 			}
-			if src.Family == graph.FamilyBERT {
-				if id, ok := checkTokenID(probeReadVocab(cs.Dir), "[CLS]"); ok {
+			if tok := src.Features().Start.Text; tok != "" {
+				if id, ok := checkTokenID(probeReadVocab(cs.Dir), tok); ok {
 					opts.First = []int{id}
 				}
 			}

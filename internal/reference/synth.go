@@ -6,11 +6,14 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/graph/family"
 )
 
 // Spec describes a synthetic model with random weights for tests and
 // benchmarks. Zero fields take the defaults given with them.
 type Spec struct {
+	// Family picks the family descriptor whose features the model has (the
+	// model_type of the same name: gpt2, llama, bert).
 	Family graph.Family
 	// D is the hidden size, L the number of layers, H the query heads, K the
 	// key/value heads (0: H), HeadDim the head width (0: D/H), I the FFN width,
@@ -41,7 +44,10 @@ type Spec struct {
 
 // Synth builds a graph with random weights from s: embeddings with standard
 // deviation 1, learned positions and token types 0.3, norm gains 1 ± 0.1, norm
-// and linear biases 0.1 and weight matrices s.Std.
+// and linear biases 0.1 and weight matrices s.Std. The tensors present and
+// the norm kind follow the family's features; the norm eps is 1e-12 for a
+// post-LN family, else 1e-5, and the activation the family's default. Synth
+// panics when s.Family has no descriptor (a mistake in the test).
 func Synth(s Spec) *graph.Graph {
 	rng := rand.New(rand.NewPCG(s.Seed, 99))
 	if s.Std == 0 {
@@ -82,9 +88,14 @@ func Synth(s Spec) *graph.Graph {
 	}
 	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
 		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
-	llama := s.Family == graph.FamilyLlama
+	d := g.Descriptor()
+	if d == nil {
+		panic("reference: Synth: unknown family " + string(s.Family))
+	}
+	ft := d.Features
+	rms := ft.Norm == graph.RMSNorm
 	normOf := func() graph.Norm {
-		if llama {
+		if rms {
 			return graph.Norm{W: gain(s.D)}
 		}
 		return graph.Norm{W: gain(s.D), B: mat(0.1, s.D)}
@@ -97,43 +108,43 @@ func Synth(s Spec) *graph.Graph {
 		return l
 	}
 	g.Embed = mat(1, s.V, s.D)
-	switch s.Family {
-	case graph.FamilyLlama:
-		g.NormKind, g.Eps, g.RopeTheta, g.RopeScaling = graph.RMSNorm, 1e-5, s.Theta, s.RopeScaling
+	g.NormKind, g.PostLN = ft.Norm, ft.PostLN
+	g.Eps = 1e-5
+	if ft.PostLN {
+		g.Eps = 1e-12
+	}
+	if g.Act == "" {
+		g.Act = d.Config.ActDefault
+	}
+	if ft.Positions == family.Rotary {
+		g.RopeTheta, g.RopeScaling = s.Theta, s.RopeScaling
 		if g.RopeTheta == 0 {
 			g.RopeTheta = 10000
 		}
-		if g.Act == "" {
-			g.Act = "silu"
-		}
-		g.Positions = 2048
-	case graph.FamilyGPT2:
-		g.NormKind, g.Eps = graph.LayerNorm, 1e-5
+		g.Positions = d.Config.PositionsDefault
+	} else {
 		g.Pos = mat(0.3, s.P, s.D)
-		if g.Act == "" {
-			g.Act = "gelu_new"
-		}
-	case graph.FamilyBERT:
-		g.NormKind, g.Eps, g.PostLN = graph.LayerNorm, 1e-12, true
-		g.Pos = mat(0.3, s.P, s.D)
+	}
+	if ft.TokenTypes {
 		g.TokenType = mat(0.3, 2, s.D)
 		g.TypeVocab = 2
-		g.EmbedNorm = normOf()
-		if g.Act == "" {
-			g.Act = "gelu"
-		}
 	}
-	qkvBias := s.Bias || !llama
+	if ft.EmbedNorm {
+		g.EmbedNorm = normOf()
+	}
+	b := ft.Biases
+	qkvBias := s.Bias || b.QKV == family.BiasAlways
 	for range s.L {
 		ly := graph.Layer{AttnNorm: normOf(), MLPNorm: normOf(),
 			Q: lin(s.H*s.HeadDim, s.D, qkvBias), K: lin(s.K*s.HeadDim, s.D, qkvBias), V: lin(s.K*s.HeadDim, s.D, qkvBias),
-			O: lin(s.D, s.H*s.HeadDim, !llama), Up: lin(s.I, s.D, !llama), Down: lin(s.D, s.I, !llama)}
-		if llama {
+			O: lin(s.D, s.H*s.HeadDim, b.O == family.BiasAlways), Up: lin(s.I, s.D, b.MLP == family.BiasAlways),
+			Down: lin(s.D, s.I, b.MLP == family.BiasAlways)}
+		if ft.GatedMLP {
 			ly.Gate = lin(s.I, s.D, false)
 		}
 		g.Layers = append(g.Layers, ly)
 	}
-	if s.Family != graph.FamilyBERT {
+	if !ft.MLMHead {
 		g.FinalNorm = normOf()
 		if !s.Tied {
 			g.Head = mat(s.Std, s.V, s.D)
