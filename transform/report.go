@@ -279,9 +279,17 @@ func describe(kind string, m *Map, consumer bool) string {
 			newN++
 		}
 	}
+	dropped := 0
+	for _, c := range m.count {
+		if c == 0 {
+			dropped++
+		}
+	}
 	var b strings.Builder
 	b.WriteString(kind)
 	switch {
+	case dropped > 0 && newN == 0:
+		fmt.Fprintf(&b, " select %d of %d", m.dst, m.src)
 	case newN == 0 && m.dst%m.src == 0 && isTile(m):
 		fmt.Fprintf(&b, " tile ×%d", m.dst/m.src)
 	case newN == 0:
