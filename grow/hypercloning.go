@@ -46,10 +46,10 @@ func (h *HyperCloning) Params() []Param {
 }
 
 // Examples implements Examples.
-func (*HyperCloning) Examples(*graph.Graph) []Operator {
+func (*HyperCloning) Examples(g *graph.Graph) []Operator {
 	return []Operator{
 		&HyperCloning{WidthFactor: 2},
-		&HyperCloning{WidthFactor: 3, FFNFactor: 2, Common: Common{KeepTied: true}},
+		&HyperCloning{WidthFactor: 3, FFNFactor: 2, Common: Common{KeepTied: g.Tied}},
 		&HyperCloning{WidthFactor: 2, Noise: true, NoiseSNRDB: 10, Common: Common{Seed: 7}},
 	}
 }

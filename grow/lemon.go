@@ -53,7 +53,7 @@ func (*LEMON) Examples(g *graph.Graph) []Operator {
 	if !g.PostLN {
 		// a non-multiple target: the heads keep head_dim and divide it
 		hidden := d.Hidden + d.HeadDim*max(1, d.Heads/2)
-		out = append(out, &LEMON{Width: Width{Hidden: hidden, FFN: d.FFN + 3}, Common: Common{Seed: 5, KeepTied: true}})
+		out = append(out, &LEMON{Width: Width{Hidden: hidden, FFN: d.FFN + 3}, Common: Common{Seed: 5, KeepTied: g.Tied}})
 	}
 	return out
 }

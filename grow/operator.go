@@ -116,8 +116,11 @@ func (c *Common) params() []Param {
 
 // check refuses KeepTied for a source whose head is not tied.
 func (c *Common) check(g *graph.Graph) error {
-	if c.KeepTied && !g.Tied {
+	switch {
+	case c.KeepTied && !g.Tied:
 		return fmt.Errorf("--keep-tied: the source's output head is not tied to its embedding (nothing to keep)")
+	case c.KeepTied && g.Features().MLMHead && g.MLMTransform.W == nil:
+		return fmt.Errorf("--keep-tied: this %s model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head", g.Descriptor().Name)
 	}
 	return nil
 }

@@ -15,6 +15,11 @@ type Spec struct {
 	// Family picks the family descriptor whose features the model has (the
 	// model_type of the same name: gpt2, llama, bert).
 	Family graph.Family
+	// ModelType, when set, picks the descriptor of that model_type instead
+	// (mistral, qwen2, ...) and gives the graph a config of that type, so
+	// that the type's own features and constraints apply; Family is then
+	// the descriptor's.
+	ModelType string
 	// D is the hidden size, L the number of layers, H the query heads, K the
 	// key/value heads (0: H), HeadDim the head width (0: D/H), I the FFN width,
 	// V the vocabulary and P the learned positions (0: 128; the LLaMA family has
@@ -88,6 +93,15 @@ func Synth(s Spec) *graph.Graph {
 	}
 	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
 		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
+	if s.ModelType != "" {
+		fd, ok := family.Lookup(s.ModelType)
+		if !ok {
+			panic("reference: Synth: unknown model_type " + s.ModelType)
+		}
+		g.Family = graph.Family(fd.Family)
+		g.Config = &checkpoint.Config{ModelType: s.ModelType, Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
+			HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, MaxPositions: s.P}
+	}
 	d := g.Descriptor()
 	if d == nil {
 		panic("reference: Synth: unknown family " + string(s.Family))
