@@ -50,7 +50,9 @@ func ExampleOperators() {
 		fmt.Println(op.Name(), flags)
 	}
 	// Output:
+	// duplicate [--layers --ranges]
 	// hypercloning [--width-factor --ffn-factor --noise-snr-db --keep-tied --seed]
-	// lemon [--hidden --heads --kv-heads --ffn --head-dim --split-scale --keep-tied --seed]
+	// identity [--layers --insert --at]
+	// lemon [--hidden --heads --kv-heads --ffn --head-dim --split-scale --layers --depth-init --keep-tied --seed]
 	// zeropad [--hidden --heads --kv-heads --ffn --head-dim --pad-std --keep-tied --seed]
 }

@@ -56,8 +56,52 @@ func Apply(g *graph.Graph, p *Plan) (*Result, error) {
 	if g.Config != nil {
 		// the result carries its own config (dims, eps, tie flag written in)
 		a.out.Config = a.out.OutputConfig()
+		if err := a.layerConfig(); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{Graph: a.out, Report: a.rep}, nil
+}
+
+// layerConfig keeps every layer's type through a layer map: a per-layer
+// layer_types list follows the layers, and settings that depend on a layer's
+// index and cannot follow it refuse a layer map that moves layers.
+func (a *applier) layerConfig() error {
+	p, src, cfg := a.p, a.g.Config, a.out.Config
+	if p.Layers == nil {
+		return nil
+	}
+	moved := false
+	for i, ls := range p.Layers {
+		moved = moved || len(ls.From) != 1 || ls.From[0].Layer != i || ls.Identity
+	}
+	if !moved {
+		return nil
+	}
+	if src.LayerTypes != nil {
+		cfg.LayerTypes = make([]string, len(p.Layers))
+		for i, ls := range p.Layers {
+			t := src.LayerTypes[ls.From[0].Layer]
+			for _, w := range ls.From[1:] {
+				if src.LayerTypes[w.Layer] != t {
+					return fmt.Errorf("transform: layer %d combines layers %d (%s) and %d (%s) of different types",
+						i, ls.From[0].Layer, t, w.Layer, src.LayerTypes[w.Layer])
+				}
+			}
+			cfg.LayerTypes[i] = t
+		}
+	}
+	ft := a.g.Features()
+	if v, _ := src.Get("scale_attn_by_inverse_layer_idx"); ft.AttnScaleKeys && v == true {
+		return errors.New("transform: the config sets scale_attn_by_inverse_layer_idx, which scales each layer's attention by its index: moving layers would change them; refused")
+	}
+	if sw := ft.SlidingWindow; sw.UseKey != "" && sw.MaxLayersKey != "" && src.LayerTypes == nil {
+		if use, _ := src.Get(sw.UseKey); use == true {
+			return fmt.Errorf("transform: the config slides attention from layer %s on (%s): moving layers would change which slide; refused",
+				sw.MaxLayersKey, sw.UseKey)
+		}
+	}
+	return nil
 }
 
 // applier carries out one plan.
@@ -175,6 +219,9 @@ func (a *applier) source(role string) (graph.Tensor, error) {
 		return nil, nil
 	}
 	if ls.Identity && outputs[name] {
+		if ls.Cancel && a.p.Values.Perturb.Kind != NoPerturb && strings.HasSuffix(name, ".weight") {
+			return cancelOf{parts[0]}, nil
+		}
 		return zeros(parts[0]), nil
 	}
 	if len(parts) == 1 && ls.From[0].Weight == 1 {
@@ -220,6 +267,9 @@ func (a *applier) tensor(key, role string, d graph.Decl, src graph.Tensor) graph
 	switch d.Kind {
 	case graph.KindLinear:
 		rows, cols := a.axisOf(d.Axes[0]), a.axisOf(d.Axes[1])
+		if c, ok := src.(cancelOf); ok {
+			return a.cancelled(key, c.Tensor, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1))
+		}
 		return a.matrix(key, src, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1), d.Layer)
 	case graph.KindTable:
 		return a.table(key, src, a.axisOf(d.Axes[0]))
@@ -318,6 +368,23 @@ func (a *applier) matrix(key string, t graph.Tensor, rows, cols *Map, rk, ck str
 	if rows.isIdentity() && cols.isIdentity() {
 		return t
 	}
+	return newLazyMatrix(t, r)
+}
+
+// cancelOf marks the output projection of a cancelzero identity block: the
+// tensor it wraps only sets the scale of the perturbation written.
+type cancelOf struct{ graph.Tensor }
+
+// cancelled writes the zero-sum perturbation of the plan over the copies of
+// each input of t's columns, scaled by t, and none of t's values.
+func (a *applier) cancelled(key string, t graph.Tensor, rows, cols *Map, rk, ck string) graph.Tensor {
+	v := a.p.Values
+	r := &matrixRule{rows: rows, cols: cols, perturb: v.Perturb.Kind, rel: v.Perturb.Rel, seed: a.p.Seed, role: key, cancel: true}
+	why := ""
+	if !isUniformOne(cols) {
+		why = "cancelling values cancel only in real arithmetic"
+	}
+	a.step(key, t, []int{rows.dst, cols.dst}, describe(rk, rows, false)+"; "+describe(ck, cols, true)+" (zero-sum over copies, identity block)", false, why)
 	return newLazyMatrix(t, r)
 }
 

@@ -94,6 +94,12 @@ type LayerSource struct {
 	// attention-output and MLP-output projections (and their biases) are
 	// zero, the rest is From's. Exact for pre-LN blocks only.
 	Identity bool
+	// Cancel, with Identity, gives the output projections the plan's
+	// zero-sum perturbation over the copies of each input instead of zeros
+	// (LEMON's cancelzero): the block still adds nothing, since the copies
+	// of an input are equal, but its outputs start away from zero. Without
+	// a perturbation or copies it is Identity.
+	Cancel bool
 }
 
 // Weighted is a source layer with its weight in a combination.

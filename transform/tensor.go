@@ -286,6 +286,11 @@ type matrixRule struct {
 	// colsProduce: the column axis is an output (embedding columns): copied
 	// without division, new columns filled by cols.produce per row.
 	colsProduce bool
+	// cancel: the source's values are not copied, only the perturbation
+	// over the copies of each input is written (LEMON's cancelzero output
+	// projections: R_k − mean R, which the copies' equal inputs cancel);
+	// the source sets its scale.
+	cancel bool
 }
 
 // growMatrix computes W' from W [O, I] under rule r.
@@ -395,6 +400,9 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 			}
 			for i, v := range srow {
 				rowBuf[i] = float64(v)
+			}
+			if r.cancel {
+				clear(rowBuf)
 			}
 			row = rowBuf
 		} else {
