@@ -174,7 +174,6 @@ func (o *Duplicate) Plan(g *graph.Graph) (*transform.Plan, error) {
 		return nil, fmt.Errorf("duplicate needs --ranges, e.g. --ranges 0-%d,%d-%d", L*3/4, L/4, L)
 	}
 	var layers []transform.LayerSource
-	var list []string
 	for _, r := range strings.Split(o.Ranges, ",") {
 		a, b, ok := strings.Cut(strings.TrimSpace(r), "-")
 		lo, err1 := strconv.Atoi(a)
@@ -184,7 +183,6 @@ func (o *Duplicate) Plan(g *graph.Graph) (*transform.Plan, error) {
 		}
 		for i := lo; i < hi; i++ {
 			layers = append(layers, transform.Copy(i))
-			list = append(list, strconv.Itoa(i))
 		}
 	}
 	if o.Layers != 0 && o.Layers != len(layers) {
@@ -195,7 +193,6 @@ func (o *Duplicate) Plan(g *graph.Graph) (*transform.Plan, error) {
 	}
 	p := depthPlan(g, o.Name(), claim.NonPreserving, layers)
 	p.HiddenText = "not preserved: hidden states are compared for the blocks that keep their place"
-	p.Notes = append(p.Notes, "result layers from source blocks: "+strings.Join(list, " "))
 	p.Params["layers"], p.Params["ranges"] = len(layers), o.Ranges
 	return p, nil
 }

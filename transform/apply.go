@@ -134,6 +134,17 @@ func newApplier(g *graph.Graph, p *Plan) *applier {
 	fields := map[string]graph.Tensor{}
 	for _, f := range g.Fields() {
 		fields[f.Role] = *f.T
+		if *f.T != nil {
+			rep.SrcParams += prod((*f.T).Shape())
+		}
+	}
+	for _, e := range g.Extras {
+		if e.T != nil {
+			rep.SrcParams += prod(e.T.Shape())
+		}
+	}
+	if p.Layers != nil {
+		rep.Notes = append(rep.Notes, "result blocks from source blocks: "+layerList(p.Layers))
 	}
 	return &applier{g: g, out: &out, p: p, rep: rep, resid: p.axis(graph.Residual, g.Hidden), fold: 1,
 		foldNorm: "final_norm", srcFields: fields}
@@ -490,4 +501,29 @@ func sameShape(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// layerList says where each result block comes from: "0 1 1(identity)
+// 0.5·2+0.5·3".
+func layerList(ls []LayerSource) string {
+	var out []string
+	for _, l := range ls {
+		var parts []string
+		for _, w := range l.From {
+			if len(l.From) == 1 && w.Weight == 1 {
+				parts = append(parts, strconv.Itoa(w.Layer))
+			} else {
+				parts = append(parts, fmt.Sprintf("%g·%d", w.Weight, w.Layer))
+			}
+		}
+		s := strings.Join(parts, "+")
+		switch {
+		case l.Identity && l.Cancel:
+			s += "(identity, cancelzero)"
+		case l.Identity:
+			s += "(identity)"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
 }

@@ -50,6 +50,9 @@ type Report struct {
 	Hidden string
 	// Tensors lists every output tensor.
 	Tensors []Step
+	// SrcParams counts the elements of the source's tensors (a tied head
+	// once).
+	SrcParams int64
 	// Notes are remarks printed with the plan.
 	Notes []string
 }
@@ -57,12 +60,9 @@ type Report struct {
 // Params returns the element count of the source and the grown model.
 func (p *Report) Params() (src, dst int64) {
 	for _, t := range p.Tensors {
-		if !(t.Role == "head" && p.SrcTied) { // an untied head was the embedding
-			src += prod(t.SrcShape)
-		}
 		dst += prod(t.DstShape)
 	}
-	return
+	return p.SrcParams, dst
 }
 
 // InexactReasons lists the distinct reasons why values are not exact in dt
