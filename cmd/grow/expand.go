@@ -36,8 +36,9 @@ func newExpandCmd() *cobra.Command {
 	var ops *opFlags
 	cmd := &cobra.Command{
 		Use:   "expand SRC -o OUT --method METHOD [flags]",
-		Short: "Grow a checkpoint's width so that it computes the same function",
-		Long: `expand writes a wider model that, before any training, computes what SRC computes.
+		Short: "Grow a checkpoint's width or depth so that it computes the same function",
+		Long: `expand writes a wider or deeper model that, before any training, computes what SRC
+computes (or, for duplicate, starts from its layers).
 
 Methods (grow expand --method METHOD --help shows one method's flags):
 ` + methodHelp() + `

@@ -65,7 +65,7 @@ func TestExitStatus(t *testing.T) {
 		first string // in the first line of stderr, or of stdout for status 0
 	}{
 		{[]string{}, 0, "grow reads Hugging Face checkpoints"},
-		{[]string{"help", "expand"}, 0, "expand writes a wider model"},
+		{[]string{"help", "expand"}, 0, "expand writes a wider or deeper model"},
 		{[]string{"shrink", m}, 2, `grow: unknown command "shrink" for "grow"`},
 		{[]string{"tokens"}, 2, `grow: unknown command "tokens" for "grow"`},
 		{[]string{"--no-such-flag"}, 2, "grow: unknown flag: --no-such-flag"},
