@@ -47,28 +47,19 @@ func TestConformance(t *testing.T) {
 		d, _ := family.Lookup(mt)
 		for si, spec := range conformanceShapes(mt, d.Features) {
 			src := reference.Synth(spec)
-			for _, op := range grow.Operators() {
-				ex, ok := op.(grow.Examples)
-				if !ok {
-					t.Errorf("%s has no examples for the conformance suite", op.Name())
-					continue
+			// Each operator also runs after HyperCloning ×2 (a chained run),
+			// judged against the original source by the composed claim.
+			hc, err := grow.Expand(src, &grow.HyperCloning{WidthFactor: 2})
+			if err != nil {
+				t.Fatalf("%s/shape%d: HyperCloning ×2: %v", mt, si, err)
+			}
+			for ci, start := range []*grow.Result{nil, hc} {
+				base := src
+				if start != nil {
+					base = start.Graph
 				}
-				for ei, cfg := range ex.Examples(src) {
-					name := fmt.Sprintf("%s/shape%d/%s#%d", mt, si, op.Name(), ei)
-					res, err := grow.Expand(src, cfg)
-					var oe *grow.OptionError
-					if errors.As(err, &oe) {
-						refused++
-						t.Logf("%s: refused: %v", name, err)
-						continue
-					}
-					if err != nil {
-						t.Errorf("%s: %v", name, err)
-						continue
-					}
-					ran++
-					conform(t, name, src, res)
-				}
+				r, f := conformOperators(t, fmt.Sprintf("%s/shape%d/chain%d", mt, si, ci), src, base, start)
+				ran, refused = ran+r, refused+f
 			}
 		}
 	}
@@ -76,6 +67,45 @@ func TestConformance(t *testing.T) {
 	if ran < 2*len(family.ModelTypes())*len(grow.Operators()) {
 		t.Errorf("only %d cases ran", ran)
 	}
+}
+
+// conformOperators runs every registered operator's examples on base, which
+// is src itself (start nil) or start's result, and compares each result with
+// src under the operator's claim, composed after start's.
+func conformOperators(t *testing.T, prefix string, src, base *graph.Graph, start *grow.Result) (ran, refused int) {
+	t.Helper()
+	for _, op := range grow.Operators() {
+		ex, ok := op.(grow.Examples)
+		if !ok {
+			t.Errorf("%s has no examples for the conformance suite", op.Name())
+			continue
+		}
+		for ei, cfg := range ex.Examples(base) {
+			name := fmt.Sprintf("%s/%s#%d", prefix, op.Name(), ei)
+			res, err := grow.Expand(base, cfg)
+			var oe *grow.OptionError
+			if errors.As(err, &oe) {
+				refused++
+				t.Logf("%s: refused: %v", name, err)
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			if start != nil {
+				m, err := start.Mapping.Then(res.Mapping)
+				if err != nil {
+					t.Logf("%s: no composed claim: %v", name, err)
+					continue
+				}
+				res.Mapping = m
+			}
+			ran++
+			conform(t, name, src, res)
+		}
+	}
+	return ran, refused
 }
 
 // conform compares the result of one case with its source on two probes.
