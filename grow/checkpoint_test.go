@@ -122,8 +122,8 @@ func TestStories260k(t *testing.T) {
 	}
 }
 
-// The grown stories260k, written in float32, continues the reference prompts
-// with the same greedy tokens as llama2.c's run.c.
+// The grown stories260k (wider or deeper), written in float32, continues the
+// reference prompts with the same greedy tokens as llama2.c's run.c.
 func TestStories260kGreedy(t *testing.T) {
 	data, err := os.ReadFile("../testdata/reference/stories260k-logits.json")
 	if err != nil {
@@ -143,11 +143,13 @@ func TestStories260kGreedy(t *testing.T) {
 	if testing.Short() {
 		steps = 16
 	}
-	for _, opts := range []Options{
-		{Method: MethodHyperCloning, WidthFactor: 2},
-		{Method: MethodLEMON, Hidden: 96},
+	for _, op := range []Operator{
+		&HyperCloning{WidthFactor: 2},
+		&LEMON{Width: Width{Hidden: 96}},
+		&Identity{At: "0,2,4"},
+		&LEMON{Layers: 8},
 	} {
-		r, err := Expand(src, opts.Operator())
+		r, err := Expand(src, op)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +165,7 @@ func TestStories260kGreedy(t *testing.T) {
 			}
 			for k := range got {
 				if got[k] != p.Greedy[k] {
-					t.Fatalf("%s: prompt %d step %d: token %d, reference %d", opts.Method, i, k, got[k], p.Greedy[k])
+					t.Fatalf("%s: prompt %d step %d: token %d, reference %d", op.Name(), i, k, got[k], p.Greedy[k])
 				}
 			}
 		}
