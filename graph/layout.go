@@ -29,6 +29,22 @@ func (g *Graph) Features() family.Features {
 	return family.Features{}
 }
 
+// RotaryDim returns how many dims of each head RoPE rotates: the first
+// int(HeadDim × fraction), with the graph's RotaryFraction or, when that is 0,
+// its family's; 0 without rotary positions. transformers truncates the
+// product the same way.
+func (g *Graph) RotaryDim() int {
+	ft := g.Features()
+	if ft.Positions != family.Rotary {
+		return 0
+	}
+	f := g.RotaryFraction
+	if f == 0 {
+		f = ft.RotaryFraction
+	}
+	return int(float64(g.HeadDim) * f)
+}
+
 func (g *Graph) modelType() string {
 	if g.Config != nil {
 		return g.Config.ModelType
@@ -104,6 +120,8 @@ func roleShape(role string) []string {
 		return []string{"Kd"}
 	case "attn.o.weight":
 		return []string{"D", "Hd"}
+	case "attn.q_norm.weight", "attn.q_norm.bias", "attn.k_norm.weight", "attn.k_norm.bias":
+		return []string{"d"}
 	case "mlp.up.weight", "mlp.gate.weight":
 		return []string{"I", "D"}
 	case "mlp.up.bias", "mlp.gate.bias":
@@ -239,6 +257,7 @@ func readFamily(g *Graph, s *source, d *family.Descriptor) error {
 	g.PostLN = ft.PostLN
 	if ft.Positions == family.Rotary {
 		g.RopeTheta = cfg.RopeTheta
+		g.RotaryFraction = cfg.RotaryFraction
 		if cfg.RopeScaling != nil {
 			g.RopeScaling = maps.Clone(cfg.RopeScaling)
 		}
