@@ -69,7 +69,8 @@ func descriptor(modelType string) *family.Descriptor {
 }
 
 // Family returns the graph family of the config's model_type (the
-// descriptor's Family: "gpt2", "llama" also for mistral and qwen2, "bert"),
+// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3 and
+// phi3, "bert"),
 // or "" for an unknown model_type.
 func (c *Config) Family() string {
 	if d := descriptor(c.ModelType); d != nil {

@@ -9,8 +9,8 @@ import (
 // descriptor's Family; package family describes each model_type).
 type Family string
 
-// The families of the registered descriptors. Mistral and Qwen2 are
-// FamilyLlama with their own model_type.
+// The families of the registered descriptors. Mistral, Qwen2, Qwen3 and
+// Phi-3 are FamilyLlama with their own model_type.
 const (
 	FamilyGPT2  Family = "gpt2"
 	FamilyLlama Family = "llama"
