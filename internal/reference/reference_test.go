@@ -174,6 +174,15 @@ func TestQKNormAndPartialRotary(t *testing.T) {
 	if d := maxDiff(Forward(t, q, ids, nil).Logits, Forward(t, &plain, ids, nil).Logits); d < 1e-3 {
 		t.Errorf("QK-norm changes the logits by only %.3g", d)
 	}
+	// Bias turns the config's switch on: q, k, v and o biases for Qwen3, none for Phi-3 (no switch).
+	qb := Synth(Spec{ModelType: "qwen3", D: 16, L: 1, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Bias: true})
+	pb := Synth(Spec{ModelType: "phi3", D: 16, L: 1, H: 4, K: 2, I: 24, V: 40, Bias: true})
+	if l := qb.Layers[0]; l.Q.B == nil || l.K.B == nil || l.V.B == nil || l.O.B == nil || !qb.Config.AttentionBias {
+		t.Errorf("qwen3 with Bias: biases q %v k %v v %v o %v, attention_bias %v", l.Q.B != nil, l.K.B != nil, l.V.B != nil, l.O.B != nil, qb.Config.AttentionBias)
+	}
+	if l := pb.Layers[0]; l.Q.B != nil || l.O.B != nil {
+		t.Errorf("phi3 with Bias has biases")
+	}
 	p := Synth(Spec{ModelType: "phi3", D: 16, L: 2, H: 2, K: 1, I: 24, V: 40, RotaryFraction: 0.5, Seed: 2})
 	full := *p
 	full.RotaryFraction = 1
