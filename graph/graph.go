@@ -50,8 +50,8 @@ type slot struct {
 	tiedAlt bool
 }
 
-// dims returns the dimension of a symbol: D, V, P, T, I, Hd (H·d), Kd (K·d) or
-// a number.
+// dim returns the dimension of a symbol: D, V, P, T, I, Hd (H·d), Kd (K·d),
+// d or a number.
 func (g *Graph) dim(sym string) dim {
 	switch sym {
 	case "D":
@@ -68,6 +68,8 @@ func (g *Graph) dim(sym string) dim {
 		return dim{g.Heads * g.HeadDim, sym}
 	case "Kd":
 		return dim{g.KVHeads * g.HeadDim, sym}
+	case "d":
+		return dim{g.HeadDim, sym}
 	}
 	n, _ := strconv.Atoi(sym)
 	return dim{n, ""}
@@ -430,6 +432,10 @@ func (g *Graph) fieldRoles() ([]string, []*Tensor) {
 			add(p+x.n+".weight", &x.l.W)
 			add(p+x.n+".bias", &x.l.B)
 		}
+		add(p+"attn.q_norm.weight", &l.QNorm.W)
+		add(p+"attn.q_norm.bias", &l.QNorm.B)
+		add(p+"attn.k_norm.weight", &l.KNorm.W)
+		add(p+"attn.k_norm.bias", &l.KNorm.B)
 		add(p+"mlp_norm.weight", &l.MLPNorm.W)
 		add(p+"mlp_norm.bias", &l.MLPNorm.B)
 		for _, x := range []struct {
@@ -596,7 +602,7 @@ func (g *Graph) Entries(dt checkpoint.DType) ([]checkpoint.Entry, error) {
 
 // graphLegend names the dims in errors about graphs (not configs).
 var graphLegend = map[string]string{"D": "Hidden", "V": "Vocab", "P": "Positions", "T": "TypeVocab",
-	"I": "FFN", "Hd": "Heads×HeadDim", "Kd": "KVHeads×HeadDim"}
+	"I": "FFN", "Hd": "Heads×HeadDim", "Kd": "KVHeads×HeadDim", "d": "HeadDim"}
 
 // checkExtra checks an extra's shape against its rule.
 func (g *Graph) checkExtra(x Extra) error {
@@ -812,6 +818,9 @@ func (g *Graph) OutputConfig() *checkpoint.Config {
 				c.RopeTheta = g.RopeTheta
 			}
 			c.RopeScaling = maps.Clone(g.RopeScaling)
+			if g.RotaryFraction > 0 {
+				c.RotaryFraction = g.RotaryFraction
+			}
 		}
 		// A config with bias switches states the biases the graph has.
 		attn, mlp := g.hasBiases()

@@ -29,6 +29,22 @@ func (g *Graph) Features() family.Features {
 	return family.Features{}
 }
 
+// RotaryDim returns how many dims of each head RoPE rotates: the first
+// int(HeadDim × fraction), with the graph's RotaryFraction or, when that is 0,
+// its family's; 0 without rotary positions. transformers truncates the
+// product the same way.
+func (g *Graph) RotaryDim() int {
+	ft := g.Features()
+	if ft.Positions != family.Rotary {
+		return 0
+	}
+	f := g.RotaryFraction
+	if f == 0 {
+		f = ft.RotaryFraction
+	}
+	return int(float64(g.HeadDim) * f)
+}
+
 func (g *Graph) modelType() string {
 	if g.Config != nil {
 		return g.Config.ModelType
@@ -212,6 +228,7 @@ func readFamily(g *Graph, s *source, d *family.Descriptor) error {
 	g.PostLN = ft.PostLN
 	if ft.Positions == family.Rotary {
 		g.RopeTheta = cfg.RopeTheta
+		g.RotaryFraction = cfg.RotaryFraction
 		if cfg.RopeScaling != nil {
 			g.RopeScaling = maps.Clone(cfg.RopeScaling)
 		}

@@ -123,7 +123,7 @@ func targetHeads(g *graph.Graph, w Width, hidden int) (h2, k2 int, err error) {
 	k2 = w.KVHeads
 	if k2 == 0 {
 		switch {
-		case derived:
+		case !g.Features().GQA:
 			k2 = h2
 		case d.KVHeads == 1:
 			k2 = 1

@@ -25,6 +25,12 @@ type arch struct {
 	rms     bool
 	causal  bool
 	rope    bool
+	// rot is how many dims of each head RoPE rotates (the first rot; d
+	// unless the family's config asks for partial rotary).
+	rot int
+	// qkNorm: each query and key head is normalised after its projection
+	// and before RoPE (Features.QKNorm).
+	qkNorm  bool
 	gated   bool
 	learned bool // learned absolute positions
 	// attnScale[l] multiplies q·k in layer l.
@@ -62,6 +68,8 @@ type norm[T float] struct{ w, b []T }
 
 type layerW[T float] struct {
 	attnNorm, mlpNorm norm[T]
+	// qNorm and kNorm normalise each query and key head (QK-norm).
+	qNorm, kNorm norm[T]
 	// qkv is the fused [D, (H+2K)·d] projection (q | k | v).
 	qkv linear[T]
 	o   linear[T]
@@ -104,7 +112,7 @@ func New(g *graph.Graph, prec Precision) (*Model, error) {
 		m.arch.act = activation32(g.Act, a.act)
 	}
 	if a.rope {
-		inv, err := ropeInvFreq(g.RopeTheta, a.d, g.RopeScaling)
+		inv, err := ropeInvFreq(g.RopeTheta, a.rot, g.RopeScaling)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %s: %w", modelName(g), err)
 		}
@@ -266,7 +274,7 @@ func validate(g *graph.Graph) (*arch, error) {
 		I: g.FFN, V: g.Vocab, P: g.Positions, eps: g.Eps, postLN: g.PostLN, actName: g.Act,
 		causal: ft.Causal, learned: ft.Positions == family.Learned, rope: ft.Positions == family.Rotary,
 		gated: ft.GatedMLP, rms: ft.Norm == family.RMSNorm, mlmHead: ft.MLMHead,
-		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm}
+		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm, qkNorm: ft.QKNorm, rot: g.RotaryDim()}
 	v.features(g, desc)
 	if f, err := activation(g.Act); err != nil {
 		v.fail("%v", err)
@@ -289,8 +297,15 @@ func validate(g *graph.Graph) (*arch, error) {
 	if a.H > 0 && a.K > 0 && a.H%a.K != 0 {
 		v.fail("attention heads %d is not a multiple of key/value heads %d", a.H, a.K)
 	}
-	if a.rope && a.d%2 != 0 {
+	if a.rope && a.rot == a.d && a.d%2 != 0 {
 		v.fail("head dim %d is odd (RoPE needs an even head dim)", a.d)
+	}
+	if a.rope && a.rot != a.d && (a.rot <= 0 || a.rot%2 != 0 || a.rot > a.d) {
+		f := g.RotaryFraction
+		if f == 0 {
+			f = ft.RotaryFraction
+		}
+		v.fail("rotary dims int(head dim %d × rotary fraction %g) = %d (RoPE needs an even number in [2, %d])", a.d, f, a.rot, a.d)
 	}
 	if a.rope && !(g.RopeTheta > 0) {
 		v.fail("rope_theta is %v (want > 0)", g.RopeTheta)
@@ -350,6 +365,12 @@ func validate(g *graph.Graph) (*arch, error) {
 		p := fmt.Sprintf("layers.%d.", l)
 		v.normShape(p+"attn_norm", ly.AttnNorm, a.rms, D)
 		v.normShape(p+"mlp_norm", ly.MLPNorm, a.rms, D)
+		if a.qkNorm {
+			v.headNormShape(p+"attn.q_norm", ly.QNorm, a.rms, d)
+			v.headNormShape(p+"attn.k_norm", ly.KNorm, a.rms, d)
+		} else if !isNil(ly.QNorm.W) || !isNil(ly.QNorm.B) || !isNil(ly.KNorm.W) || !isNil(ly.KNorm.B) {
+			v.fail("%sattn.{q,k}_norm: %s has no QK-norm", p, desc.Name)
+		}
 		v.linShape(p+"attn.q", ly.Q, allBiases, dimsWhy("[H·d, D]"), H*d, D)
 		v.linShape(p+"attn.k", ly.K, allBiases, dimsWhy("[K·d, D]"), K*d, D)
 		v.linShape(p+"attn.v", ly.V, allBiases, dimsWhy("[K·d, D]"), K*d, D)
@@ -440,12 +461,6 @@ func (v *validator) features(g *graph.Graph, d *family.Descriptor) {
 	} else if g.NormKind != "" && g.NormKind != ft.Norm {
 		v.fail("%s graph with %s (want %s)", g.Family, normName(g.NormKind), normName(ft.Norm))
 	}
-	if ft.QKNorm {
-		v.fail("%s normalises queries and keys per head (QK-norm), which this engine does not compute", d.Name)
-	}
-	if ft.Positions == family.Rotary && ft.RotaryFraction != 1 {
-		v.fail("%s rotates %g of each head (partial rotary), which this engine does not compute", d.Name, ft.RotaryFraction)
-	}
 }
 
 // normName is how messages write a norm kind.
@@ -504,6 +519,18 @@ func (v *validator) normShape(role string, n graph.Norm, rms bool, D int) {
 		return
 	}
 	v.shape(role+".bias", n.B, false, fmt.Sprintf("[D] (D=%d)", D), D)
+}
+
+// headNormShape checks a norm over one head's width (QK-norm).
+func (v *validator) headNormShape(role string, n graph.Norm, rms bool, d int) {
+	v.shape(role+".weight", n.W, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
+	if rms {
+		if !isNil(n.B) {
+			v.fail("%s.bias: an RMSNorm has no bias", role)
+		}
+		return
+	}
+	v.shape(role+".bias", n.B, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
 }
 
 func (v *validator) linShape(role string, l graph.Linear, needBias bool, why string, out, in int) {
@@ -628,6 +655,14 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		}
 		if dst.mlpNorm, err = decodeNorm[T](src.MLPNorm, p+"mlp_norm"); err != nil {
 			return nil, err
+		}
+		if a.qkNorm {
+			if dst.qNorm, err = decodeNorm[T](src.QNorm, p+"attn.q_norm"); err != nil {
+				return nil, err
+			}
+			if dst.kNorm, err = decodeNorm[T](src.KNorm, p+"attn.k_norm"); err != nil {
+				return nil, err
+			}
 		}
 		if dst.qkv, err = fuse[T](p+"attn.qkv", a.D, src.Q, src.K, src.V); err != nil {
 			return nil, err

@@ -115,7 +115,12 @@ type applier struct {
 	foldNorm string // "final_norm" or "mlm.norm"
 	// srcFields are the source's tensors by role.
 	srcFields map[string]graph.Tensor
-	err       error
+	// qkScale multiplies the q and k projections of a family with QK-norm
+	// when the norms' eps is scaled: the per-head norm of c·q with eps·c² is
+	// that of q with eps, so sqrt(EpsScale) keeps every head's normalised q
+	// and k while the residual norms need the scaled eps.
+	qkScale float64
+	err     error
 }
 
 func newApplier(g *graph.Graph, p *Plan) *applier {
@@ -146,8 +151,13 @@ func newApplier(g *graph.Graph, p *Plan) *applier {
 	if p.Layers != nil {
 		rep.Notes = append(rep.Notes, "result blocks from source blocks: "+layerList(p.Layers))
 	}
-	return &applier{g: g, out: &out, p: p, rep: rep, resid: p.axis(graph.Residual, g.Hidden), fold: 1,
-		foldNorm: "final_norm", srcFields: fields}
+	a := &applier{g: g, out: &out, p: p, rep: rep, resid: p.axis(graph.Residual, g.Hidden), fold: 1,
+		foldNorm: "final_norm", srcFields: fields, qkScale: 1}
+	if s := scaleOr1(p.Values.EpsScale); s != 1 && g.Features().QKNorm {
+		a.qkScale = math.Sqrt(s)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("QK-norm: q and k projections ×sqrt(s) = %.6g, so that each head's normalised q and k stay the same with eps ×s", a.qkScale))
+	}
+	return a
 }
 
 func scaleOr1(s float64) float64 {
@@ -195,7 +205,39 @@ func (a *applier) field(role string) (graph.Tensor, error) {
 	if err != nil || src == nil {
 		return nil, err
 	}
+	if _, name := graph.SplitRole(role); a.qkScale != 1 && qkRoles[name] {
+		src = scaled{src, a.qkScale}
+	}
 	return a.tensor(role, role, decl, src), nil
+}
+
+// qkRoles are the projections whose output a QK-norm normalises.
+var qkRoles = map[string]bool{"attn.q.weight": true, "attn.q.bias": true, "attn.k.weight": true, "attn.k.bias": true}
+
+// scaled is a tensor times a constant, computed when read.
+type scaled struct {
+	graph.Tensor
+	c float64
+}
+
+func (s scaled) Float64() ([]float64, error) {
+	v, err := s.Tensor.Float64()
+	for i := range v {
+		v[i] *= s.c
+	}
+	return v, err
+}
+
+func (s scaled) Float32() ([]float32, error) {
+	v, err := s.Float64()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out, nil
 }
 
 // outputs are the roles an identity block zeroes: the projections that write
@@ -375,7 +417,12 @@ func (a *applier) matrix(key string, t graph.Tensor, rows, cols *Map, rk, ck str
 	case r.perturb == Split && pw != "":
 		rule += " + random split"
 	}
-	a.step(key, t, []int{rows.dst, cols.dst}, rule, !isUniformOne(cols), divWhy(cols), pw, mw)
+	sw := ""
+	if _, ok := t.(scaled); ok {
+		rule += ", ×sqrt(s) (QK-norm)"
+		sw = "q/k ×sqrt(s)"
+	}
+	a.step(key, t, []int{rows.dst, cols.dst}, rule, !isUniformOne(cols), divWhy(cols), pw, mw, sw)
 	if rows.isIdentity() && cols.isIdentity() {
 		return t
 	}
@@ -426,7 +473,12 @@ func (a *applier) vector(key string, t graph.Tensor, m *Map, kind string) graph.
 	if m.produce == FillMean && hasNew(m) {
 		mw = "mean entries"
 	}
-	a.step(key, t, []int{m.dst}, describe(kind, m, false), false, mw)
+	sw, rule := "", describe(kind, m, false)
+	if _, ok := t.(scaled); ok {
+		rule += ", ×sqrt(s) (QK-norm)"
+		sw = "q/k ×sqrt(s)"
+	}
+	a.step(key, t, []int{m.dst}, rule, false, mw, sw)
 	if m.isIdentity() {
 		return t
 	}
