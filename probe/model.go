@@ -379,13 +379,13 @@ func validate(g *graph.Graph) (*arch, error) {
 		v.linShape(p+"mlp.down", r.lin(p+"mlp.down"), allBiases, dimsWhy("[D, I]"), D, I)
 		if a.gated {
 			v.linShape(p+"mlp.gate", r.lin(p+"mlp.gate"), false, dimsWhy("[I, D]"), I, D)
-		} else if !isNil(r.lin(p+"mlp.gate").W) {
+		} else if !isNil(r.lin(p + "mlp.gate").W) {
 			v.fail("%smlp.gate: a %s MLP has no gate", p, g.Family)
 		}
 		if !allBiases {
 			// Biases are optional, but all three of q, k, v come together.
 			nb := 0
-			for _, t := range []graph.Tensor{r.lin(p+"attn.q").B, r.lin(p+"attn.k").B, r.lin(p+"attn.v").B} {
+			for _, t := range []graph.Tensor{r.lin(p + "attn.q").B, r.lin(p + "attn.k").B, r.lin(p + "attn.v").B} {
 				if !isNil(t) {
 					nb++
 				}
