@@ -54,6 +54,10 @@ type Model struct {
 	w32  *weights[float32]
 	w64  *weights[float64]
 
+	// growth, when set, makes the forward pass MSG's masked one
+	// (SetGrowthMasks).
+	growth *GrowthMasks
+
 	ropeMu  sync.Mutex
 	rope32  ropeTable[float32]
 	rope64  ropeTable[float64]

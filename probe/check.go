@@ -561,7 +561,7 @@ func (m *Model) embedStates(ids, pos []int) [][]float64 {
 func embedRows[T float](m *Model, w *weights[T], ids, pos []int) [][]float64 {
 	D := m.arch.D
 	x := make([]T, len(ids)*D)
-	embed(&m.arch, w, ids, pos, x)
+	embed(&m.arch, w, ids, pos, x, m.growth)
 	out := make([][]float64, len(ids))
 	for n := range out {
 		out[n] = toF64(x[n*D : (n+1)*D])

@@ -495,7 +495,7 @@ func (a *applier) norm(key, role string, t graph.Tensor, bias bool) graph.Tensor
 		fold = a.fold
 	}
 	r := &vectorRule{m: a.resid, norm: !bias, normBias: bias, scale: scale, fold: fold,
-		newCyclic: v.NormNewCyclic, role: key}
+		newCyclic: v.NormNewCyclic, newOne: v.NormNewOne, role: key}
 	rule := describe("hidden", a.resid, false)
 	var why []string
 	if !bias && scale != 1 {
@@ -503,9 +503,12 @@ func (a *applier) norm(key, role string, t graph.Tensor, bias bool) graph.Tensor
 		why = append(why, "gain ×sqrt(s)")
 	}
 	if hasNew(a.resid) {
-		if !bias && v.NormNewCyclic {
+		switch {
+		case !bias && v.NormNewCyclic:
 			rule += ", new gains cyclic"
-		} else {
+		case !bias && v.NormNewOne:
+			rule += ", new gains 1"
+		default:
 			rule += ", new entries 0"
 		}
 	}

@@ -94,6 +94,9 @@ type norm struct {
 	w, b []float64
 	rms  bool
 	eps  float64
+	// mask, when set, weights the statistics and multiplies the output
+	// (MSG's masked norm over the residual stream).
+	mask []float64
 }
 
 func readNorm(t testing.TB, what string, n graph.Norm, rms bool, eps float64) norm {
@@ -105,6 +108,9 @@ func readNorm(t testing.TB, what string, n graph.Norm, rms bool, eps float64) no
 }
 
 func (n norm) apply(x []float64) []float64 {
+	if n.mask != nil {
+		return n.masked(x)
+	}
 	D := float64(len(x))
 	y := make([]float64, len(x))
 	if n.rms {
@@ -132,6 +138,55 @@ func (n norm) apply(x []float64) []float64 {
 		}
 	}
 	return y
+}
+
+// masked is MSG's norm: statistics weighted by the mask, output times it.
+func (n norm) masked(x []float64) []float64 {
+	D := 0.0
+	for _, c := range n.mask {
+		D += c
+	}
+	y := make([]float64, len(x))
+	if n.rms {
+		ms := 0.0
+		for i, v := range x {
+			ms += n.mask[i] * v * v / D
+		}
+		for i, v := range x {
+			y[i] = n.w[i] * v / math.Sqrt(ms+n.eps) * n.mask[i]
+		}
+		return y
+	}
+	mu := 0.0
+	for i, v := range x {
+		mu += n.mask[i] * v / D
+	}
+	va := 0.0
+	for i, v := range x {
+		va += n.mask[i] * (v - mu) * (v - mu) / D
+	}
+	for i, v := range x {
+		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.w[i]
+		if n.b != nil {
+			y[i] += n.b[i]
+		}
+		y[i] *= n.mask[i]
+	}
+	return y
+}
+
+// Masks are MSG's growth masks for ForwardMasked (see probe.GrowthMasks):
+// 1 on the source's coordinates, the mask value on new ones. A nil field
+// masks nothing.
+type Masks struct {
+	Hidden, Q, KV, FFN, Layers []float64
+}
+
+// times multiplies x by mask in place (nil: nothing).
+func times(x, mask []float64) {
+	for i := range mask {
+		x[i] *= mask[i]
+	}
 }
 
 // act is the MLP activation named by graph.Graph.Act.
@@ -242,6 +297,19 @@ func perHead(n norm, v []float64, d int) {
 // encoder without an MLM head outputs its last hidden state.
 func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	t.Helper()
+	return ForwardMasked(t, g, ids, mask, nil)
+}
+
+// ForwardMasked is Forward with MSG's masked forward pass when gm is not
+// nil: the embedding output and every sublayer output are multiplied by the
+// hidden mask, every norm over the stream takes masked statistics and masks
+// its output, q, k and v are multiplied by their masks, the MLP units by the
+// FFN mask, and block l's output is Layers[l]·block(h) + (1 − Layers[l])·h.
+func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Output {
+	t.Helper()
+	if gm == nil {
+		gm = &Masks{}
+	}
 	D, H, K, d := g.Hidden, g.Heads, g.KVHeads, g.HeadDim
 	if K <= 0 || H%K != 0 {
 		t.Fatalf("reference: %d query heads in groups over %d kv heads", H, K)
@@ -265,6 +333,7 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	var embNorm norm
 	if g.EmbedNorm.W != nil {
 		embNorm = readNorm(t, "embed_norm", g.EmbedNorm, rms, g.Eps)
+		embNorm.mask = gm.Hidden
 	}
 	hs := make([][]float64, T)
 	for p, id := range ids {
@@ -285,6 +354,8 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 		}
 		if embNorm.w != nil {
 			h = embNorm.apply(h)
+		} else {
+			times(h, gm.Hidden)
 		}
 		hs[p] = h
 	}
@@ -304,9 +375,10 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	}
 	f := act(t, g.Act)
 	scale := 1 / math.Sqrt(float64(d))
-	for _, ly := range g.Layers {
+	for l, ly := range g.Layers {
 		attnNorm := readNorm(t, "attn_norm", ly.AttnNorm, rms, g.Eps)
 		mlpNorm := readNorm(t, "mlp_norm", ly.MLPNorm, rms, g.Eps)
+		attnNorm.mask, mlpNorm.mask = gm.Hidden, gm.Hidden
 		q, k, v, o := readLinear(t, "q", ly.Q), readLinear(t, "k", ly.K), readLinear(t, "v", ly.V), readLinear(t, "o", ly.O)
 		up, down := readLinear(t, "up", ly.Up), readLinear(t, "down", ly.Down)
 		var gate linear
@@ -327,6 +399,9 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				in = attnNorm.apply(in)
 			}
 			qs[p], ks[p], vs[p] = q.apply(t, in), k.apply(t, in), v.apply(t, in)
+			times(qs[p], gm.Q)
+			times(ks[p], gm.KV)
+			times(vs[p], gm.KV)
 			if qNorm.w != nil {
 				perHead(qNorm, qs[p], d)
 				perHead(kNorm, ks[p], d)
@@ -370,6 +445,7 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				}
 			}
 			a := o.apply(t, cat)
+			times(a, gm.Hidden)
 			x := make([]float64, D)
 			for i := range x {
 				x[i] = hs[p][i] + a[i]
@@ -389,17 +465,26 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				for i := range u {
 					u[i] *= f(gt[i])
 				}
+				times(u, gm.FFN)
 			} else {
+				times(u, gm.FFN)
 				for i := range u {
 					u[i] = f(u[i])
 				}
 			}
 			dn := down.apply(t, u)
+			times(dn, gm.Hidden)
 			for i := range x {
 				x[i] += dn[i]
 			}
 			if g.PostLN {
 				x = mlpNorm.apply(x)
+			}
+			if gm.Layers != nil && gm.Layers[l] != 1 {
+				c := gm.Layers[l]
+				for i := range x {
+					x[i] = c*x[i] + (1-c)*hs[p][i]
+				}
 			}
 			next[p] = x
 		}
@@ -413,9 +498,11 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	switch {
 	case !g.PostLN:
 		final = readNorm(t, "final_norm", g.FinalNorm, rms, g.Eps)
+		final.mask = gm.Hidden
 	case g.MLMTransform.W != nil:
 		mlm = readLinear(t, "mlm.transform", g.MLMTransform)
 		mlmNorm = readNorm(t, "mlm.norm", g.MLMNorm, rms, g.Eps)
+		mlmNorm.mask = gm.Hidden
 	default: // BERT encoder: the last hidden states
 		for _, h := range hs {
 			out.Logits = append(out.Logits, append([]float64(nil), h...))
