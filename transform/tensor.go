@@ -484,10 +484,10 @@ type vectorRule struct {
 	// newGain: "cyclic" (scale·fold·w[i mod src]) or "zero" for new norm entries.
 	newCyclic bool
 	// newOne: new norm entries are 1 (newCyclic and newOne unset: 0).
-	newOne bool
-	freeStd   float64
-	seed      int64
-	role      string
+	newOne  bool
+	freeStd float64
+	seed    int64
+	role    string
 }
 
 func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grow-ml/grow/grow"
 )
 
 func TestExitCode(t *testing.T) {
@@ -104,7 +106,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"check", m, m}, 0, "source   " + m},
 
 		{[]string{"expand"}, 2, "grow expand: want 1 argument (SRC), got 0"},
-		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method duplicate, hypercloning, identity, lemon, zeropad"},
+		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method " + strings.Join(grow.Names(), ", ")},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2"}, 2, "grow expand: no output directory: give -o OUT"},
 		{[]string{"expand", m, "-o", out, "--method", "wider"}, 2, `grow expand: unknown method "wider"`},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "0"}, 2,
