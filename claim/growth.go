@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/grow-ml/grow/checkpoint"
 )
 
 // Masked structural growth (MSG; Yao et al. 2024, arXiv 2305.02869) keeps a
@@ -15,8 +17,8 @@ import (
 // what grew and the current mask value, GrowthMasksFile holds the masks as
 // tensors for training code.
 const (
-	GrowthStateFile = "grow_state.json"
-	GrowthMasksFile = "grow_masks.safetensors"
+	GrowthStateFile = checkpoint.GrowthStateFile
+	GrowthMasksFile = checkpoint.GrowthMasksFile
 )
 
 // Growth is MSG's state of a grown checkpoint: the source's sizes (the

@@ -83,6 +83,10 @@ type CheckOptions struct {
 	Precision Precision // default F64
 	Tol       float64   // fail when the max-abs logits difference exceeds Tol (0: no limit)
 
+	// Growth, when set, are the result's MSG masks: the result runs its
+	// masked forward pass (Model.SetGrowthMasks).
+	Growth *GrowthMasks
+
 	// First, when not nil, are the ids every random probe starts with (for example
 	// [CLS] read from a tokenizer); nil picks them from the source config (see
 	// FirstIDs); an empty non-nil slice starts the probes with random ids.

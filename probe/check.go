@@ -130,7 +130,21 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
+	if mapping != nil && mapping.Masked && opts.Growth == nil {
+		return nil, fmt.Errorf("probe: check: the %s claim holds for the result's masked forward pass, and its growth masks (%s) are missing",
+			mapping.Operator, claim.GrowthStateFile)
+	}
+	if err := md.SetGrowthMasks(opts.Growth); err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	growthNote := ""
+	if opts.Growth != nil {
+		growthNote = "the result runs its masked forward pass (MSG growth masks beside it)"
+	}
 	rep := &Report{Precision: opts.Precision}
+	if growthNote != "" {
+		rep.Notes = append(rep.Notes, growthNote)
+	}
 	if storage != "" {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the result was stored as %s: it is compared with the source rounded to %s",
 			storage, storage))

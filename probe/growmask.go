@@ -3,6 +3,8 @@ package probe
 import (
 	"fmt"
 	"math"
+
+	"github.com/grow-ml/grow/claim"
 )
 
 // GrowthMasks are the masks of masked structural growth (MSG; Yao et al.
@@ -142,4 +144,10 @@ func blend[T float](x, prev []T, c float64) {
 	for i := range x {
 		x[i] = T(c*float64(x[i]) + (1-c)*float64(prev[i]))
 	}
+}
+
+// GrowthMasksOf returns the masks of an MSG state.
+func GrowthMasksOf(g *claim.Growth) *GrowthMasks {
+	h, q, kv, ffn, layers := g.Masks()
+	return &GrowthMasks{Hidden: h, Q: q, KV: kv, FFN: ffn, Layers: layers}
 }

@@ -79,6 +79,9 @@ spaces) or a JSON array of arrays.`,
 			if err != nil {
 				return err
 			}
+			if opts.Growth, _, err = growthOf(cd.Dir); err != nil {
+				return fmt.Errorf("result: %w", err)
+			}
 			if tok := src.Features().Start.Text; tok != "" {
 				if id, ok := checkTokenID(probeReadVocab(cs.Dir), tok); ok {
 					opts.First = []int{id}

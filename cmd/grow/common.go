@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 )
@@ -93,13 +94,15 @@ var writeContext = func() (context.Context, context.CancelFunc) {
 // place) in shards of at most o.maxShard bytes: cfg as its config.json (with
 // torch_dtype set to dt unless dt is ""), meta plus grow.source_sha256
 // (ck.SourceSHA256) in every shard's metadata, ck's side files carried over,
-// every file flushed to disk, and a progress bar on stderr when it is a
-// terminal and not --quiet. wrap, when not nil, wraps every file writer.
+// extra written beside them, every file flushed to disk, and a progress bar on
+// stderr when it is a terminal and not --quiet. wrap, when not nil, wraps
+// every file writer.
 // SIGINT or SIGTERM during the write stops it and leaves nothing
 // (writeContext); after it, until commitModel or Discard, it removes the
 // staged directory before the command exits.
 func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
-	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) (*checkpoint.Staged, error) {
+	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer,
+	extra map[string][]byte) (*checkpoint.Staged, error) {
 	sum, err := ck.SourceSHA256()
 	if err != nil {
 		return nil, err
@@ -114,7 +117,7 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	defer setWriting(false)
 	s, err := checkpoint.Stage(o.out, entries, checkpoint.WriteOptions{
 		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Sources: ck.Paths(), Force: o.force, Sync: true,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, ExtraFiles: extra, Sources: ck.Paths(), Force: o.force, Sync: true,
 		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
 		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, "note: "+format+"\n", args...) },
 	})
@@ -200,4 +203,17 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// growthOf reads the MSG state beside a model directory (nil, nil when it
+// has none) and returns its masks for the forward pass.
+func growthOf(dir string) (*probe.GrowthMasks, *claim.Growth, error) {
+	if dir == "" {
+		return nil, nil, nil
+	}
+	gs, ok, err := claim.ReadGrowth(dir)
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	return probe.GrowthMasksOf(gs), gs, nil
 }

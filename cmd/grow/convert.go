@@ -14,6 +14,7 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
 )
 
@@ -103,7 +104,16 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		// checkpoint; transformers loads the model in the config's dtype).
 		cfg.DType = g.Config.DType
 	}
-	staged, err := stageModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil)
+	// MSG masks describe the weights, which convert keeps: they come along.
+	var extra map[string][]byte
+	if _, gs, err := growthOf(ck.Dir); err != nil {
+		return err
+	} else if gs != nil {
+		if extra, err = grow.GrowthFiles(gs); err != nil {
+			return err
+		}
+	}
+	staged, err := stageModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil, extra)
 	if err != nil {
 		return err
 	}
