@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 )
@@ -105,6 +106,9 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 		return nil, err
 	}
 	meta["grow.source_sha256"] = sum
+	if err := claimIntoConfig(cfg, meta); err != nil {
+		return nil, err
+	}
 	if cfg != nil && dt != "" {
 		cfg.DType = checkpoint.TorchDType(dt)
 	}
@@ -129,6 +133,32 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	}
 	interruptCleanup(func() { s.Discard() })
 	return s, nil
+}
+
+// claimIntoConfig keeps a copy of the mapping in meta (claim.MetadataKey)
+// in cfg under claim.ConfigKey, so that the claim survives a transformers
+// load and save_pretrained (which rewrites the safetensors metadata but keeps
+// unknown config keys); without one in meta it removes a copy that cfg
+// inherited from its source, which would describe another model.
+func claimIntoConfig(cfg *checkpoint.Config, meta map[string]string) error {
+	if cfg == nil {
+		return nil
+	}
+	s, ok := meta[claim.MetadataKey]
+	if !ok {
+		cfg.Delete(claim.ConfigKey)
+		return nil
+	}
+	m, err := claim.ParseMapping([]byte(s))
+	if err != nil {
+		return fmt.Errorf("the mapping to record: %w", err)
+	}
+	v, err := claim.ConfigValue(m)
+	if err != nil {
+		return err
+	}
+	cfg.Set(claim.ConfigKey, v)
+	return nil
 }
 
 // commitModel moves a staged output into place and, unless quiet, says how an
