@@ -28,8 +28,8 @@ func (e *NonFiniteError) Error() string {
 	if e.Count > 1 {
 		more = fmt.Sprintf(" (and %d more non-finite values)", e.Count-1)
 	}
-	return fmt.Sprintf("probe: tensor %s holds %v at index %v%s: a model with NaN or infinite weights computes nothing "+
-		"that can be checked", e.Tensor, e.Value, e.Index, more)
+	return fmt.Sprintf("probe: tensor %s holds %v at index %v%s: NaN and infinite weights are refused", e.Tensor, e.Value,
+		e.Index, more)
 }
 
 // checkFinite returns a *NonFiniteError when x, the decoded data of t (role
