@@ -234,17 +234,23 @@ func checkTokenID(vocab map[int]string, tok string) (int, bool) {
 	return 0, false
 }
 
-// checkReadIDsFile reads probe sequences: a JSON array of arrays, or one sequence
-// per line with ids separated by commas or spaces (blank lines and lines
-// starting with # are skipped).
+// checkReadIDsFile reads the probe sequences of an --ids-file (parseIDsFile).
 func checkReadIDsFile(path string) ([][]int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--ids-file: %w", err)
 	}
+	return parseIDsFile(b, path)
+}
+
+// parseIDsFile parses probe sequences: a JSON array of arrays of token ids,
+// or one sequence per line with ids separated by commas or spaces (blank
+// lines and lines starting with # are skipped). Empty sequences, no
+// sequence, negative ids and ids of more than 2^31 are errors naming path.
+func parseIDsFile(b []byte, path string) ([][]int, error) {
 	s := strings.TrimSpace(string(b))
+	var seqs [][]int
 	if strings.HasPrefix(s, "[") {
-		var seqs [][]int
 		if err := json.Unmarshal([]byte(s), &seqs); err != nil {
 			return nil, fmt.Errorf("--ids-file %s: %w", path, err)
 		}
@@ -252,23 +258,24 @@ func checkReadIDsFile(path string) ([][]int, error) {
 			if len(q) == 0 {
 				return nil, fmt.Errorf("--ids-file %s: sequence %d is empty", path, i)
 			}
+			for j, id := range q {
+				if id < 0 || id >= 1<<31 {
+					return nil, fmt.Errorf("--ids-file %s: sequence %d position %d: %d is not a token id", path, i, j, id)
+				}
+			}
 		}
-		if len(seqs) == 0 {
-			return nil, fmt.Errorf("--ids-file %s: no sequences", path)
+	} else {
+		for n, line := range strings.Split(s, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			ids, err := parseIDs(line)
+			if err != nil {
+				return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
+			}
+			seqs = append(seqs, ids)
 		}
-		return seqs, nil
-	}
-	var seqs [][]int
-	for n, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		ids, err := parseIDs(line)
-		if err != nil {
-			return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
-		}
-		seqs = append(seqs, ids)
 	}
 	if len(seqs) == 0 {
 		return nil, fmt.Errorf("--ids-file %s: no sequences", path)

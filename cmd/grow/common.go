@@ -242,7 +242,7 @@ func parseIDs(s string) ([]int, error) {
 		}
 		for _, f := range fields {
 			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || n >= 1<<31 {
 				return nil, fmt.Errorf("%q is not a token id", f)
 			}
 			ids = append(ids, n)
