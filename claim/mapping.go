@@ -59,7 +59,7 @@ func Locate(c *checkpoint.Checkpoint) (*Found, error) {
 		}
 		if meta != nil && !Same(meta, m) {
 			return nil, fmt.Errorf("claim: the mappings in the metadata of %s (%s) and of %s (%s) disagree",
-				metaFile, m0(meta), f.Path, m0(m))
+				metaFile, compact(meta), f.Path, compact(m))
 		}
 		if meta == nil {
 			meta, metaFile = m, f.Path
@@ -86,7 +86,7 @@ func Locate(c *checkpoint.Checkpoint) (*Found, error) {
 	case meta != nil && conf != nil:
 		if !Same(meta, conf) {
 			return nil, fmt.Errorf("claim: the mapping in the metadata of %s (%s) and the one in %s under %q (%s) disagree",
-				metaFile, m0(meta), cfgName, ConfigKey, m0(conf))
+				metaFile, compact(meta), cfgName, ConfigKey, compact(conf))
 		}
 		return &Found{Mapping: meta, From: metaWhere + " and " + cfgWhere + ", which agree"}, nil
 	case meta != nil:
@@ -140,8 +140,8 @@ func Same(a, b *Mapping) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// m0 describes a mapping in a few words for an error message.
-func m0(m *Mapping) string {
+// compact writes a mapping as one line of JSON for an error message.
+func compact(m *Mapping) string {
 	b, _ := json.Marshal(m)
 	return string(b)
 }
