@@ -1,8 +1,7 @@
 package checkpoint
 
-// This file fixes the package's API so that other packages can be written against
-// it while the implementation lands. Bodies marked TODO(checkpoint) are replaced by
-// the real implementation.
+// This file holds the package's types: dtypes, tensors, checkpoints and the
+// options of the writer.
 
 import (
 	"context"

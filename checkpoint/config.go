@@ -13,9 +13,9 @@ import (
 )
 
 // Config is a typed view of a config.json for the model types package family
-// describes (gpt2, llama, mistral, qwen2, bert), reading both transformers v4
-// and v5 spellings: each model type's descriptor gives its key names, aliases
-// and defaults. Marshal writes the typed fields back under the family's own key
+// describes (gpt2, llama, mistral, qwen2, qwen3, phi3, bert), reading both
+// transformers v4 and v5 spellings: each model type's descriptor gives its key
+// names, aliases and defaults. Marshal writes the typed fields back under the family's own key
 // names and keeps every other key as it was read.
 //
 // Raw values (Get, Set) are what encoding/json decodes into an any: numbers are
@@ -28,20 +28,24 @@ type Config struct {
 	Layers       int // num_hidden_layers / n_layer
 	Heads        int // num_attention_heads / n_head
 	KVHeads      int // num_key_value_heads (= Heads when absent)
-	HeadDim      int // head_dim (= Hidden/Heads when absent)
+	HeadDim      int // head_dim (absent: the family's default, Hidden/Heads or Qwen3's 128)
 	FFN          int // intermediate_size / n_inner (GPT-2 null means 4·n_embd)
 	Vocab        int // vocab_size
 	MaxPositions int // max_position_embeddings / n_positions
 	TypeVocab    int // BERT type_vocab_size
 
-	NormEps       float64 // rms_norm_eps / layer_norm_epsilon / layer_norm_eps
-	Act           string  // hidden_act / activation_function
-	Tied          bool    // tie_word_embeddings, with the family's default
-	RopeTheta     float64 // rope_theta or rope_parameters.rope_theta
-	RopeScaling   map[string]any
-	AttentionBias bool   // the attention-bias switch (llama attention_bias), or whether q/k/v biases are fixed on
-	MLPBias       bool   // the MLP-bias switch (llama mlp_bias), or whether MLP biases are fixed on
-	DType         string // torch_dtype or dtype, e.g. "float32"
+	NormEps     float64 // rms_norm_eps / layer_norm_epsilon / layer_norm_eps
+	Act         string  // hidden_act / activation_function
+	Tied        bool    // tie_word_embeddings, with the family's default
+	RopeTheta   float64 // rope_theta or rope_parameters.rope_theta
+	RopeScaling map[string]any
+	// RotaryFraction is the fraction of each head RoPE rotates: the
+	// family's partial_rotary_factor (top level or in rope_parameters) where
+	// it has one, else its fixed fraction (1); 0 without RoPE.
+	RotaryFraction float64
+	AttentionBias  bool   // the attention-bias switch (llama attention_bias), or whether q/k/v biases are fixed on
+	MLPBias        bool   // the MLP-bias switch (llama mlp_bias), or whether MLP biases are fixed on
+	DType          string // torch_dtype or dtype, e.g. "float32"
 
 	// LayerTypes is the v5 per-layer list (e.g. "full_attention",
 	// "sliding_attention"), nil when the config has none. Marshal truncates or
@@ -65,7 +69,8 @@ func descriptor(modelType string) *family.Descriptor {
 }
 
 // Family returns the graph family of the config's model_type (the
-// descriptor's Family: "gpt2", "llama" also for mistral and qwen2, "bert"),
+// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3 and
+// phi3, "bert"),
 // or "" for an unknown model_type.
 func (c *Config) Family() string {
 	if d := descriptor(c.ModelType); d != nil {
@@ -87,10 +92,10 @@ func (r *configReader) fail(key, format string, args ...any) {
 	}
 }
 
-// fullHeads sets the attention of a family with derived head widths
-// (family.Derived: GPT-2, BERT), which have a key/value head per query head
-// and derive head_dim as hidden/heads: headsKey (c.Heads) must divide
-// hiddenKey (c.Hidden).
+// fullHeads sets the attention of a family with derived head widths and no
+// grouped-query attention (GPT-2, BERT), which have a key/value head per
+// query head and derive head_dim as hidden/heads: headsKey (c.Heads) must
+// divide hiddenKey (c.Hidden).
 func (r *configReader) fullHeads(c *Config, headsKey, hiddenKey string) {
 	if r.err == nil && c.Hidden%c.Heads != 0 {
 		r.fail(headsKey, "%d does not divide %s %d", c.Heads, hiddenKey, c.Hidden)
@@ -303,7 +308,7 @@ func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
 		c.KVHeads = r.optInt(0, k.KVHeads...)
 	}
 	if k.HeadDim != nil {
-		c.HeadDim = r.optInt(0, k.HeadDim...)
+		c.HeadDim = r.optInt(k.HeadDimDefault, k.HeadDim...)
 	}
 	c.MaxPositions = r.optInt(k.PositionsDefault, k.Positions...)
 	if k.TypeVocab != nil {
@@ -322,8 +327,9 @@ func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
 	c.MLPBias = r.biasSwitch(k.MLPBias, d.Features.Biases.MLP)
 	if d.Features.Positions == family.Rotary {
 		c.readRope(r)
+		c.readRotaryFraction(r, d)
 	}
-	if d.Features.HeadDim == family.Derived {
+	if d.Features.HeadDim == family.Derived && !d.Features.GQA {
 		r.fullHeads(c, k.Heads[0], k.Hidden[0])
 		return
 	}
@@ -336,7 +342,11 @@ func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
 		}
 		if c.HeadDim == 0 {
 			if c.Hidden%c.Heads != 0 {
-				r.fail(k.Heads[0], "%d does not divide %s %d and %s is absent", c.Heads, k.Hidden[0], c.Hidden, k.HeadDim[0])
+				why := "" // a derived head_dim has no key
+				if len(k.HeadDim) > 0 {
+					why = " and " + k.HeadDim[0] + " is absent"
+				}
+				r.fail(k.Heads[0], "%d does not divide %s %d%s", c.Heads, k.Hidden[0], c.Hidden, why)
 			}
 			c.HeadDim = c.Hidden / c.Heads
 		}
@@ -391,6 +401,42 @@ func (c *Config) readRope(r *configReader) {
 		theta = 10000
 	}
 	c.RopeTheta = theta
+}
+
+// readRotaryFraction reads the fraction of each head that RoPE rotates under
+// the family's keys (partial_rotary_factor) and in the v5 rope_parameters
+// object, which must agree; a family without the keys rotates its fixed
+// fraction.
+func (c *Config) readRotaryFraction(r *configReader, d *family.Descriptor) {
+	c.RotaryFraction = d.Features.RotaryFraction
+	keys := d.Config.RotaryFraction
+	if len(keys) == 0 {
+		return
+	}
+	r.agree(keys...)
+	key := r.firstKey(keys...)
+	var v any
+	if key != "" {
+		v = r.raw[key]
+	}
+	if p, ok := r.raw["rope_parameters"].(map[string]any); ok {
+		if pv, ok := p[keys[0]]; ok && pv != nil {
+			if key != "" && !reflect.DeepEqual(pv, v) {
+				r.fail("rope_parameters", "%s %s contradicts the top-level %s %s", keys[0], describe(pv), key, describe(v))
+				return
+			}
+			key, v = "rope_parameters", pv
+		}
+	}
+	if key == "" {
+		return
+	}
+	f, ok := v.(float64)
+	if !ok || !(f > 0 && f <= 1) {
+		r.fail(key, "%s: want a number in (0, 1], got %s", keys[0], describe(v))
+		return
+	}
+	c.RotaryFraction = f
 }
 
 // readDType reads torch_dtype (v4) and dtype (v5).
@@ -582,6 +628,32 @@ func (c *Config) writeTyped(out map[string]any, d *family.Descriptor) {
 	}
 	if d.Features.Positions == family.Rotary {
 		c.writeRope(out)
+		c.writeRotaryFraction(out, d)
+	}
+}
+
+// writeRotaryFraction writes the rotary fraction under the family's keys and
+// in rope_parameters where the source had them, and under the first key when
+// it had neither and the fraction is not the family's default.
+func (c *Config) writeRotaryFraction(out map[string]any, d *family.Descriptor) {
+	keys := d.Config.RotaryFraction
+	if len(keys) == 0 || c.RotaryFraction == 0 {
+		return
+	}
+	v := pyFloat(c.RotaryFraction)
+	wrote := false
+	for _, k := range keys {
+		if _, there := out[k]; there {
+			out[k], wrote = v, true
+		}
+	}
+	if p, ok := out["rope_parameters"].(map[string]any); ok {
+		if _, there := p[keys[0]]; there {
+			p[keys[0]], wrote = v, true
+		}
+	}
+	if !wrote && c.RotaryFraction != d.Features.RotaryFraction {
+		out[keys[0]] = v
 	}
 }
 

@@ -17,7 +17,7 @@ func TestParseConfigTestdata(t *testing.T) {
 	}{
 		{"stories260k", Config{ModelType: "llama", Architectures: []string{"LlamaForCausalLM"},
 			Hidden: 64, Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8, FFN: 172, Vocab: 512, MaxPositions: 512,
-			NormEps: 1e-5, Act: "silu", Tied: true, RopeTheta: 10000, DType: "float32"}},
+			NormEps: 1e-5, Act: "silu", Tied: true, RopeTheta: 10000, RotaryFraction: 1, DType: "float32"}},
 		{"gpt2-random-realtok", Config{ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"},
 			Hidden: 2, Layers: 1, Heads: 1, KVHeads: 1, HeadDim: 2, FFN: 8, Vocab: 50257, MaxPositions: 1024,
 			NormEps: 1e-5, Act: "gelu_new", Tied: true, AttentionBias: true, MLPBias: true, DType: "float32"}},
@@ -149,6 +149,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"gpt2 bad n_inner", edit(t, gpt2JSON, map[string]any{"n_inner": 0}), []string{`"n_inner"`, "positive"}},
 		{"bert missing ffn", edit(t, bertJSON, map[string]any{"intermediate_size": nil}), []string{`"intermediate_size"`}},
 		{"bert heads not dividing", edit(t, bertJSON, map[string]any{"num_attention_heads": 3}), []string{`"num_attention_heads"`, "hidden_size 8"}},
+		{"phi3 heads not dividing", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "num_attention_heads": 6, "num_key_value_heads": 3}), []string{`"num_attention_heads"`, "hidden_size 64"}},
+		{"phi3 kv not dividing heads", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "num_key_value_heads": 3}), []string{`"num_key_value_heads"`, "3 does not divide"}},
+		{"phi3 partial rotary zero", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "partial_rotary_factor": 0}), []string{`"partial_rotary_factor"`, "(0, 1]"}},
+		{"phi3 partial rotary above one", edit(t, llamaJSON, map[string]any{"model_type": "phi3",
+			"rope_parameters": map[string]any{"rope_type": "default", "partial_rotary_factor": 1.5}}), []string{`"rope_parameters"`, "(0, 1]"}},
+		{"phi3 partial rotary disagree", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "partial_rotary_factor": 0.5,
+			"rope_parameters": map[string]any{"rope_type": "default", "partial_rotary_factor": 0.25}}), []string{`"rope_parameters"`, "contradicts"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig(tc.data, "cfg.json")
@@ -230,6 +237,37 @@ func TestParseConfigDefaultsAndSpellings(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}},
+		{"qwen3 defaults: head_dim 128, untied, no bias", edit(t, llamaJSON, map[string]any{"model_type": "qwen3"}), func(t *testing.T, c *Config) {
+			if c.HeadDim != 128 || c.KVHeads != 4 || c.Tied || c.AttentionBias || c.MLPBias || c.MaxPositions != 32768 || c.RotaryFraction != 1 || c.Family() != "llama" {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"qwen3 attention_bias and explicit head_dim", edit(t, llamaJSON, map[string]any{"model_type": "qwen3", "attention_bias": true, "mlp_bias": true, "head_dim": 12}), func(t *testing.T, c *Config) {
+			if !c.AttentionBias || c.MLPBias || c.HeadDim != 12 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"phi3 derived head_dim with GQA", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "head_dim": 12}), func(t *testing.T, c *Config) {
+			if c.HeadDim != 8 || c.KVHeads != 4 || c.Heads != 8 || c.Tied || c.NormEps != 1e-5 || c.MaxPositions != 4096 || c.RotaryFraction != 1 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"phi3 v4 partial_rotary_factor", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "partial_rotary_factor": 0.75}), func(t *testing.T, c *Config) {
+			if c.RotaryFraction != 0.75 || c.RopeScaling != nil {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"phi3 v5 partial_rotary_factor in rope_parameters", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "partial_rotary_factor": 0.5,
+			"rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}), func(t *testing.T, c *Config) {
+			if c.RotaryFraction != 0.5 || c.RopeScaling != nil || c.RopeTheta != 10000 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"llama has no partial rotary", edit(t, llamaJSON, map[string]any{"partial_rotary_factor": 0.5}), func(t *testing.T, c *Config) {
+			if c.RotaryFraction != 1 {
+				t.Errorf("%+v", c)
+			}
+		}},
 		{"bert defaults", []byte(bertJSON), func(t *testing.T, c *Config) {
 			if c.TypeVocab != 2 || c.MaxPositions != 512 || !c.Tied || c.NormEps != 1e-12 || c.Act != "gelu" || c.HeadDim != 4 {
 				t.Errorf("%+v", c)
@@ -298,6 +336,22 @@ func TestConfigMarshalAfterGrowth(t *testing.T) {
 			c.Set("my_key", "x")
 			c.Set("hidden_size", 7)
 		}, map[string]any{"my_key": "x", "hidden_size": 64.0}},
+		{"qwen3 keys after width growth", edit(t, llamaJSON, map[string]any{"model_type": "qwen3", "head_dim": 16, "attention_bias": false,
+			"use_sliding_window": false, "max_window_layers": 28, "sliding_window": nil}), func(c *Config) { c.Hidden, c.Heads, c.KVHeads = 128, 16, 8 },
+			map[string]any{"hidden_size": 128.0, "num_attention_heads": 16.0, "num_key_value_heads": 8.0, "head_dim": 16.0,
+				"attention_bias": false, "use_sliding_window": false, "max_window_layers": 28.0}},
+		{"qwen3 attention_bias written when on", edit(t, llamaJSON, map[string]any{"model_type": "qwen3"}), func(c *Config) { c.AttentionBias = true },
+			map[string]any{"attention_bias": true, "mlp_bias": nil, "head_dim": 128.0}},
+		{"phi3 has no head_dim key", edit(t, llamaJSON, map[string]any{"model_type": "phi3"}), func(c *Config) { c.Hidden, c.Heads, c.KVHeads = 128, 16, 8 },
+			map[string]any{"hidden_size": 128.0, "num_attention_heads": 16.0, "num_key_value_heads": 8.0, "head_dim": nil, "partial_rotary_factor": nil}},
+		{"phi3 partial rotary kept in both places", edit(t, llamaJSON, map[string]any{"model_type": "phi3", "partial_rotary_factor": 0.5,
+			"rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}), func(c *Config) { c.Hidden = 128 },
+			map[string]any{"partial_rotary_factor": 0.5, "rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}},
+		{"phi3 partial rotary changed", edit(t, llamaJSON, map[string]any{"model_type": "phi3",
+			"rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}), func(c *Config) { c.RotaryFraction = 0.25 },
+			map[string]any{"partial_rotary_factor": nil, "rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25}}},
+		{"phi3 partial rotary added", edit(t, llamaJSON, map[string]any{"model_type": "phi3"}), func(c *Config) { c.RotaryFraction = 0.5 },
+			map[string]any{"partial_rotary_factor": 0.5}},
 		{"bert keys", []byte(bertJSON), func(c *Config) { c.Vocab, c.TypeVocab = 40, 3 },
 			map[string]any{"vocab_size": 40.0, "type_vocab_size": 3.0, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}},
 	} {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,6 +157,23 @@ func TestVandermonde(t *testing.T) {
 				if got64[5*r+c] != w || float64(got32[5*r+c]) != w {
 					t.Errorf("%s[%d][%d] = %v / %v, want %v", tn.Name, r, c, got64[5*r+c], got32[5*r+c], w)
 				}
+			}
+		}
+		// A range of elements (rows 1 to 3) reads what the whole tensor holds there.
+		r32, err := tn.Float32Range(5, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r64, err := tn.Float64Range(5, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r32, got32[5:20]) || !slices.Equal(r64, got64[5:20]) {
+			t.Errorf("%s: elements [5, 20) %v / %v, want %v", tn.Name, r32, r64, got64[5:20])
+		}
+		for _, bad := range [][2]int{{-1, 3}, {20, 26}, {4, 3}} {
+			if _, err := tn.Float32Range(bad[0], bad[1]); err == nil || !strings.Contains(err.Error(), "outside") {
+				t.Errorf("%s: elements %v: %v", tn.Name, bad, err)
 			}
 		}
 	}

@@ -48,22 +48,33 @@ func (t *Tensor) Bytes() ([]byte, error) {
 
 // Float32 reads and decodes a float tensor to float32 (F64 is rounded to nearest).
 // The data is read in chunks, so the only large allocation is the result.
-func (t *Tensor) Float32() ([]float32, error) { return readFloats[float32](t) }
+func (t *Tensor) Float32() ([]float32, error) { return readFloats[float32](t, 0, t.NumElements()) }
 
 // Float64 reads and decodes a float tensor to float64 (exact for every float dtype).
-func (t *Tensor) Float64() ([]float64, error) { return readFloats[float64](t) }
+func (t *Tensor) Float64() ([]float64, error) { return readFloats[float64](t, 0, t.NumElements()) }
 
-// readFloats is Float32 and Float64.
-func readFloats[T float32 | float64](t *Tensor) ([]T, error) {
+// Float32Range reads and decodes the elements [lo, hi) of a float tensor (in
+// row-major order) to float32, reading only their bytes.
+func (t *Tensor) Float32Range(lo, hi int) ([]float32, error) { return readFloats[float32](t, lo, hi) }
+
+// Float64Range reads and decodes the elements [lo, hi) of a float tensor (in
+// row-major order) to float64, reading only their bytes.
+func (t *Tensor) Float64Range(lo, hi int) ([]float64, error) { return readFloats[float64](t, lo, hi) }
+
+// readFloats decodes the elements [lo, hi).
+func readFloats[T float32 | float64](t *Tensor, lo, hi int) ([]T, error) {
 	if !t.DType.IsFloat() {
 		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
 	}
-	out := make([]T, t.NumElements())
+	if lo < 0 || hi > t.NumElements() || lo > hi {
+		return nil, t.errorf("elements [%d, %d) outside its %d", lo, hi, t.NumElements())
+	}
+	out := make([]T, hi-lo)
 	es := t.DType.Size()
 	buf := make([]byte, min(len(out), decodeChunk)*es)
 	for i := 0; i < len(out); i += decodeChunk {
 		k := min(decodeChunk, len(out)-i)
-		if err := t.readAt(buf[:k*es], int64(i*es)); err != nil {
+		if err := t.readAt(buf[:k*es], int64((lo+i)*es)); err != nil {
 			return nil, err
 		}
 		if err := decodeFloats(out[i:i+k], buf[:k*es], t.DType); err != nil {

@@ -2,6 +2,7 @@ package claim
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -114,5 +115,40 @@ func TestParseConfigValue(t *testing.T) {
 	if Rank(BitExact) <= Rank(Exact) || Rank(Exact) <= Rank(ExactUpToEps) || Rank(ExactUpToEps) <= Rank(Approx) ||
 		Rank(Approx) <= Rank(NonPreserving) || Rank(NonPreserving) != 0 || Rank("CLOSE") != -1 {
 		t.Error("class order")
+	}
+}
+
+func TestThen(t *testing.T) {
+	hc := Mapping{Operator: "hypercloning", Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 64, Dst: 128}}
+	id := Mapping{Operator: "identity", Class: BitExact, Hidden: HiddenMap{Kind: "tile", Src: 128, Dst: 128}, Layers: []int{0, 1, 1, 2}}
+	got, err := hc.Then(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Class != Exact || got.Hidden != hc.Hidden || fmt.Sprint(got.Layers) != "[0 1 1 2]" || got.Operator != "hypercloning+identity" {
+		t.Errorf("hypercloning then identity: %+v", got)
+	}
+	dup := Mapping{Operator: "duplicate", Class: NonPreserving, Hidden: HiddenMap{Kind: "tile", Src: 128, Dst: 128}, Layers: []int{0, 1, 2, 3, -1}}
+	got, err = got.Then(dup)
+	if err != nil || got.Class != NonPreserving || fmt.Sprint(got.Layers) != "[0 1 1 2 -1]" {
+		t.Errorf("then duplicate: %+v %v", got, err)
+	}
+	hc2 := Mapping{Operator: "hypercloning", Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 128, Dst: 384}}
+	if got, err := hc.Then(hc2); err != nil || got.Hidden != (HiddenMap{Kind: "tile", Src: 64, Dst: 384}) {
+		t.Errorf("tile then tile: %+v %v", got, err)
+	}
+	lemon := Mapping{Operator: "lemon", Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 128, Dst: 200, Fill: "zero"}}
+	if _, err := hc.Then(lemon); err == nil {
+		t.Error("a tiling with residue composed")
+	}
+	if _, err := hc.Then(Mapping{Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 96, Dst: 96}}); err == nil {
+		t.Error("maps of different widths composed")
+	}
+	for _, c := range []struct{ a, b, want string }{
+		{BitExact, Exact, Exact}, {Exact, BitExact, Exact}, {Approx, Exact, Approx}, {NonPreserving, BitExact, NonPreserving},
+	} {
+		if got := Weaker(c.a, c.b); got != c.want {
+			t.Errorf("Weaker(%s, %s) = %s, want %s", c.a, c.b, got, c.want)
+		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 // descriptor's Family; package family describes each model_type).
 type Family string
 
-// The families of the registered descriptors. Mistral and Qwen2 are
-// FamilyLlama with their own model_type.
+// The families of the registered descriptors. Mistral, Qwen2, Qwen3 and
+// Phi-3 are FamilyLlama with their own model_type.
 const (
 	FamilyGPT2  Family = "gpt2"
 	FamilyLlama Family = "llama"
@@ -43,7 +43,8 @@ type Linear struct {
 	W, B Tensor
 }
 
-// Norm is a LayerNorm (W gain, B bias) or RMSNorm (W only) over the hidden axis.
+// Norm is a LayerNorm (W gain, B bias) or RMSNorm (W only) over the hidden
+// axis, or over one head's width for a layer's QNorm and KNorm.
 type Norm struct {
 	W, B Tensor
 }
@@ -56,6 +57,11 @@ type Layer struct {
 	AttnNorm, MLPNorm Norm
 	// Q [H·d, D], K and V [K·d, D], O [D, H·d].
 	Q, K, V, O Linear
+	// QNorm and KNorm normalise each query and each key head (W [d]) after Q
+	// and K and before RoPE, in a family with QK-norm (Qwen3's q_norm and
+	// k_norm; zero otherwise): roles attn.q_norm.weight, attn.k_norm.weight
+	// (and .bias, which no registered family has).
+	QNorm, KNorm Norm
 	// Up [I, D], Gate [I, D] (LLaMA only; W nil otherwise), Down [D, I].
 	Up, Gate, Down Linear
 }
@@ -104,6 +110,10 @@ type Graph struct {
 	// RopeTheta is the RoPE base (0 without RoPE); RopeScaling the config's rope_scaling.
 	RopeTheta   float64
 	RopeScaling map[string]any
+	// RotaryFraction is the fraction of each head's width that RoPE rotates
+	// (the config's partial_rotary_factor where the family has one); 0 means
+	// the family's (Features.RotaryFraction). See RotaryDim.
+	RotaryFraction float64
 
 	// Embed [V, D]; Pos [P, D] (nil for RoPE); TokenType [T, D] (BERT only).
 	Embed, Pos, TokenType Tensor

@@ -29,6 +29,22 @@ func (g *Graph) Features() family.Features {
 	return family.Features{}
 }
 
+// RotaryDim returns how many dims of each head RoPE rotates: the first
+// int(HeadDim × fraction), with the graph's RotaryFraction or, when that is 0,
+// its family's; 0 without rotary positions. transformers truncates the
+// product the same way.
+func (g *Graph) RotaryDim() int {
+	ft := g.Features()
+	if ft.Positions != family.Rotary {
+		return 0
+	}
+	f := g.RotaryFraction
+	if f == 0 {
+		f = ft.RotaryFraction
+	}
+	return int(float64(g.HeadDim) * f)
+}
+
 func (g *Graph) modelType() string {
 	if g.Config != nil {
 		return g.Config.ModelType
@@ -81,46 +97,19 @@ func (f *flags) biasFlags(b family.Biases, attn, mlp bool) {
 	f.qkvBias, f.oBias, f.mlpBias = on(b.QKV), on(b.O), on(b.MLP)
 }
 
-// roleShape returns the shape of a role in dimension symbols; role is the
-// role without the "layers.i." of a layer's roles. It returns nil for a role
-// the graph does not have.
+// roleShape returns the shape of a role in dimension symbols (its declared
+// axes); role is the role without the "layers.i." of a layer's roles. It
+// returns nil for a role the graph does not have.
 func roleShape(role string) []string {
-	switch role {
-	case "embed", "head":
-		return []string{"V", "D"}
-	case "pos":
-		return []string{"P", "D"}
-	case "token_type":
-		return []string{"T", "D"}
-	case "head.bias":
-		return []string{"V"}
-	case "attn.q.weight":
-		return []string{"Hd", "D"}
-	case "attn.q.bias":
-		return []string{"Hd"}
-	case "attn.k.weight", "attn.v.weight":
-		return []string{"Kd", "D"}
-	case "attn.k.bias", "attn.v.bias":
-		return []string{"Kd"}
-	case "attn.o.weight":
-		return []string{"D", "Hd"}
-	case "mlp.up.weight", "mlp.gate.weight":
-		return []string{"I", "D"}
-	case "mlp.up.bias", "mlp.gate.bias":
-		return []string{"I"}
-	case "mlp.down.weight":
-		return []string{"D", "I"}
-	case "mlm.transform.weight":
-		return []string{"D", "D"}
-	case "attn.o.bias", "mlp.down.bias", "mlm.transform.bias":
-		return []string{"D"}
+	d, ok := decls[role]
+	if !ok {
+		return nil
 	}
-	for _, n := range []string{"embed_norm.", "attn_norm.", "mlp_norm.", "final_norm.", "mlm.norm."} {
-		if role == n+"weight" || role == n+"bias" {
-			return []string{"D"}
-		}
+	out := make([]string, len(d.Axes))
+	for i, a := range d.Axes {
+		out[i] = string(a)
 	}
-	return nil
+	return out
 }
 
 // prefix is the backbone prefix the graph was read with, or the default of
@@ -239,6 +228,7 @@ func readFamily(g *Graph, s *source, d *family.Descriptor) error {
 	g.PostLN = ft.PostLN
 	if ft.Positions == family.Rotary {
 		g.RopeTheta = cfg.RopeTheta
+		g.RotaryFraction = cfg.RotaryFraction
 		if cfg.RopeScaling != nil {
 			g.RopeScaling = maps.Clone(cfg.RopeScaling)
 		}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/grow-ml/grow/checkpoint"
 )
@@ -58,20 +59,13 @@ func Round(g *Graph, dt checkpoint.DType) *Graph {
 // (f is called with nil for an absent tensor).
 func (g *Graph) MapTensors(f func(Tensor) Tensor) *Graph {
 	out := *g
-	lin := func(l Linear) Linear { return Linear{W: f(l.W), B: f(l.B)} }
-	nrm := func(n Norm) Norm { return Norm{W: f(n.W), B: f(n.B)} }
-	out.Embed, out.Pos, out.TokenType = f(g.Embed), f(g.Pos), f(g.TokenType)
-	out.EmbedNorm, out.FinalNorm, out.MLMNorm = nrm(g.EmbedNorm), nrm(g.FinalNorm), nrm(g.MLMNorm)
-	out.Head, out.HeadBias, out.MLMTransform = f(g.Head), f(g.HeadBias), lin(g.MLMTransform)
-	out.Layers = make([]Layer, len(g.Layers))
-	for i, L := range g.Layers {
-		out.Layers[i] = Layer{AttnNorm: nrm(L.AttnNorm), MLPNorm: nrm(L.MLPNorm),
-			Q: lin(L.Q), K: lin(L.K), V: lin(L.V), O: lin(L.O), Up: lin(L.Up), Gate: lin(L.Gate), Down: lin(L.Down)}
+	out.Layers = slices.Clone(g.Layers)
+	for _, fl := range out.Fields() {
+		*fl.T = f(*fl.T)
 	}
-	out.Extras = make([]Extra, len(g.Extras))
-	for i, e := range g.Extras {
-		out.Extras[i] = e
-		out.Extras[i].T = f(e.T)
+	out.Extras = slices.Clone(g.Extras)
+	for i := range out.Extras {
+		out.Extras[i].T = f(out.Extras[i].T)
 	}
 	return &out
 }

@@ -106,10 +106,10 @@ func (v *View) Shape() []int {
 func (v *View) DType() checkpoint.DType { return v.Src.DType }
 
 // Float32 implements Tensor.
-func (v *View) Float32() ([]float32, error) { return viewData(v, v.Src.Float32) }
+func (v *View) Float32() ([]float32, error) { return viewData(v, v.Src.Float32Range) }
 
 // Float64 implements Tensor.
-func (v *View) Float64() ([]float64, error) { return viewData(v, v.Src.Float64) }
+func (v *View) Float64() ([]float64, error) { return viewData(v, v.Src.Float64Range) }
 
 // String describes the view, e.g. `h.0.attn.c_attn.weight[T][0:768]`.
 func (v *View) String() string {
@@ -123,8 +123,10 @@ func (v *View) String() string {
 	return s
 }
 
-// viewData decodes the source with decode, then transposes and slices it.
-func viewData[T float32 | float64](v *View, decode func() ([]T, error)) ([]T, error) {
+// viewData decodes the source with decode (elements [lo, hi) of the source),
+// then transposes and slices it. A range of rows of an untransposed view
+// reads only those rows (the parts of a tensor fused by rows).
+func viewData[T float32 | float64](v *View, decode func(lo, hi int) ([]T, error)) ([]T, error) {
 	shape := v.Src.Shape
 	if v.Transposed && len(shape) != 2 {
 		return nil, fmt.Errorf("graph: %s: tensor %q: cannot transpose a tensor of shape %v", v.Src.File, v.Src.Name, shape)
@@ -144,18 +146,22 @@ func viewData[T float32 | float64](v *View, decode func() ([]T, error)) ([]T, er
 	if lo < 0 || hi > rows || lo > hi {
 		return nil, fmt.Errorf("graph: %s: tensor %q: rows [%d, %d) out of range [0, %d)", v.Src.File, v.Src.Name, lo, hi, rows)
 	}
-	data, err := decode()
+	if !v.Transposed {
+		data, err := decode(lo*cols, hi*cols)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != (hi-lo)*cols {
+			return nil, fmt.Errorf("graph: %s: tensor %q: decoded %d values of rows [%d, %d), want %d", v.Src.File, v.Src.Name, len(data), lo, hi, (hi-lo)*cols)
+		}
+		return data, nil
+	}
+	data, err := decode(0, rows*cols)
 	if err != nil {
 		return nil, err
 	}
 	if len(data) != rows*cols {
 		return nil, fmt.Errorf("graph: %s: tensor %q: decoded %d values, shape %v has %d", v.Src.File, v.Src.Name, len(data), shape, rows*cols)
-	}
-	if !v.Transposed {
-		if lo == 0 && hi == rows {
-			return data, nil
-		}
-		return slices.Clone(data[lo*cols : hi*cols]), nil
 	}
 	// Stored [cols, rows] (in, out); the view row r is stored column lo+r.
 	// Blocked so that both sides stay in cache for large matrices.

@@ -13,6 +13,7 @@ import (
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/internal/reference"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/transform"
 )
 
 // These tests run the operators on real checkpoints (testdata/stories260k and
@@ -99,16 +100,16 @@ func TestStories260k(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"hypercloning n2 m3", Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}},
-		{"hypercloning n3 m2", Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2}},
-		{"hypercloning n2 noise keep-tied", Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10, KeepTied: true}},
-		{"lemon 64->96", Options{Method: LEMON, Hidden: 96}},
-		{"lemon 64->100", Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
-		{"lemon 64->100 keep-tied", Options{Method: LEMON, Hidden: 100, Heads: 20, KVHeads: 10, FFN: 200, KeepTied: true}},
-		{"zeropad 64->100", Options{Method: ZeroPad, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268, PadStd: 0.02}},
+		{"hypercloning n2 m3", Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}},
+		{"hypercloning n3 m2", Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2}},
+		{"hypercloning n2 noise keep-tied", Options{Method: MethodHyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10, KeepTied: true}},
+		{"lemon 64->96", Options{Method: MethodLEMON, Hidden: 96}},
+		{"lemon 64->100", Options{Method: MethodLEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
+		{"lemon 64->100 keep-tied", Options{Method: MethodLEMON, Hidden: 100, Heads: 20, KVHeads: 10, FFN: 200, KeepTied: true}},
+		{"zeropad 64->100", Options{Method: MethodZeroPad, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268, PadStd: 0.02}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := Expand(src, c.opts)
+			r, err := Expand(src, c.opts.Operator())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,8 +122,8 @@ func TestStories260k(t *testing.T) {
 	}
 }
 
-// The grown stories260k, written in float32, continues the reference prompts
-// with the same greedy tokens as llama2.c's run.c.
+// The grown stories260k (wider or deeper), written in float32, continues the
+// reference prompts with the same greedy tokens as llama2.c's run.c.
 func TestStories260kGreedy(t *testing.T) {
 	data, err := os.ReadFile("../testdata/reference/stories260k-logits.json")
 	if err != nil {
@@ -142,11 +143,13 @@ func TestStories260kGreedy(t *testing.T) {
 	if testing.Short() {
 		steps = 16
 	}
-	for _, opts := range []Options{
-		{Method: HyperCloning, WidthFactor: 2},
-		{Method: LEMON, Hidden: 96},
+	for _, op := range []Operator{
+		&HyperCloning{WidthFactor: 2},
+		&LEMON{Width: Width{Hidden: 96}},
+		&Identity{At: "0,2,4"},
+		&LEMON{Layers: 8},
 	} {
-		r, err := Expand(src, opts)
+		r, err := Expand(src, op)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +165,7 @@ func TestStories260kGreedy(t *testing.T) {
 			}
 			for k := range got {
 				if got[k] != p.Greedy[k] {
-					t.Fatalf("%s: prompt %d step %d: token %d, reference %d", opts.Method, i, k, got[k], p.Greedy[k])
+					t.Fatalf("%s: prompt %d step %d: token %d, reference %d", op.Name(), i, k, got[k], p.Greedy[k])
 				}
 			}
 		}
@@ -173,7 +176,7 @@ func TestStories260kGreedy(t *testing.T) {
 // BF16-rounded source computes (tiling and /2 add no rounding of their own).
 func TestBF16HyperCloning(t *testing.T) {
 	src := reference.OpenGraph(t, stories)
-	r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: 2})
+	r, err := Expand(src, Options{Method: MethodHyperCloning, WidthFactor: 2}.Operator())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,7 @@ func TestBF16HyperCloning(t *testing.T) {
 		t.Errorf("BF16 result passes EXACT against the float32 source (max-abs %.3g): the reference test above proves nothing", rep.MaxAbs)
 	}
 	// N = 3 is not exact in BF16, and the plan says so
-	r3, err := Expand(src, Options{Method: HyperCloning, WidthFactor: 3})
+	r3, err := Expand(src, Options{Method: MethodHyperCloning, WidthFactor: 3}.Operator())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +210,7 @@ func TestBF16HyperCloning(t *testing.T) {
 func TestTiedHead(t *testing.T) {
 	src := reference.OpenGraph(t, stories)
 	for _, keep := range []bool{false, true} {
-		r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: keep})
+		r, err := Expand(src, Options{Method: MethodHyperCloning, WidthFactor: 2, KeepTied: keep}.Operator())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,20 +236,20 @@ func TestGPT2AndBERT(t *testing.T) {
 		m    reference.Spec
 		opts Options
 	}{
-		{"gpt2 hypercloning n2 m3", gpt2, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}},
-		{"gpt2 hypercloning n3 m2 keep-tied", gpt2, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}},
-		{"gpt2 hypercloning n2 noise", gpt2, Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}},
-		{"gpt2 lemon 64->96", gpt2, Options{Method: LEMON, Hidden: 96, FFN: 390}},
-		{"gpt2 lemon 64->112 keep-tied", gpt2, Options{Method: LEMON, Hidden: 112, FFN: 300, KeepTied: true}},
-		{"gpt2 zeropad ffn", gpt2, Options{Method: ZeroPad, FFN: 300, PadStd: 0.02}},
-		{"bert hypercloning n2 m3", bert, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}},
-		{"bert hypercloning n3 m2 keep-tied", bert, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}},
-		{"bert lemon 64->128", bert, Options{Method: LEMON, Hidden: 128, FFN: 300}},
-		{"bert zeropad ffn", bert, Options{Method: ZeroPad, FFN: 200, PadStd: 0.02}},
+		{"gpt2 hypercloning n2 m3", gpt2, Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}},
+		{"gpt2 hypercloning n3 m2 keep-tied", gpt2, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}},
+		{"gpt2 hypercloning n2 noise", gpt2, Options{Method: MethodHyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}},
+		{"gpt2 lemon 64->96", gpt2, Options{Method: MethodLEMON, Hidden: 96, FFN: 390}},
+		{"gpt2 lemon 64->112 keep-tied", gpt2, Options{Method: MethodLEMON, Hidden: 112, FFN: 300, KeepTied: true}},
+		{"gpt2 zeropad ffn", gpt2, Options{Method: MethodZeroPad, FFN: 300, PadStd: 0.02}},
+		{"bert hypercloning n2 m3", bert, Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}},
+		{"bert hypercloning n3 m2 keep-tied", bert, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}},
+		{"bert lemon 64->128", bert, Options{Method: MethodLEMON, Hidden: 128, FFN: 300}},
+		{"bert zeropad ffn", bert, Options{Method: MethodZeroPad, FFN: 200, PadStd: 0.02}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src, _ := writeRandom(t, c.m)
-			r, err := Expand(src, c.opts)
+			r, err := Expand(src, c.opts.Operator())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +267,7 @@ func TestGPT2AndBERT(t *testing.T) {
 // and the result is close but not exact.
 func TestZeroPadLayerNormApprox(t *testing.T) {
 	src, _ := writeRandom(t, gpt2)
-	r, err := Expand(src, Options{Method: ZeroPad, Hidden: 96})
+	r, err := Expand(src, Options{Method: MethodZeroPad, Hidden: 96}.Operator())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,15 +288,15 @@ func TestPipelineSameBytes(t *testing.T) {
 		src  *graph.Graph
 		opts Options
 	}{
-		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
-		{reference.OpenGraph(t, stories), Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
-		{reference.OpenGraph(t, stories), Options{Method: ZeroPad, Hidden: 96, PadStd: 0.1}},
-		{reference.OpenGraph(t, stories), Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
-		{gsrc, Options{Method: HyperCloning, WidthFactor: 3}},
+		{reference.OpenGraph(t, stories), Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3, Noise: true, NoiseSNRDB: 10}},
+		{reference.OpenGraph(t, stories), Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}}, // row-tiled blocks
+		{reference.OpenGraph(t, stories), Options{Method: MethodZeroPad, Hidden: 96, PadStd: 0.1}},
+		{reference.OpenGraph(t, stories), Options{Method: MethodLEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 268}},
+		{gsrc, Options{Method: MethodHyperCloning, WidthFactor: 3}},
 	} {
 		var files [2][]byte
 		for k := range files {
-			r, err := Expand(c.src, c.opts)
+			r, err := Expand(c.src, c.opts.Operator())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +305,7 @@ func TestPipelineSameBytes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if k == 1 {
-				es = Pipeline(r.Graph, es)
+				es = transform.Pipeline(r.Graph, es)
 			}
 			dir := filepath.Join(t.TempDir(), "out")
 			if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{}); err != nil {
@@ -332,7 +335,7 @@ func TestF16Source(t *testing.T) {
 		t.Fatal(err)
 	}
 	src16 := reference.OpenGraph(t, dir)
-	r, err := Expand(src16, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true})
+	r, err := Expand(src16, Options{Method: MethodHyperCloning, WidthFactor: 2, KeepTied: true}.Operator())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +362,7 @@ func TestHyperCloningSingleHead(t *testing.T) {
 		for _, n := range []int{2, 3} {
 			t.Run(fmt.Sprintf("%s n%d", filepath.Base(dir), n), func(t *testing.T) {
 				src := reference.OpenGraph(t, dir)
-				r, err := Expand(src, Options{Method: HyperCloning, WidthFactor: n})
+				r, err := Expand(src, Options{Method: MethodHyperCloning, WidthFactor: n}.Operator())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -379,8 +382,8 @@ func TestHyperCloningSingleHead(t *testing.T) {
 // heads for 64 → 100 are chosen so; explicit heads that break it are refused.
 func TestLlamaHeadsDivideHidden(t *testing.T) {
 	src := reference.OpenGraph(t, stories)
-	for _, m := range []Method{LEMON, ZeroPad} {
-		r, err := Expand(src, Options{Method: m, Hidden: 100})
+	for _, m := range []Method{MethodLEMON, MethodZeroPad} {
+		r, err := Expand(src, Options{Method: m, Hidden: 100}.Operator())
 		if err != nil {
 			t.Fatalf("%s 64->100, default heads: %v", m, err)
 		}
@@ -389,7 +392,7 @@ func TestLlamaHeadsDivideHidden(t *testing.T) {
 			t.Errorf("%s 64->100 default: heads %d, kv heads %d; want more than 8 heads dividing 100 and divisible by the kv heads", m, d.Heads, d.KVHeads)
 		}
 		check(t, src, r.Graph, &r.Mapping, probe.F64)
-		_, err = Expand(src, Options{Method: m, Hidden: 100, Heads: 12, KVHeads: 6})
+		_, err = Expand(src, Options{Method: m, Hidden: 100, Heads: 12, KVHeads: 6}.Operator())
 		if err == nil || !strings.Contains(err.Error(), "LlamaConfig") {
 			t.Errorf("%s 64->100 with 12 heads: error %v, want a refusal naming transformers' LlamaConfig", m, err)
 		}

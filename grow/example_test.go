@@ -22,7 +22,7 @@ func ExampleExpand() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := grow.Expand(src, grow.Options{Method: grow.HyperCloning, WidthFactor: 2, FFNFactor: 3})
+	res, err := grow.Expand(src, &grow.HyperCloning{WidthFactor: 2, FFNFactor: 3})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,4 +38,21 @@ func ExampleExpand() {
 	// Output:
 	// hidden 128, heads 16, kv heads 8, head_dim 8, ffn 516, tied false
 	// EXACT PASS
+}
+
+// Every registered operator, with the flags grow expand takes for it.
+func ExampleOperators() {
+	for _, op := range grow.Operators() {
+		var flags []string
+		for _, p := range op.Params() {
+			flags = append(flags, "--"+p.Name)
+		}
+		fmt.Println(op.Name(), flags)
+	}
+	// Output:
+	// duplicate [--layers --ranges]
+	// hypercloning [--width-factor --ffn-factor --noise-snr-db --keep-tied --seed]
+	// identity [--layers --insert --at]
+	// lemon [--hidden --heads --kv-heads --ffn --head-dim --split-scale --layers --depth-init --keep-tied --seed]
+	// zeropad [--hidden --heads --kv-heads --ffn --head-dim --pad-std --keep-tied --seed]
 }

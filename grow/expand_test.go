@@ -9,6 +9,7 @@ import (
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/internal/reference"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/transform"
 )
 
 var (
@@ -88,38 +89,38 @@ func TestExpandPreservesFunction(t *testing.T) {
 		opts  Options
 		class string
 	}{
-		{"hc llama gqa n2 m3", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
-		{"hc llama gqa n3 m2", llamaGQA, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2}, probe.Exact},
-		{"hc llama gqa n2 keep-tied", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true}, probe.Exact},
-		{"hc llama gqa n3 noise", llamaGQA, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, Noise: true, NoiseSNRDB: 10, Seed: 3}, probe.Exact},
-		{"hc llama mqa n2", llamaMQA, Options{Method: HyperCloning, WidthFactor: 2}, probe.Exact},
-		{"hc gpt2 n2 m3", gpt2, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
-		{"hc gpt2 n3 m2 keep-tied noise", gpt2, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true, Noise: true, NoiseSNRDB: 5}, probe.Exact},
-		{"hc bert n2 m3", bert, Options{Method: HyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
-		{"hc bert n3 m2 keep-tied", bert, Options{Method: HyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}, probe.Exact},
-		{"lemon llama 64->96", llamaGQA, Options{Method: LEMON, Hidden: 96}, probe.Exact},
-		{"lemon llama 64->100 h12 k6 ffn268", llamaGQA, Options{Method: LEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
-		{"lemon llama 64->100 keep-tied", llamaGQA, Options{Method: LEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 200, KeepTied: true}, probe.Exact},
-		{"lemon llama mqa 64->100", llamaMQA, Options{Method: LEMON, Hidden: 100, Heads: 13, FFN: 150}, probe.Exact},
-		{"lemon gpt2 64->96", gpt2, Options{Method: LEMON, Hidden: 96, FFN: 390}, probe.Exact},
-		{"lemon gpt2 64->80 keep-tied", gpt2, Options{Method: LEMON, Hidden: 80, FFN: 300, KeepTied: true}, probe.Exact},
-		{"lemon gpt2 64->208", gpt2, Options{Method: LEMON, Hidden: 208, FFN: 777, SplitScale: 1}, probe.Exact},
-		{"lemon bert 64->128", bert, Options{Method: LEMON, Hidden: 128, FFN: 300}, probe.Exact},
-		{"lemon bert 64->192 keep-tied", bert, Options{Method: LEMON, Hidden: 192, FFN: 129, KeepTied: true}, probe.Exact},
-		{"zeropad llama 64->100", llamaGQA, Options{Method: ZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
-		{"zeropad llama 64->100 pad-std", llamaGQA, Options{Method: ZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268, PadStd: 0.05}, probe.Exact},
-		{"zeropad llama mqa 64->96 pad-std", llamaMQA, Options{Method: ZeroPad, Hidden: 96, Heads: 12, PadStd: 0.05}, probe.Exact},
-		{"zeropad gpt2 ffn only", gpt2, Options{Method: ZeroPad, FFN: 300, PadStd: 0.05}, probe.Exact},
-		{"zeropad bert ffn only", bert, Options{Method: ZeroPad, FFN: 200, PadStd: 0.05}, probe.Exact},
-		{"lemon gpt2 one head 16->48", gpt2one, Options{Method: LEMON, Hidden: 48}, probe.Exact},
-		{"zeropad gpt2 one head 16->32", gpt2one, Options{Method: ZeroPad, Hidden: 32}, probe.Approx},
-		{"zeropad gpt2 64->96", gpt2, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
-		{"zeropad bert 64->96", bert, Options{Method: ZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
+		{"hc llama gqa n2 m3", llamaGQA, Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc llama gqa n3 m2", llamaGQA, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2}, probe.Exact},
+		{"hc llama gqa n2 keep-tied", llamaGQA, Options{Method: MethodHyperCloning, WidthFactor: 2, KeepTied: true}, probe.Exact},
+		{"hc llama gqa n3 noise", llamaGQA, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2, Noise: true, NoiseSNRDB: 10, Seed: 3}, probe.Exact},
+		{"hc llama mqa n2", llamaMQA, Options{Method: MethodHyperCloning, WidthFactor: 2}, probe.Exact},
+		{"hc gpt2 n2 m3", gpt2, Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc gpt2 n3 m2 keep-tied noise", gpt2, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true, Noise: true, NoiseSNRDB: 5}, probe.Exact},
+		{"hc bert n2 m3", bert, Options{Method: MethodHyperCloning, WidthFactor: 2, FFNFactor: 3}, probe.Exact},
+		{"hc bert n3 m2 keep-tied", bert, Options{Method: MethodHyperCloning, WidthFactor: 3, FFNFactor: 2, KeepTied: true}, probe.Exact},
+		{"lemon llama 64->96", llamaGQA, Options{Method: MethodLEMON, Hidden: 96}, probe.Exact},
+		{"lemon llama 64->100 h12 k6 ffn268", llamaGQA, Options{Method: MethodLEMON, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
+		{"lemon llama 64->100 keep-tied", llamaGQA, Options{Method: MethodLEMON, Hidden: 100, Heads: 10, KVHeads: 5, FFN: 200, KeepTied: true}, probe.Exact},
+		{"lemon llama mqa 64->100", llamaMQA, Options{Method: MethodLEMON, Hidden: 100, Heads: 13, FFN: 150}, probe.Exact},
+		{"lemon gpt2 64->96", gpt2, Options{Method: MethodLEMON, Hidden: 96, FFN: 390}, probe.Exact},
+		{"lemon gpt2 64->80 keep-tied", gpt2, Options{Method: MethodLEMON, Hidden: 80, FFN: 300, KeepTied: true}, probe.Exact},
+		{"lemon gpt2 64->208", gpt2, Options{Method: MethodLEMON, Hidden: 208, FFN: 777, SplitScale: 1}, probe.Exact},
+		{"lemon bert 64->128", bert, Options{Method: MethodLEMON, Hidden: 128, FFN: 300}, probe.Exact},
+		{"lemon bert 64->192 keep-tied", bert, Options{Method: MethodLEMON, Hidden: 192, FFN: 129, KeepTied: true}, probe.Exact},
+		{"zeropad llama 64->100", llamaGQA, Options{Method: MethodZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268}, probe.Exact},
+		{"zeropad llama 64->100 pad-std", llamaGQA, Options{Method: MethodZeroPad, Hidden: 100, Heads: 12, KVHeads: 6, FFN: 268, PadStd: 0.05}, probe.Exact},
+		{"zeropad llama mqa 64->96 pad-std", llamaMQA, Options{Method: MethodZeroPad, Hidden: 96, Heads: 12, PadStd: 0.05}, probe.Exact},
+		{"zeropad gpt2 ffn only", gpt2, Options{Method: MethodZeroPad, FFN: 300, PadStd: 0.05}, probe.Exact},
+		{"zeropad bert ffn only", bert, Options{Method: MethodZeroPad, FFN: 200, PadStd: 0.05}, probe.Exact},
+		{"lemon gpt2 one head 16->48", gpt2one, Options{Method: MethodLEMON, Hidden: 48}, probe.Exact},
+		{"zeropad gpt2 one head 16->32", gpt2one, Options{Method: MethodZeroPad, Hidden: 32}, probe.Approx},
+		{"zeropad gpt2 64->96", gpt2, Options{Method: MethodZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
+		{"zeropad bert 64->96", bert, Options{Method: MethodZeroPad, Hidden: 96, PadStd: 0.05}, probe.Approx},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			src := randomGraph(c.m, 11)
-			res, err := Expand(src, c.opts)
+			res, err := Expand(src, c.opts.Operator())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +143,7 @@ func TestExpandPreservesFunction(t *testing.T) {
 					t.Errorf("APPROX result too far off: %.3g", lr)
 				}
 			}
-			if src.Tied && (c.opts.KeepTied || c.opts.Method == ZeroPad) {
+			if src.Tied && (c.opts.KeepTied || c.opts.Method == MethodZeroPad) {
 				if !res.Graph.Tied || res.Graph.Head != nil {
 					t.Errorf("tied %v head %v: want tied with no head tensor", res.Graph.Tied, res.Graph.Head != nil)
 				}
@@ -167,7 +168,7 @@ func checkShapes(t *testing.T, r *Result) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if len(v) != int(prod(shape)) || len(got) != len(shape) {
+		if len(v) != int(transform.Elements(shape)) || len(got) != len(shape) {
 			t.Fatalf("%s: shape %v (%d values), want %v", name, got, len(v), shape)
 		}
 		for i := range got {
@@ -199,12 +200,12 @@ func TestSymmetryBreaking(t *testing.T) {
 		opts   Options
 		differ bool
 	}{
-		{Options{Method: HyperCloning, WidthFactor: 2}, false},
-		{Options{Method: HyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}, true},
-		{Options{Method: LEMON, Hidden: 128}, true},
-		{Options{Method: LEMON, Hidden: 128, SplitScale: -1}, false},
+		{Options{Method: MethodHyperCloning, WidthFactor: 2}, false},
+		{Options{Method: MethodHyperCloning, WidthFactor: 2, Noise: true, NoiseSNRDB: 10}, true},
+		{Options{Method: MethodLEMON, Hidden: 128}, true},
+		{Options{Method: MethodLEMON, Hidden: 128, SplitScale: -1}, false},
 	} {
-		res, err := Expand(src, c.opts)
+		res, err := Expand(src, c.opts.Operator())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,26 +235,21 @@ func TestRefusals(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"head_dim growth on RoPE", llamaGQA, Options{Method: LEMON, Hidden: 128, HeadDim: 16}, "RoPE"},
-		{"keep-tied on an untied head", llamaMQA, Options{Method: HyperCloning, WidthFactor: 2, KeepTied: true}, "not tied"},
-		{"head_dim growth hc", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, HeadDim: 16}, "RoPE"},
-		{"lemon indivisible post-LN", bert, Options{Method: LEMON, Hidden: 96}, "post-LN"},
-		{"lemon smaller", gpt2, Options{Method: LEMON, Hidden: 32}, "smaller"},
-		{"zeropad smaller ffn", llamaGQA, Options{Method: ZeroPad, FFN: 100}, "smaller"},
-		{"hc factor 0", llamaGQA, Options{Method: HyperCloning}, "≥ 1"},
-		{"heads do not divide", llamaGQA, Options{Method: LEMON, Hidden: 96, Heads: 12, KVHeads: 5}, "divide"},
-		{"group shrinks", llamaGQA, Options{Method: LEMON, Hidden: 96, Heads: 12, KVHeads: 12}, "no copy"},
-		{"gpt2 head width", gpt2, Options{Method: LEMON, Hidden: 100}, "head_dim"},
-		{"gpt2 heads mismatch", gpt2, Options{Method: LEMON, Hidden: 96, Heads: 5}, "heads must be"},
+		{"head_dim growth on RoPE", llamaGQA, Options{Method: MethodLEMON, Hidden: 128, HeadDim: 16}, "RoPE"},
+		{"keep-tied on an untied head", llamaMQA, Options{Method: MethodHyperCloning, WidthFactor: 2, KeepTied: true}, "not tied"},
+		{"lemon indivisible post-LN", bert, Options{Method: MethodLEMON, Hidden: 96}, "post-LN"},
+		{"lemon smaller", gpt2, Options{Method: MethodLEMON, Hidden: 32}, "smaller"},
+		{"zeropad smaller ffn", llamaGQA, Options{Method: MethodZeroPad, FFN: 100}, "smaller"},
+		{"hc factor 0", llamaGQA, Options{Method: MethodHyperCloning}, "≥ 1"},
+		{"heads do not divide", llamaGQA, Options{Method: MethodLEMON, Hidden: 96, Heads: 12, KVHeads: 5}, "divide"},
+		{"group shrinks", llamaGQA, Options{Method: MethodLEMON, Hidden: 96, Heads: 12, KVHeads: 12}, "no copy"},
+		{"gpt2 head width", gpt2, Options{Method: MethodLEMON, Hidden: 100}, "head_dim"},
+		{"gpt2 heads mismatch", gpt2, Options{Method: MethodLEMON, Hidden: 96, Heads: 5}, "heads must be"},
 		{"unknown method", gpt2, Options{Method: "net3net"}, "unknown method"},
-		{"hc pad-std", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, PadStd: 0.1}, "--pad-std"},
-		{"hc split-scale", llamaGQA, Options{Method: HyperCloning, WidthFactor: 2, SplitScale: 0.5}, "--split-scale"},
-		{"lemon pad-std", llamaGQA, Options{Method: LEMON, Hidden: 96, PadStd: 0.1}, "--pad-std"},
-		{"zeropad split-scale", llamaGQA, Options{Method: ZeroPad, Hidden: 96, SplitScale: 0.5}, "--split-scale"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Expand(randomGraph(c.m, 1), c.opts)
+			_, err := Expand(randomGraph(c.m, 1), c.opts.Operator())
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one mentioning %q", err, c.want)
 			}
@@ -283,11 +279,11 @@ func TestBERTPoolerExtras(t *testing.T) {
 	}
 	want := nsp(src)
 	for _, opts := range []Options{
-		{Method: HyperCloning, WidthFactor: 3},
-		{Method: LEMON, Hidden: 128},
-		{Method: ZeroPad, FFN: 200, PadStd: 0.1},
+		{Method: MethodHyperCloning, WidthFactor: 3},
+		{Method: MethodLEMON, Hidden: 128},
+		{Method: MethodZeroPad, FFN: 200, PadStd: 0.1},
 	} {
-		res, err := Expand(src, opts)
+		res, err := Expand(src, opts.Operator())
 		if err != nil {
 			t.Fatal(err)
 		}

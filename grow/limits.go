@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/grow-ml/grow/internal/sysmem"
+	"github.com/grow-ml/grow/transform"
 )
 
 // MaxSize is the largest target size grow accepts for one dimension (hidden
@@ -41,14 +42,14 @@ func size(v float64) string {
 
 // checkMemory refuses a plan whose largest tensor, computed in float32 while
 // it is written (about 2.5 copies live), needs more than the machine's memory.
-func checkMemory(p *Plan) error {
-	var largest TensorPlan
+func checkMemory(p *transform.Report) error {
+	var largest transform.Step
 	for _, t := range p.Tensors {
-		if prod(t.DstShape) > prod(largest.DstShape) {
+		if transform.Elements(t.DstShape) > transform.Elements(largest.DstShape) {
 			largest = t
 		}
 	}
-	need := 2.5 * 4 * float64(prod(largest.DstShape))
+	need := 2.5 * 4 * float64(transform.Elements(largest.DstShape))
 	if have := sysmem.Total(); need > float64(have) {
 		return &LimitError{fmt.Errorf("the largest output tensor, %s %v, needs about %s while it is computed and written, "+
 			"more than this machine's %s of memory", largest.Role, largest.DstShape, sysmem.Bytes(need), sysmem.Bytes(float64(have)))}

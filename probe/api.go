@@ -1,7 +1,7 @@
 package probe
 
-// This file fixes the package's API: the types other packages use. The forward pass
-// is in model.go and forward.go, the equivalence report in check.go.
+// This file holds the types other packages use. The forward pass is in model.go
+// and forward.go, the equivalence report in check.go.
 
 import (
 	"sync"

@@ -316,15 +316,27 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			in = h
 		}
 		ly.qkv.apply(in, N, qkv)
+		if a.qkNorm {
+			// Each query head, then each key head, normalised over its d dims.
+			parRows(N, (H+K)*d*4, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					q := qkv[r*qkvW : r*qkvW+H*d]
+					k := qkv[r*qkvW+H*d : r*qkvW+(H+K)*d]
+					normRange(ly.qNorm, a.rms, a.eps, q, 0, H, d, q)
+					normRange(ly.kNorm, a.rms, a.eps, k, 0, K, d, k)
+				}
+			})
+		}
 		if a.rope {
-			half := d / 2
+			// The first a.rot dims of each head rotate; the rest pass.
+			half := a.rot / 2
 			parRows(N, (H+K)*d*4, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
 					row := qkv[r*qkvW : (r+1)*qkvW]
 					t := pos[r]
 					c, sn := cos[t*half:(t+1)*half], sin[t*half:(t+1)*half]
 					for hh := 0; hh < H+K; hh++ { // q heads then k heads
-						applyRope(row[hh*d:(hh+1)*d], c, sn)
+						applyRope(row[hh*d:hh*d+a.rot], c, sn)
 					}
 				}
 			})

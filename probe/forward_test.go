@@ -28,6 +28,15 @@ var synthCases = []struct {
 	{"llama-rope-llama3", reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 2, K: 1, I: 24, V: 40,
 		RopeScaling: map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 8.0,
 			"original_max_position_embeddings": 1024.0}}},
+	// Qwen3: QK-norm, head_dim ≠ hidden/heads (H·d is 24 and 20 here, not 16 and 12).
+	{"qwen3-untied", reference.Spec{ModelType: "qwen3", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40}},
+	{"qwen3-tied-bias", reference.Spec{ModelType: "qwen3", D: 12, L: 2, H: 2, K: 1, HeadDim: 10, I: 20, V: 30,
+		Tied: true, Bias: true, Theta: 1e6}},
+	// Phi-3: fused storage is the graph's business; partial rotary is the engine's.
+	{"phi3", reference.Spec{ModelType: "phi3", D: 16, L: 2, H: 4, K: 2, I: 24, V: 40}},
+	{"phi3-partial-half", reference.Spec{ModelType: "phi3", D: 24, L: 2, H: 2, K: 1, I: 24, V: 40, RotaryFraction: 0.5}},
+	{"phi3-partial-tied", reference.Spec{ModelType: "phi3", D: 32, L: 2, H: 4, I: 24, V: 40, RotaryFraction: 0.75,
+		Tied: true, RopeScaling: map[string]any{"rope_type": "linear", "factor": 2.0}}},
 }
 
 // TestForwardMatchesNaive compares the engine (batched, BLAS, fused weights) with
@@ -242,6 +251,41 @@ func TestNewRefusesInconsistentGraphs(t *testing.T) {
 			g.Layers[0].Q.B = graph.NewDense64(make([]float64, 16), checkpoint.F64, 16)
 		}, "1 of the q, k, v biases"},
 	}
+	qwen3 := reference.Spec{ModelType: "qwen3", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Seed: 1}
+	phi3 := reference.Spec{ModelType: "phi3", D: 16, L: 2, H: 2, K: 1, I: 24, V: 40, Seed: 1}
+	for _, c := range []struct {
+		name string
+		spec reference.Spec
+		edit func(g *graph.Graph)
+		want string
+	}{
+		{"qwen3 missing q_norm", qwen3, func(g *graph.Graph) { g.Layers[1].QNorm.W = nil }, "layers.1.attn.q_norm.weight: missing tensor"},
+		{"qwen3 k_norm over the hidden width", qwen3, func(g *graph.Graph) {
+			g.Layers[0].KNorm.W = graph.NewDense64(make([]float64, 16), checkpoint.F64, 16)
+		}, `layers.0.attn.k_norm.weight ("model.layers.0.self_attn.k_norm.weight"): shape [16], want [6] = [d] (head dim d=6)`},
+		{"qwen3 q_norm bias", qwen3, func(g *graph.Graph) {
+			g.Layers[0].QNorm.B = graph.NewDense64(make([]float64, 6), checkpoint.F64, 6)
+		}, "layers.0.attn.q_norm.bias: an RMSNorm has no bias"},
+		{"llama with q_norm", base, func(g *graph.Graph) {
+			g.Layers[0].QNorm.W = graph.NewDense64(make([]float64, 4), checkpoint.F64, 4)
+		}, "layers.0.attn.{q,k}_norm: llama has no QK-norm"},
+		{"phi3 odd rotary dims", phi3, func(g *graph.Graph) { g.RotaryFraction = 0.375 },
+			"rotary dims int(head dim 8 × rotary fraction 0.375) = 3"},
+		{"phi3 no rotary dims", phi3, func(g *graph.Graph) { g.RotaryFraction = 0.1 },
+			"rotary dims int(head dim 8 × rotary fraction 0.1) = 0"},
+		{"phi3 longrope", phi3, func(g *graph.Graph) {
+			g.RopeScaling = map[string]any{"rope_type": "longrope", "short_factor": []any{1.0}, "long_factor": []any{1.0}}
+		}, `rope_scaling type "longrope" is not supported`},
+	} {
+		cases = append(cases, struct {
+			name string
+			edit func(g *graph.Graph)
+			want string
+		}{c.name, func(g *graph.Graph) {
+			*g = *reference.Synth(c.spec)
+			c.edit(g)
+		}, c.want})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			g := reference.Synth(base)
@@ -327,6 +371,39 @@ func TestSlidingWindowRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 1})
+		g.Config = cfg
+		m, err := New(g, F64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Forward([]int{1, 2, 3, 4}); err != nil {
+			t.Errorf("%s: 4 tokens: %v", c.extra, err)
+		}
+		_, err = m.Forward([]int{1, 2, 3, 4, 5})
+		if (err != nil) != (c.window > 0) {
+			t.Errorf("%s: 5 tokens: %v (window %d)", c.extra, err, c.window)
+		}
+	}
+	// Qwen3 reads the windows as Qwen2, Phi-3 as Mistral.
+	for _, c := range []struct {
+		spec   reference.Spec
+		extra  string
+		window int
+	}{
+		{reference.Spec{ModelType: "qwen3", HeadDim: 4}, `"model_type": "qwen3", "head_dim": 4, "sliding_window": 4, "use_sliding_window": false`, 0},
+		{reference.Spec{ModelType: "qwen3", HeadDim: 4}, `"model_type": "qwen3", "head_dim": 4, "sliding_window": 4, "use_sliding_window": true, "max_window_layers": 1`, 4},
+		{reference.Spec{ModelType: "phi3"}, `"model_type": "phi3", "sliding_window": 4`, 4},
+		{reference.Spec{ModelType: "phi3"}, `"model_type": "phi3", "sliding_window": null`, 0},
+	} {
+		cfg, err := checkpoint.ParseConfig([]byte(`{`+c.extra+`, "hidden_size": 16, "num_hidden_layers": 2,
+			"num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 24, "vocab_size": 40,
+			"max_position_embeddings": 64, "rms_norm_eps": 1e-5, "hidden_act": "silu", "rope_theta": 10000}`), "config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := c.spec
+		s.D, s.L, s.H, s.K, s.I, s.V, s.Seed = 16, 2, 4, 2, 24, 40, 1
+		g := reference.Synth(s)
 		g.Config = cfg
 		m, err := New(g, F64)
 		if err != nil {

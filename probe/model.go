@@ -25,6 +25,12 @@ type arch struct {
 	rms     bool
 	causal  bool
 	rope    bool
+	// rot is how many dims of each head RoPE rotates (the first rot; d
+	// unless the family's config asks for partial rotary).
+	rot int
+	// qkNorm: each query and key head is normalised after its projection
+	// and before RoPE (Features.QKNorm).
+	qkNorm  bool
 	gated   bool
 	learned bool // learned absolute positions
 	// attnScale[l] multiplies q·k in layer l.
@@ -62,6 +68,8 @@ type norm[T float] struct{ w, b []T }
 
 type layerW[T float] struct {
 	attnNorm, mlpNorm norm[T]
+	// qNorm and kNorm normalise each query and key head (QK-norm).
+	qNorm, kNorm norm[T]
 	// qkv is the fused [D, (H+2K)·d] projection (q | k | v).
 	qkv linear[T]
 	o   linear[T]
@@ -104,7 +112,7 @@ func New(g *graph.Graph, prec Precision) (*Model, error) {
 		m.arch.act = activation32(g.Act, a.act)
 	}
 	if a.rope {
-		inv, err := ropeInvFreq(g.RopeTheta, a.d, g.RopeScaling)
+		inv, err := ropeInvFreq(g.RopeTheta, a.rot, g.RopeScaling)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %s: %w", modelName(g), err)
 		}
@@ -257,6 +265,7 @@ func isNil(t graph.Tensor) bool {
 // the dims, and returns the computation's description.
 func validate(g *graph.Graph) (*arch, error) {
 	v := &validator{g: g, names: roleNames(g)}
+	r := rolesOf(g)
 	desc := g.Descriptor()
 	if desc == nil {
 		return nil, fmt.Errorf("probe: %s: unknown family %q", modelName(g), g.Family)
@@ -266,7 +275,7 @@ func validate(g *graph.Graph) (*arch, error) {
 		I: g.FFN, V: g.Vocab, P: g.Positions, eps: g.Eps, postLN: g.PostLN, actName: g.Act,
 		causal: ft.Causal, learned: ft.Positions == family.Learned, rope: ft.Positions == family.Rotary,
 		gated: ft.GatedMLP, rms: ft.Norm == family.RMSNorm, mlmHead: ft.MLMHead,
-		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm}
+		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm, qkNorm: ft.QKNorm, rot: g.RotaryDim()}
 	v.features(g, desc)
 	if f, err := activation(g.Act); err != nil {
 		v.fail("%v", err)
@@ -289,8 +298,15 @@ func validate(g *graph.Graph) (*arch, error) {
 	if a.H > 0 && a.K > 0 && a.H%a.K != 0 {
 		v.fail("attention heads %d is not a multiple of key/value heads %d", a.H, a.K)
 	}
-	if a.rope && a.d%2 != 0 {
+	if a.rope && a.rot == a.d && a.d%2 != 0 {
 		v.fail("head dim %d is odd (RoPE needs an even head dim)", a.d)
+	}
+	if a.rope && a.rot != a.d && (a.rot <= 0 || a.rot%2 != 0 || a.rot > a.d) {
+		f := g.RotaryFraction
+		if f == 0 {
+			f = ft.RotaryFraction
+		}
+		v.fail("rotary dims int(head dim %d × rotary fraction %g) = %d (RoPE needs an even number in [2, %d])", a.d, f, a.rot, a.d)
 	}
 	if a.rope && !(g.RopeTheta > 0) {
 		v.fail("rope_theta is %v (want > 0)", g.RopeTheta)
@@ -324,47 +340,52 @@ func validate(g *graph.Graph) (*arch, error) {
 	dimsWhy := func(s string) string {
 		return s + fmt.Sprintf(" (D=%d, H=%d, K=%d, d=%d, I=%d, V=%d)", D, H, K, d, I, V)
 	}
-	v.shape("embed", g.Embed, false, dimsWhy("[V, D]"), V, D)
+	v.shape("embed", r.t("embed"), false, dimsWhy("[V, D]"), V, D)
 	if a.learned {
-		v.shape("pos", g.Pos, false, fmt.Sprintf("[P, D] (P=%d, D=%d)", a.P, D), a.P, D)
-	} else if !isNil(g.Pos) {
+		v.shape("pos", r.t("pos"), false, fmt.Sprintf("[P, D] (P=%d, D=%d)", a.P, D), a.P, D)
+	} else if !isNil(r.t("pos")) {
 		v.fail("pos: a RoPE model has no learned position embeddings")
 	}
 	if ft.TokenTypes {
-		if isNil(g.TokenType) {
+		if isNil(r.t("token_type")) {
 			v.fail("token_type: missing tensor (%s needs token type embeddings)", g.Family)
-		} else if s := g.TokenType.Shape(); len(s) != 2 || s[1] != D || s[0] < 1 {
+		} else if s := r.t("token_type").Shape(); len(s) != 2 || s[1] != D || s[0] < 1 {
 			v.fail("token_type: shape %v, want [T, %d]", s, D)
 		}
 	}
 	if ft.EmbedNorm {
-		v.normShape("embed_norm", g.EmbedNorm, a.rms, D)
+		v.normShape("embed_norm", r.norm("embed_norm"), a.rms, D)
 	}
 	// A family whose every linear map has a bias (GPT-2, BERT) needs them
 	// all. Elsewhere a bias is optional here (the graph reader holds each
 	// model type to its own rule), but q, k and v come together.
 	b := ft.Biases
 	allBiases := b.QKV == family.BiasAlways && b.O == family.BiasAlways && b.MLP == family.BiasAlways
-	for l := range g.Layers {
-		ly := &g.Layers[l]
+	for l := range min(a.L, len(g.Layers)) {
 		p := fmt.Sprintf("layers.%d.", l)
-		v.normShape(p+"attn_norm", ly.AttnNorm, a.rms, D)
-		v.normShape(p+"mlp_norm", ly.MLPNorm, a.rms, D)
-		v.linShape(p+"attn.q", ly.Q, allBiases, dimsWhy("[H·d, D]"), H*d, D)
-		v.linShape(p+"attn.k", ly.K, allBiases, dimsWhy("[K·d, D]"), K*d, D)
-		v.linShape(p+"attn.v", ly.V, allBiases, dimsWhy("[K·d, D]"), K*d, D)
-		v.linShape(p+"attn.o", ly.O, allBiases, dimsWhy("[D, H·d]"), D, H*d)
-		v.linShape(p+"mlp.up", ly.Up, allBiases, dimsWhy("[I, D]"), I, D)
-		v.linShape(p+"mlp.down", ly.Down, allBiases, dimsWhy("[D, I]"), D, I)
+		v.normShape(p+"attn_norm", r.norm(p+"attn_norm"), a.rms, D)
+		v.normShape(p+"mlp_norm", r.norm(p+"mlp_norm"), a.rms, D)
+		if a.qkNorm {
+			v.headNormShape(p+"attn.q_norm", r.norm(p+"attn.q_norm"), a.rms, d)
+			v.headNormShape(p+"attn.k_norm", r.norm(p+"attn.k_norm"), a.rms, d)
+		} else if !isNil(r.norm(p+"attn.q_norm").W) || !isNil(r.norm(p+"attn.q_norm").B) || !isNil(r.norm(p+"attn.k_norm").W) || !isNil(r.norm(p+"attn.k_norm").B) {
+			v.fail("%sattn.{q,k}_norm: %s has no QK-norm", p, desc.Name)
+		}
+		v.linShape(p+"attn.q", r.lin(p+"attn.q"), allBiases, dimsWhy("[H·d, D]"), H*d, D)
+		v.linShape(p+"attn.k", r.lin(p+"attn.k"), allBiases, dimsWhy("[K·d, D]"), K*d, D)
+		v.linShape(p+"attn.v", r.lin(p+"attn.v"), allBiases, dimsWhy("[K·d, D]"), K*d, D)
+		v.linShape(p+"attn.o", r.lin(p+"attn.o"), allBiases, dimsWhy("[D, H·d]"), D, H*d)
+		v.linShape(p+"mlp.up", r.lin(p+"mlp.up"), allBiases, dimsWhy("[I, D]"), I, D)
+		v.linShape(p+"mlp.down", r.lin(p+"mlp.down"), allBiases, dimsWhy("[D, I]"), D, I)
 		if a.gated {
-			v.linShape(p+"mlp.gate", ly.Gate, false, dimsWhy("[I, D]"), I, D)
-		} else if !isNil(ly.Gate.W) {
+			v.linShape(p+"mlp.gate", r.lin(p+"mlp.gate"), false, dimsWhy("[I, D]"), I, D)
+		} else if !isNil(r.lin(p + "mlp.gate").W) {
 			v.fail("%smlp.gate: a %s MLP has no gate", p, g.Family)
 		}
 		if !allBiases {
 			// Biases are optional, but all three of q, k, v come together.
 			nb := 0
-			for _, t := range []graph.Tensor{ly.Q.B, ly.K.B, ly.V.B} {
+			for _, t := range []graph.Tensor{r.lin(p + "attn.q").B, r.lin(p + "attn.k").B, r.lin(p + "attn.v").B} {
 				if !isNil(t) {
 					nb++
 				}
@@ -375,27 +396,27 @@ func validate(g *graph.Graph) (*arch, error) {
 		}
 	}
 	if !a.postLN {
-		v.normShape("final_norm", g.FinalNorm, a.rms, D)
+		v.normShape("final_norm", r.norm("final_norm"), a.rms, D)
 	}
-	if g.Tied || isNil(g.Head) {
+	if g.Tied || isNil(r.t("head")) {
 		if !g.Tied {
 			v.fail("head: missing tensor and the graph is not tied (want [V, D] = [%d, %d])", V, D)
 		}
 	} else {
-		v.shape("head", g.Head, false, dimsWhy("[V, D]"), V, D)
+		v.shape("head", r.t("head"), false, dimsWhy("[V, D]"), V, D)
 	}
 	a.outWidth = V
 	if a.mlmHead {
-		a.hasMLM = !isNil(g.MLMTransform.W)
+		a.hasMLM = !isNil(r.lin("mlm.transform").W)
 		if a.hasMLM {
-			v.linShape("mlm.transform", g.MLMTransform, false, dimsWhy("[D, D]"), D, D)
-			v.normShape("mlm.norm", g.MLMNorm, false, D)
-			v.shape("head_bias", g.HeadBias, true, dimsWhy("[V]"), V)
+			v.linShape("mlm.transform", r.lin("mlm.transform"), false, dimsWhy("[D, D]"), D, D)
+			v.normShape("mlm.norm", r.norm("mlm.norm"), false, D)
+			v.shape("head_bias", r.t("head.bias"), true, dimsWhy("[V]"), V)
 		} else {
 			a.outWidth = D
 		}
 	} else {
-		v.shape("head_bias", g.HeadBias, true, dimsWhy("[V]"), V)
+		v.shape("head_bias", r.t("head.bias"), true, dimsWhy("[V]"), V)
 	}
 	// Attention scale.
 	a.attnScale = make([]float64, a.L)
@@ -439,12 +460,6 @@ func (v *validator) features(g *graph.Graph, d *family.Descriptor) {
 		v.fail("unknown norm kind %q", g.NormKind)
 	} else if g.NormKind != "" && g.NormKind != ft.Norm {
 		v.fail("%s graph with %s (want %s)", g.Family, normName(g.NormKind), normName(ft.Norm))
-	}
-	if ft.QKNorm {
-		v.fail("%s normalises queries and keys per head (QK-norm), which this engine does not compute", d.Name)
-	}
-	if ft.Positions == family.Rotary && ft.RotaryFraction != 1 {
-		v.fail("%s rotates %g of each head (partial rotary), which this engine does not compute", d.Name, ft.RotaryFraction)
 	}
 }
 
@@ -504,6 +519,18 @@ func (v *validator) normShape(role string, n graph.Norm, rms bool, D int) {
 		return
 	}
 	v.shape(role+".bias", n.B, false, fmt.Sprintf("[D] (D=%d)", D), D)
+}
+
+// headNormShape checks a norm over one head's width (QK-norm).
+func (v *validator) headNormShape(role string, n graph.Norm, rms bool, d int) {
+	v.shape(role+".weight", n.W, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
+	if rms {
+		if !isNil(n.B) {
+			v.fail("%s.bias: an RMSNorm has no bias", role)
+		}
+		return
+	}
+	v.shape(role+".bias", n.B, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
 }
 
 func (v *validator) linShape(role string, l graph.Linear, needBias bool, why string, out, in int) {
@@ -602,84 +629,123 @@ func decodeNorm[T float](n graph.Norm, role string) (norm[T], error) {
 // decode reads every weight of g once, in precision T.
 func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 	w := &weights[T]{}
+	r := rolesOf(g)
 	var err error
-	if w.embed, err = data[T](g.Embed, "embed"); err != nil {
+	if w.embed, err = data[T](r.t("embed"), "embed"); err != nil {
 		return nil, err
 	}
 	if a.learned {
-		if w.pos, err = data[T](g.Pos, "pos"); err != nil {
+		if w.pos, err = data[T](r.t("pos"), "pos"); err != nil {
 			return nil, err
 		}
 	}
 	if a.tokenTypes {
-		if w.tokType, err = data[T](g.TokenType, "token_type"); err != nil {
+		if w.tokType, err = data[T](r.t("token_type"), "token_type"); err != nil {
 			return nil, err
 		}
 	}
 	if a.embedNorm {
-		if w.embNorm, err = decodeNorm[T](g.EmbedNorm, "embed_norm"); err != nil {
+		if w.embNorm, err = decodeNorm[T](r.norm("embed_norm"), "embed_norm"); err != nil {
 			return nil, err
 		}
 	}
 	w.layers = make([]layerW[T], a.L)
-	for l := range g.Layers {
-		src := &g.Layers[l]
+	for l := range a.L {
 		dst := &w.layers[l]
 		p := fmt.Sprintf("layers.%d.", l)
-		if dst.attnNorm, err = decodeNorm[T](src.AttnNorm, p+"attn_norm"); err != nil {
+		if dst.attnNorm, err = decodeNorm[T](r.norm(p+"attn_norm"), p+"attn_norm"); err != nil {
 			return nil, err
 		}
-		if dst.mlpNorm, err = decodeNorm[T](src.MLPNorm, p+"mlp_norm"); err != nil {
+		if dst.mlpNorm, err = decodeNorm[T](r.norm(p+"mlp_norm"), p+"mlp_norm"); err != nil {
 			return nil, err
 		}
-		if dst.qkv, err = fuse[T](p+"attn.qkv", a.D, src.Q, src.K, src.V); err != nil {
+		if a.qkNorm {
+			if dst.qNorm, err = decodeNorm[T](r.norm(p+"attn.q_norm"), p+"attn.q_norm"); err != nil {
+				return nil, err
+			}
+			if dst.kNorm, err = decodeNorm[T](r.norm(p+"attn.k_norm"), p+"attn.k_norm"); err != nil {
+				return nil, err
+			}
+		}
+		if dst.qkv, err = fuse[T](p+"attn.qkv", a.D, r.lin(p+"attn.q"), r.lin(p+"attn.k"), r.lin(p+"attn.v")); err != nil {
 			return nil, err
 		}
-		if dst.o, err = fuse[T](p+"attn.o", a.H*a.d, src.O); err != nil {
+		if dst.o, err = fuse[T](p+"attn.o", a.H*a.d, r.lin(p+"attn.o")); err != nil {
 			return nil, err
 		}
 		if a.gated {
-			dst.up, err = fuse[T](p+"mlp.gate_up", a.D, src.Gate, src.Up)
+			dst.up, err = fuse[T](p+"mlp.gate_up", a.D, r.lin(p+"mlp.gate"), r.lin(p+"mlp.up"))
 		} else {
-			dst.up, err = fuse[T](p+"mlp.up", a.D, src.Up)
+			dst.up, err = fuse[T](p+"mlp.up", a.D, r.lin(p+"mlp.up"))
 		}
 		if err != nil {
 			return nil, err
 		}
-		if dst.down, err = fuse[T](p+"mlp.down", a.I, src.Down); err != nil {
+		if dst.down, err = fuse[T](p+"mlp.down", a.I, r.lin(p+"mlp.down")); err != nil {
 			return nil, err
 		}
 	}
 	if !a.postLN {
-		if w.final, err = decodeNorm[T](g.FinalNorm, "final_norm"); err != nil {
+		if w.final, err = decodeNorm[T](r.norm("final_norm"), "final_norm"); err != nil {
 			return nil, err
 		}
 	}
 	if a.mlmHead && !a.hasMLM {
 		return w, nil
 	}
-	if g.Tied || isNil(g.Head) {
+	if g.Tied || isNil(r.t("head")) {
 		if outMajorLayout {
 			w.head = linear[T]{w: w.embed, in: a.D, out: a.V, outMajor: true}
 		} else {
 			w.head = linear[T]{w: transpose(w.embed, a.V, a.D), in: a.D, out: a.V}
 		}
-	} else if w.head, err = fuse[T]("head", a.D, graph.Linear{W: g.Head}); err != nil {
+	} else if w.head, err = fuse[T]("head", a.D, r.lin("head")); err != nil {
 		return nil, err
 	}
-	if !isNil(g.HeadBias) {
-		if w.headBias, err = data[T](g.HeadBias, "head_bias"); err != nil {
+	if !isNil(r.t("head.bias")) {
+		if w.headBias, err = data[T](r.t("head.bias"), "head_bias"); err != nil {
 			return nil, err
 		}
 		w.head.b = w.headBias
 	}
 	if a.hasMLM {
-		if w.mlm, err = fuse[T]("mlm.transform", a.D, g.MLMTransform); err != nil {
+		if w.mlm, err = fuse[T]("mlm.transform", a.D, r.lin("mlm.transform")); err != nil {
 			return nil, err
 		}
-		if w.mlmNorm, err = decodeNorm[T](g.MLMNorm, "mlm.norm"); err != nil {
+		if w.mlmNorm, err = decodeNorm[T](r.norm("mlm.norm"), "mlm.norm"); err != nil {
 			return nil, err
 		}
 	}
 	return w, nil
+}
+
+// roles are a graph's tensors by role name (graph.Fields): the forward pass
+// reads its weights by role, not by the graph's field names.
+type roles map[string]graph.Tensor
+
+func rolesOf(g *graph.Graph) roles {
+	r := roles{}
+	for _, f := range g.Fields() {
+		if !isNil(*f.T) {
+			r[f.Role] = *f.T
+		}
+	}
+	return r
+}
+
+// t returns the tensor of a role (nil when the graph has none).
+func (r roles) t(role string) graph.Tensor { return r[role] }
+
+// lin returns the linear map of a role ("layers.0.attn.q": its weight and
+// bias; "head": the head matrix alone, whose bias is the role head.bias).
+func (r roles) lin(role string) graph.Linear {
+	if role == "head" {
+		return graph.Linear{W: r["head"]}
+	}
+	return graph.Linear{W: r[role+".weight"], B: r[role+".bias"]}
+}
+
+// norm returns the norm of a role ("final_norm": its weight and bias).
+func (r roles) norm(role string) graph.Norm {
+	return graph.Norm{W: r[role+".weight"], B: r[role+".bias"]}
 }

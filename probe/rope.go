@@ -12,8 +12,9 @@ type ropeTable[T float] struct {
 }
 
 // ropeInvFreq returns the d/2 inverse frequencies θ^(-2j/d) of HF's rotate_half
-// RoPE, with the config's rope_scaling applied (none, "default", "linear" or
-// "llama3"), computed in float64.
+// RoPE over d rotated dims (the head width, or the rotary part of a head with
+// partial rotary), with the config's rope_scaling applied (none, "default",
+// "linear" or "llama3"), computed in float64.
 func ropeInvFreq(theta float64, d int, scaling map[string]any) ([]float64, error) {
 	inv := make([]float64, d/2)
 	for j := range inv {
@@ -124,8 +125,8 @@ func extendRope[T float](t *ropeTable[T], inv []float64, n int) {
 	t.n, t.cos, t.sin = n, cos, sin
 }
 
-// applyRope rotates one head vector x (length d) in place at the table row
-// (rotate_half: pairs (j, j+d/2)).
+// applyRope rotates x (the rotated part of one head, length 2·len(cos)) in
+// place at the table row (rotate_half: pairs (j, j+len(cos))).
 func applyRope[T float](x, cos, sin []T) {
 	h := len(cos)
 	x1, x2 := x[:h], x[h:2*h]

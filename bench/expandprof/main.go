@@ -14,6 +14,7 @@ import (
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
+	"github.com/grow-ml/grow/transform"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func run(src, out, prof string) error {
 		return err
 	}
 	defer pprof.StopCPUProfile()
-	r, err := grow.Expand(g, grow.Options{Method: grow.HyperCloning, WidthFactor: 2})
+	r, err := grow.Expand(g, &grow.HyperCloning{WidthFactor: 2})
 	if err != nil {
 		return err
 	}
@@ -54,5 +55,5 @@ func run(src, out, prof string) error {
 	if err != nil {
 		return err
 	}
-	return checkpoint.WriteDir(out, grow.Pipeline(r.Graph, es), checkpoint.WriteOptions{Force: true})
+	return checkpoint.WriteDir(out, transform.Pipeline(r.Graph, es), checkpoint.WriteOptions{Force: true})
 }

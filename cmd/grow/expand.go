@@ -16,51 +16,32 @@ import (
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/internal/sysmem"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/transform"
 )
 
-// expandFlags are the flags of grow expand.
+// expandFlags are the flags of grow expand besides the operators' own.
 type expandFlags struct {
 	outputFlags
-	method      string
-	widthFactor int
-	ffnFactor   int
-	noiseSNRDB  float64
-	seed        int64
-	keepTied    bool
-	hidden      int
-	heads       int
-	kvHeads     int
-	ffn         int
-	headDim     int
-	splitScale  float64
-	padStd      float64
-	dtype       string
-	dryRun      bool
-	noCheck     bool
-	keepFailed  bool
-	probes      int
-	seqLen      int
+	method     string
+	dtype      string
+	dryRun     bool
+	noCheck    bool
+	keepFailed bool
+	probes     int
+	seqLen     int
 }
 
 func newExpandCmd() *cobra.Command {
 	var f expandFlags
+	var ops *opFlags
 	cmd := &cobra.Command{
-		Use:   "expand SRC -o OUT --method hypercloning|lemon|zeropad [flags]",
-		Short: "Grow a checkpoint's width so that it computes the same function",
-		Long: `expand writes a wider model that, before any training, computes what SRC computes.
+		Use:   "expand SRC -o OUT --method METHOD [flags]",
+		Short: "Grow a checkpoint's width or depth so that it computes the same function",
+		Long: `expand writes a wider or deeper model that, before any training, computes what SRC
+computes (or, for duplicate, starts from its layers).
 
-Methods:
-  hypercloning  --width-factor N [--ffn-factor M] [--noise-snr-db DB]: hidden, heads and
-                key/value heads ×N (kept at 1 for multi-query), FFN ×M; tiled weights with
-                1/N fan-in division; optional zero-sum noise. EXACT for every family.
-  lemon         --hidden D' [--heads H'] [--kv-heads K'] [--ffn I']: any target width;
-                circular replication of heads and FFN units with random fan-in splits,
-                average (LayerNorm) or zero (RMSNorm) expansion of the residual stream,
-                norm gains ×sqrt(s) and eps ×s. EXACT; post-LN BERT only for multiples.
-  zeropad       --hidden D' ... [--pad-std X]: the source in the leading indices, zeros
-                (or small random values where they meet zeros) elsewhere. EXACT for
-                RMSNorm models, APPROX for LayerNorm models once the hidden width grows.
-
+Methods (grow expand --method METHOD --help shows one method's flags):
+` + methodHelp() + `
 head_dim never changes. A tied output head that needs a 1/q scale is untied and written
 unless --keep-tied folds the scale into the final norm. The plan is printed. Unless
 --no-check, the result is written beside OUT, checked against the source (grow check)
@@ -69,30 +50,23 @@ at OUT (--keep-failed keeps it as OUT.failed-check) and exits with status 1. Wit
 --no-check the output's metadata says it was not checked.`,
 		Args: exactArgs("SRC"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := grow.Options{
-				Method: grow.Method(f.method), WidthFactor: f.widthFactor, FFNFactor: f.ffnFactor,
-				Noise: cmd.Flags().Changed("noise-snr-db"), NoiseSNRDB: f.noiseSNRDB,
-				Hidden: f.hidden, Heads: f.heads, KVHeads: f.kvHeads, FFN: f.ffn, HeadDim: f.headDim,
-				SplitScale: f.splitScale, PadStd: f.padStd, KeepTied: f.keepTied, Seed: f.seed,
+			if f.method == "" {
+				return usagef("no method: give --method %s", strings.Join(grow.Names(), ", "))
 			}
-			return runExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f, opts)
+			op, err := grow.New(f.method)
+			if err != nil {
+				return usageError{err}
+			}
+			if err := ops.bind(cmd, op); err != nil {
+				return err
+			}
+			return runExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f, op)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "", "output directory (required unless --dry-run)")
-	fl.StringVar(&f.method, "method", "", "hypercloning, lemon or zeropad")
-	fl.IntVar(&f.widthFactor, "width-factor", 0, "hypercloning: hidden and head-count multiplier N")
-	fl.IntVar(&f.ffnFactor, "ffn-factor", 0, "hypercloning: FFN multiplier M (default N)")
-	fl.Float64Var(&f.noiseSNRDB, "noise-snr-db", 0, "hypercloning: add zero-sum noise at this signal-to-noise ratio (dB)")
-	fl.Int64Var(&f.seed, "seed", 0, "seed of noise and random splits")
-	fl.BoolVar(&f.keepTied, "keep-tied", false, "keep a tied output head tied by folding its scale into the final norm")
-	fl.IntVar(&f.hidden, "hidden", 0, "lemon/zeropad: target hidden width")
-	fl.IntVar(&f.heads, "heads", 0, "lemon/zeropad: target query heads (default: hidden/head_dim)")
-	fl.IntVar(&f.kvHeads, "kv-heads", 0, "lemon/zeropad: target key/value heads (default keeps the group size)")
-	fl.IntVar(&f.ffn, "ffn", 0, "lemon/zeropad: target FFN width (default keeps its ratio to the hidden width)")
-	fl.IntVar(&f.headDim, "head-dim", 0, "target head_dim (only the source's is accepted)")
-	fl.Float64Var(&f.splitScale, "split-scale", 0, fmt.Sprintf("lemon: random fan-in split scale (default %g; negative: uniform splits)", grow.DefaultSplitScale))
-	fl.Float64Var(&f.padStd, "pad-std", 0, "zeropad: standard deviation of the free new values (default 0: zeros)")
+	fl.StringVar(&f.method, "method", "", "the operator: "+strings.Join(grow.Names(), ", "))
+	ops = addOpFlags(fl)
 	fl.StringVar(&f.dtype, "dtype", "", "output dtype: f32, f16, bf16 or f64 (default: the source's)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan only")
 	fl.BoolVar(&f.noCheck, "no-check", false, "do not check the result (its metadata then says it was not checked)")
@@ -102,13 +76,15 @@ at OUT (--keep-failed keeps it as OUT.failed-check) and exits with status 1. Wit
 	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard (e.g. 5GB, 500MB)")
 	fl.IntVar(&f.probes, "probes", 8, "check: number of random probe sequences")
 	fl.IntVar(&f.seqLen, "seq-len", 32, "check: probe sequence length")
+	defaultHelp := cmd.HelpFunc()
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		ops.helpForMethod(c, f.method)
+		defaultHelp(c, args)
+	})
 	return cmd
 }
 
-func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Options) error {
-	if f.method == "" {
-		return usagef("no method: give --method hypercloning, lemon or zeropad")
-	}
+func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Operator) error {
 	dt, err := parseOutputDType(f.dtype)
 	if err != nil {
 		return err
@@ -126,7 +102,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 		return err
 	}
 	defer ck.Close()
-	res, err := grow.Expand(src, opts)
+	res, err := grow.Expand(src, op)
 	var refused *grow.OptionError
 	if errors.As(err, &refused) {
 		return usageError{err}
@@ -151,7 +127,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, opts grow.Opt
 	if err != nil {
 		return err
 	}
-	entries = grow.Pipeline(res.Graph, entries)
+	entries = transform.Pipeline(res.Graph, entries)
 	limited := os.Getenv("GOMEMLIMIT") == ""
 	if limited {
 		// Tensors are computed one or two at a time: keep the garbage of the

@@ -79,13 +79,18 @@ type inspectReport struct {
 	Positions     int      `json:"max_positions,omitempty"`
 	TypeVocab     int      `json:"type_vocab_size,omitempty"`
 	// Head is "tied", "untied" or "none" (a base model without an output head).
-	Head        string  `json:"head,omitempty"`
-	Tied        bool    `json:"tied"`
-	Norm        string  `json:"norm,omitempty"`
-	Eps         float64 `json:"norm_eps,omitempty"`
-	Act         string  `json:"activation,omitempty"`
-	RopeTheta   float64 `json:"rope_theta,omitempty"`
-	ConfigDType string  `json:"config_dtype,omitempty"`
+	Head      string  `json:"head,omitempty"`
+	Tied      bool    `json:"tied"`
+	Norm      string  `json:"norm,omitempty"`
+	Eps       float64 `json:"norm_eps,omitempty"`
+	Act       string  `json:"activation,omitempty"`
+	RopeTheta float64 `json:"rope_theta,omitempty"`
+	// RotaryDims is how many dims of each head RoPE rotates (head_dim unless
+	// the config asks for partial rotary); QKNorm: queries and keys are
+	// normalised per head (Qwen3).
+	RotaryDims  int    `json:"rotary_dims,omitempty"`
+	QKNorm      bool   `json:"qk_norm,omitempty"`
+	ConfigDType string `json:"config_dtype,omitempty"`
 	// DTypes counts tensors per dtype.
 	DTypes map[string]int `json:"dtypes"`
 	// Parameters counts the elements of float weights (a tied head once; buffers
@@ -206,6 +211,7 @@ func describeGraph(rep *inspectReport, g *graph.Graph) {
 		rep.Head = "untied"
 	}
 	rep.Norm, rep.Eps, rep.Act, rep.RopeTheta, rep.ConfigDType = string(g.NormKind), g.Eps, g.Act, g.RopeTheta, c.DType
+	rep.RotaryDims, rep.QKNorm = g.RotaryDim(), g.Features().QKNorm
 	for _, x := range g.Extras {
 		rep.Extras = append(rep.Extras, inspectExtra{Name: x.Name, Role: x.Role, Rule: x.Rule})
 	}
@@ -285,10 +291,18 @@ func (r *inspectReport) writeText(w io.Writer) error {
 		default:
 			line("output head", "none (base model; tie_word_embeddings %v)", r.Tied)
 		}
-		line("norm", "%s, eps %g", r.Norm, r.Eps)
+		if r.QKNorm {
+			line("norm", "%s, eps %g; queries and keys normalised per head", r.Norm, r.Eps)
+		} else {
+			line("norm", "%s, eps %g", r.Norm, r.Eps)
+		}
 		line("activation", "%s", r.Act)
 		if r.RopeTheta > 0 {
-			line("rope theta", "%g", r.RopeTheta)
+			if r.RotaryDims != r.HeadDim {
+				line("rope theta", "%g, rotating %d of each head's %d dims", r.RopeTheta, r.RotaryDims, r.HeadDim)
+			} else {
+				line("rope theta", "%g", r.RopeTheta)
+			}
 		}
 	}
 	dts := make([]string, 0, len(r.DTypes))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/internal/reference"
 )
 
 func testModel(name string) string { return filepath.Join("..", "..", "testdata", name) }
@@ -278,4 +279,44 @@ func copyModel(t *testing.T, name string, e modelEdit) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// writeSynth writes a random graph of a registered model type as a model
+// directory (model.safetensors and its config.json).
+func writeSynth(t *testing.T, s reference.Spec) string {
+	t.Helper()
+	g := reference.Synth(s)
+	es, err := g.Entries("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.WriteDir(dir, es, checkpoint.WriteOptions{Config: g.OutputConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Qwen3's QK-norm and Phi-3's partial rotary are reported, in text and JSON.
+func TestInspectQKNormAndPartialRotary(t *testing.T) {
+	qwen3 := writeSynth(t, reference.Spec{ModelType: "qwen3", D: 16, L: 1, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, F32: true})
+	phi3 := writeSynth(t, reference.Spec{ModelType: "phi3", D: 16, L: 1, H: 2, K: 1, I: 24, V: 40, F32: true, RotaryFraction: 0.5})
+	if r := inspectJSON(t, qwen3); r.ModelType != "qwen3" || !r.QKNorm || r.RotaryDims != 6 || r.HeadDim != 6 {
+		t.Errorf("qwen3: %+v", r)
+	}
+	if r := inspectJSON(t, phi3); r.ModelType != "phi3" || r.QKNorm || r.RotaryDims != 4 || r.HeadDim != 8 {
+		t.Errorf("phi3: %+v", r)
+	}
+	for dir, re := range map[string]string{
+		qwen3: `(?m)^norm\s+rmsnorm, eps 1e-05; queries and keys normalised per head$`,
+		phi3:  `(?m)^rope theta\s+10000, rotating 4 of each head's 8 dims$`,
+	} {
+		out, _, err := growExec(t, "inspect", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
 }

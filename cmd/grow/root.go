@@ -76,9 +76,9 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "grow COMMAND",
 		Short: "Grow transformer checkpoints and prove the result",
-		Long: `grow reads Hugging Face checkpoints (GPT-2, Llama/Mistral/Qwen2, BERT) into an
-architecture-neutral weight graph, grows their width so that they compute the same
-function (grow expand), converts their dtype or sharding (grow convert), writes
+		Long: `grow reads Hugging Face checkpoints (GPT-2, Llama/Mistral/Qwen2/Qwen3, Phi-3, BERT)
+into an architecture-neutral weight graph, grows their width or depth so that they compute
+the same function (grow expand), converts their dtype or sharding (grow convert), writes
 checkpoints that transformers loads unchanged, and runs source and result side by
 side to show how far their outputs differ (grow check).
 

@@ -71,7 +71,7 @@ func TestExitStatus(t *testing.T) {
 		first string // in the first line of stderr, or of stdout for status 0
 	}{
 		{[]string{}, 0, "grow reads Hugging Face checkpoints"},
-		{[]string{"help", "expand"}, 0, "expand writes a wider model"},
+		{[]string{"help", "expand"}, 0, "expand writes a wider or deeper model"},
 		{[]string{"shrink", m}, 2, `grow: unknown command "shrink" for "grow"`},
 		{[]string{"tokens"}, 2, `grow: unknown command "tokens" for "grow"`},
 		{[]string{"--no-such-flag"}, 2, "grow: unknown flag: --no-such-flag"},
@@ -119,7 +119,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"check", m, m}, 0, "source   " + m},
 
 		{[]string{"expand"}, 2, "grow expand: want 1 argument (SRC), got 0"},
-		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method hypercloning, lemon or zeropad"},
+		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method duplicate, hypercloning, identity, lemon, zeropad"},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2"}, 2, "grow expand: no output directory: give -o OUT"},
 		{[]string{"expand", m, "-o", out, "--method", "wider"}, 2, `grow expand: unknown method "wider"`},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "0"}, 2,
@@ -129,11 +129,11 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--ffn-factor", "-1"}, 2,
 			"grow expand: hypercloning: --ffn-factor -1: want a whole number ≥ 1"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--pad-std", "1"}, 2,
-			"grow expand: --pad-std is a zeropad flag; hypercloning does not use it"},
+			"grow expand: --pad-std is a flag of zeropad; --method hypercloning does not take it"},
 		{[]string{"expand", m, "-o", out, "--method", "lemon"}, 2, "grow expand: lemon needs --hidden"},
 		{[]string{"expand", m, "-o", out, "--method", "lemon", "--hidden", "32"}, 2, "grow expand: lemon: --hidden 32 is smaller than the source's 64"},
 		{[]string{"expand", m, "-o", out, "--method", "zeropad", "--hidden", "96", "--split-scale", "0.1"}, 2,
-			"grow expand: --split-scale is a lemon flag; zeropad does not use it"},
+			"grow expand: --split-scale is a flag of lemon; --method zeropad does not take it"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "0"}, 2,
 			"grow expand: --probes 0 --seq-len 32: both must be positive (or give --no-check)"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dtype", "int8"}, 2,
@@ -144,11 +144,11 @@ func TestExitStatus(t *testing.T) {
 			"exists and is not a model directory"},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2", "--dry-run"}, 0, "operator   hypercloning"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "nan"}, 2,
-			"grow expand: --noise-snr-db NaN: want a finite number"},
+			`grow expand: --noise-snr-db "nan": want a number`},
 		{[]string{"expand", m, "-o", out, "--method", "lemon", "--hidden", "96", "--split-scale", "inf"}, 2,
-			"grow expand: --split-scale +Inf: want a finite number"},
+			`grow expand: --split-scale "inf": want a number`},
 		{[]string{"expand", m, "-o", out, "--method", "zeropad", "--hidden", "96", "--pad-std", "-Infinity"}, 2,
-			"grow expand: --pad-std -Inf: want a finite number"},
+			`grow expand: --pad-std "-Infinity": want a number`},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "10", "--dtype", "bf16", "--quiet"}, 1,
 			"grow expand: check failed"},
 	}
@@ -236,6 +236,39 @@ func TestAbsurdSizes(t *testing.T) {
 		}
 		if _, err := os.Stat(out); err == nil {
 			t.Fatalf("grow %s wrote %s", strings.Join(tc.args, " "), out)
+		}
+	}
+}
+
+// TestExpandMethodHelp: grow expand --method X --help shows X's flags and
+// hides those of the other operators; without --method it lists them all.
+func TestExpandMethodHelp(t *testing.T) {
+	for _, tc := range []struct {
+		method     string
+		show, hide []string
+	}{
+		{"lemon", []string{"--hidden", "--split-scale", "--keep-tied", "--probes"}, []string{"--width-factor", "--pad-std"}},
+		{"hypercloning", []string{"--width-factor", "--noise-snr-db", "--seed"}, []string{"--hidden", "--split-scale", "--pad-std"}},
+		{"", []string{"--width-factor", "--split-scale", "--pad-std"}, nil},
+	} {
+		args := []string{"expand", "--help"}
+		if tc.method != "" {
+			args = append(args, "--method", tc.method)
+		}
+		var stdout bytes.Buffer
+		if code := runWith(args, &stdout, io.Discard); code != 0 {
+			t.Fatalf("grow %s: exit %d", strings.Join(args, " "), code)
+		}
+		flags := stdout.String()[strings.Index(stdout.String(), "Flags:"):]
+		for _, f := range tc.show {
+			if !strings.Contains(flags, f+" ") {
+				t.Errorf("--method %q help lacks %s", tc.method, f)
+			}
+		}
+		for _, f := range tc.hide {
+			if strings.Contains(flags, f+" ") {
+				t.Errorf("--method %q help shows %s", tc.method, f)
+			}
 		}
 	}
 }

@@ -53,8 +53,13 @@ type Config struct {
 	// Required positive integers (FFN unless FFNPerHidden is set).
 	Hidden, Layers, Heads, FFN, Vocab []string
 	// KVHeads and HeadDim are optional (KVHeads defaults to Heads, HeadDim to
-	// Hidden/Heads); a family whose Features.HeadDim is Derived has neither.
+	// HeadDimDefault). A family whose Features.HeadDim is Derived has no
+	// HeadDim key, and KVHeads only with grouped-query attention
+	// (Features.GQA: Phi-3).
 	KVHeads, HeadDim []string
+	// HeadDimDefault is head_dim when the config does not give it; 0 means
+	// Hidden/Heads (Qwen3Config's default is 128 whatever the width).
+	HeadDimDefault int
 	// Positions is the learned position table's length or, with rotary
 	// positions, max_position_embeddings.
 	Positions        []string
@@ -73,6 +78,12 @@ type Config struct {
 	ActDefault     string
 	// TiedDefault is tie_word_embeddings when the config does not say.
 	TiedDefault bool
+	// RotaryFraction are the keys of the fraction of each head that rotary
+	// positions rotate (partial_rotary_factor), nil for a family that always
+	// rotates Features.RotaryFraction. The value may also sit in the v5
+	// rope_parameters object under the first key's name; where both are
+	// present they must agree. Absent, it is Features.RotaryFraction.
+	RotaryFraction []string
 
 	// AttentionBias and MLPBias are the keys of the bias switches (see
 	// BiasIfAttention and BiasIfMLP), "" for a family without them.
@@ -170,7 +181,10 @@ type Features struct {
 	Causal bool
 	// Positions is the position encoding; RotaryFraction the fraction of each
 	// head's width that rotary positions rotate (1 for LLaMA; 0 with learned
-	// positions).
+	// positions), or its default where the config gives it
+	// (Config.RotaryFraction: Phi-3's partial_rotary_factor). Rotary positions
+	// rotate the first int(head_dim × fraction) dims of each head, pairing dim
+	// j with j + rotary_dim/2, and pass the rest through.
 	Positions      Positions
 	RotaryFraction float64
 	// TokenTypes: a token-type embedding table is added (BERT).
@@ -179,7 +193,10 @@ type Features struct {
 	// arXiv 2002.05202); otherwise down(act(up(x))). The activation is the
 	// config's (Config.Act, Config.ActDefault).
 	GatedMLP bool
-	// QKNorm: queries and keys are normalised per head before attention.
+	// QKNorm: queries and keys are normalised per head, after their
+	// projections and before rotary positions, by a norm of the family's kind
+	// over head_dim with the config's eps (Qwen3's q_norm and k_norm,
+	// graph roles attn.q_norm and attn.k_norm).
 	QKNorm bool
 	Biases Biases
 	// HeadDim is how the config gives the head width.
@@ -414,9 +431,14 @@ func (d *Descriptor) Legend() map[string]string {
 	}
 	if d.Features.HeadDim == Derived {
 		m["Hd"], m["Kd"] = first(c.Hidden), first(c.Hidden)
+		m["d"] = first(c.Hidden) + "/" + first(c.Heads)
+		if d.Features.GQA {
+			m["Kd"] = first(c.KVHeads) + "×" + m["d"]
+		}
 	} else {
 		m["Hd"] = first(c.Heads) + "×" + first(c.HeadDim)
 		m["Kd"] = first(c.KVHeads) + "×" + first(c.HeadDim)
+		m["d"] = first(c.HeadDim)
 	}
 	return m
 }

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// The registry holds the five model types, each under its own key.
+// The registry holds the seven model types, each under its own key.
 func TestRegistry(t *testing.T) {
-	want := []string{"bert", "gpt2", "llama", "mistral", "qwen2"}
+	want := []string{"bert", "gpt2", "llama", "mistral", "phi3", "qwen2", "qwen3"}
 	if got := ModelTypes(); !slices.Equal(got, want) {
 		t.Errorf("ModelTypes() = %v, want %v", got, want)
 	}
@@ -23,7 +23,7 @@ func TestRegistry(t *testing.T) {
 	if _, ok := Lookup("t5"); ok {
 		t.Errorf("Lookup(t5) found a descriptor")
 	}
-	if got := Known(); got != "bert, gpt2, llama, mistral, qwen2" {
+	if got := Known(); got != "bert, gpt2, llama, mistral, phi3, qwen2, qwen3" {
 		t.Errorf("Known() = %q", got)
 	}
 }
@@ -40,17 +40,22 @@ func TestFeatures(t *testing.T) {
 		headDim         HeadDim
 		biases          Biases
 		divide          bool
+		qkNorm          bool
 	}{
 		{"gpt2", "gpt2", LayerNorm, false, true, Learned, false, false, false, Derived,
-			Biases{BiasAlways, BiasAlways, BiasAlways}, false},
+			Biases{BiasAlways, BiasAlways, BiasAlways}, false, false},
 		{"llama", "llama", RMSNorm, false, true, Rotary, true, true, false, Explicit,
-			Biases{BiasIfAttention, BiasIfAttention, BiasIfMLP}, true},
+			Biases{BiasIfAttention, BiasIfAttention, BiasIfMLP}, true, false},
 		{"mistral", "llama", RMSNorm, false, true, Rotary, true, true, false, Explicit,
-			Biases{BiasNever, BiasNever, BiasNever}, false},
+			Biases{BiasNever, BiasNever, BiasNever}, false, false},
 		{"qwen2", "llama", RMSNorm, false, true, Rotary, true, true, false, Explicit,
-			Biases{BiasAlways, BiasNever, BiasNever}, false},
+			Biases{BiasAlways, BiasNever, BiasNever}, false, false},
 		{"bert", "bert", LayerNorm, true, false, Learned, false, false, true, Derived,
-			Biases{BiasAlways, BiasAlways, BiasAlways}, false},
+			Biases{BiasAlways, BiasAlways, BiasAlways}, false, false},
+		{"qwen3", "llama", RMSNorm, false, true, Rotary, true, true, false, Explicit,
+			Biases{BiasIfAttention, BiasIfAttention, BiasNever}, false, true},
+		{"phi3", "llama", RMSNorm, false, true, Rotary, true, true, false, Derived,
+			Biases{BiasNever, BiasNever, BiasNever}, false, false},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			d, ok := Lookup(tc.modelType)
@@ -60,7 +65,8 @@ func TestFeatures(t *testing.T) {
 			f := d.Features
 			if d.Family != tc.family || f.Norm != tc.norm || f.PostLN != tc.postLN || f.Causal != tc.causal ||
 				f.Positions != tc.positions || f.GatedMLP != tc.gated || f.GQA != tc.gqa || f.MLMHead != tc.mlm ||
-				f.HeadDim != tc.headDim || f.Biases != tc.biases || d.Constraints.HeadsDivideHidden != tc.divide {
+				f.HeadDim != tc.headDim || f.Biases != tc.biases || d.Constraints.HeadsDivideHidden != tc.divide ||
+				f.QKNorm != tc.qkNorm {
 				t.Errorf("family %s, features %+v, constraints %+v", d.Family, f, d.Constraints)
 			}
 		})
@@ -94,8 +100,8 @@ func TestDescriptorsConsistent(t *testing.T) {
 			}
 			switch f.HeadDim {
 			case Derived:
-				if c.KVHeads != nil || c.HeadDim != nil || f.GQA {
-					fail("derived head_dim with KVHeads %v, HeadDim %v, GQA %v", c.KVHeads, c.HeadDim, f.GQA)
+				if (c.KVHeads != nil) != f.GQA || c.HeadDim != nil || c.HeadDimDefault != 0 {
+					fail("derived head_dim with KVHeads %v, HeadDim %v (default %d), GQA %v", c.KVHeads, c.HeadDim, c.HeadDimDefault, f.GQA)
 				}
 			case Explicit:
 				if c.KVHeads == nil || c.HeadDim == nil {
@@ -113,8 +119,8 @@ func TestDescriptorsConsistent(t *testing.T) {
 					fail("rotary fraction %g", f.RotaryFraction)
 				}
 			case Learned:
-				if f.RotaryFraction != 0 {
-					fail("learned positions with rotary fraction %g", f.RotaryFraction)
+				if f.RotaryFraction != 0 || c.RotaryFraction != nil {
+					fail("learned positions with rotary fraction %g (keys %v)", f.RotaryFraction, c.RotaryFraction)
 				}
 			default:
 				fail("Positions %q", f.Positions)
@@ -202,11 +208,17 @@ func TestLegend(t *testing.T) {
 		want      map[string]string
 	}{
 		{"gpt2", map[string]string{"D": "n_embd", "V": "vocab_size", "P": "n_positions", "I": "n_inner",
-			"Hd": "n_embd", "Kd": "n_embd"}},
+			"Hd": "n_embd", "Kd": "n_embd", "d": "n_embd/n_head"}},
 		{"llama", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
-			"Hd": "num_attention_heads×head_dim", "Kd": "num_key_value_heads×head_dim"}},
+			"Hd": "num_attention_heads×head_dim", "Kd": "num_key_value_heads×head_dim", "d": "head_dim"}},
 		{"bert", map[string]string{"D": "hidden_size", "V": "vocab_size", "P": "max_position_embeddings",
-			"T": "type_vocab_size", "I": "intermediate_size", "Hd": "hidden_size", "Kd": "hidden_size"}},
+			"T": "type_vocab_size", "I": "intermediate_size", "Hd": "hidden_size", "Kd": "hidden_size",
+			"d": "hidden_size/num_attention_heads"}},
+		{"qwen3", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
+			"Hd": "num_attention_heads×head_dim", "Kd": "num_key_value_heads×head_dim", "d": "head_dim"}},
+		{"phi3", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
+			"Hd": "hidden_size", "Kd": "num_key_value_heads×hidden_size/num_attention_heads",
+			"d": "hidden_size/num_attention_heads"}},
 	} {
 		d, _ := Lookup(tc.modelType)
 		got := d.Legend()

@@ -1,5 +1,6 @@
 // Package reference is a deliberately plain float64 forward pass over
-// graph.Graph (GPT-2, the LLaMA family, BERT), used only as a test oracle. It
+// graph.Graph (GPT-2, the LLaMA family with Qwen3's QK-norm and Phi-3's
+// partial rotary, BERT), used only as a test oracle. It
 // is written from docs/exactness.md (the forward pass) independently of package probe's engine
 // (it does not import probe): one position, one head, one dot product at a
 // time, float64 throughout, no BLAS, no fused weights. Tests compare the engine,
@@ -205,26 +206,37 @@ func ropeFreqs(t testing.TB, theta float64, d int, scaling map[string]any) []flo
 	return f
 }
 
-// rope rotates the pairs (j, j+d/2) of each d-wide head of v by pos·freqs[j].
-func rope(v []float64, pos int, freqs []float64) {
-	d := 2 * len(freqs)
+// rope rotates, in each d-wide head of v, the first r = 2·len(freqs) dims:
+// the pairs (j, j+r/2) by pos·freqs[j]. The other d-r dims of the head are
+// left as they are (partial rotary).
+func rope(v []float64, d, pos int, freqs []float64) {
+	r := 2 * len(freqs)
 	for h := 0; h+d <= len(v); h += d {
-		x := v[h : h+d]
+		x := v[h : h+r]
 		for j, fr := range freqs {
 			ang := float64(pos) * fr
 			c, s := math.Cos(ang), math.Sin(ang)
-			a, b := x[j], x[j+d/2]
+			a, b := x[j], x[j+r/2]
 			x[j] = a*c - b*s
-			x[j+d/2] = a*s + b*c
+			x[j+r/2] = a*s + b*c
 		}
+	}
+}
+
+// perHead applies n to each d-wide head of v in place.
+func perHead(n norm, v []float64, d int) {
+	for h := 0; h+d <= len(v); h += d {
+		copy(v[h:h+d], n.apply(v[h:h+d]))
 	}
 }
 
 // Forward runs g on ids and returns the hidden states and the outputs at every
 // position. mask (nil: all ones) hides the key positions where it is 0, as
 // transformers' attention_mask does. Attention is causal except for BERT
-// (PostLN); the LLaMA family uses RoPE (RopeTheta > 0) and may have grouped or
-// multi-query attention and biases. The outputs go through the final norm
+// (PostLN); the LLaMA family uses RoPE (RopeTheta > 0) over the first
+// int(HeadDim × RotaryFraction) dims of each head (all when RotaryFraction is
+// 0), may normalise each query and key head first (QNorm, KNorm: Qwen3) and
+// may have grouped or multi-query attention and biases. The outputs go through the final norm
 // (pre-LN families) or BERT's MLM transform when the graph has one, then the
 // head (Head, or Embed when tied or when Head is nil) plus HeadBias; a BERT
 // encoder without an MLM head outputs its last hidden state.
@@ -280,7 +292,15 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 
 	var freqs []float64
 	if g.RopeTheta > 0 {
-		freqs = ropeFreqs(t, g.RopeTheta, d, g.RopeScaling)
+		// Partial rotary: the first int(d × RotaryFraction) dims of a head.
+		rot := d
+		if g.RotaryFraction > 0 {
+			rot = int(float64(d) * g.RotaryFraction)
+		}
+		if rot%2 != 0 || rot <= 0 || rot > d {
+			t.Fatalf("reference: %d rotary dims of a %d-wide head", rot, d)
+		}
+		freqs = ropeFreqs(t, g.RopeTheta, rot, g.RopeScaling)
 	}
 	f := act(t, g.Act)
 	scale := 1 / math.Sqrt(float64(d))
@@ -293,6 +313,11 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 		if ly.Gate.W != nil {
 			gate = readLinear(t, "gate", ly.Gate)
 		}
+		var qNorm, kNorm norm // QK-norm: over each head, before RoPE
+		if ly.QNorm.W != nil {
+			qNorm = readNorm(t, "q_norm", ly.QNorm, rms, g.Eps)
+			kNorm = readNorm(t, "k_norm", ly.KNorm, rms, g.Eps)
+		}
 
 		// attention
 		qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
@@ -302,9 +327,13 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				in = attnNorm.apply(in)
 			}
 			qs[p], ks[p], vs[p] = q.apply(t, in), k.apply(t, in), v.apply(t, in)
+			if qNorm.w != nil {
+				perHead(qNorm, qs[p], d)
+				perHead(kNorm, ks[p], d)
+			}
 			if freqs != nil {
-				rope(qs[p], p, freqs)
-				rope(ks[p], p, freqs)
+				rope(qs[p], d, p, freqs)
+				rope(ks[p], d, p, freqs)
 			}
 		}
 		next := make([][]float64, T)

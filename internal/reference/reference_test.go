@@ -2,6 +2,7 @@ package reference
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -30,6 +31,8 @@ func TestSynthShapes(t *testing.T) {
 		{"llama-gqa-f32", Spec{Family: graph.FamilyLlama, D: 16, L: 3, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, F32: true}, 40},
 		{"bert-mlm", Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 2, I: 16, V: 20, MLM: true}, 20},
 		{"bert-encoder", Spec{Family: graph.FamilyBERT, D: 8, L: 1, H: 2, I: 16, V: 20}, 8},
+		{"qwen3", Spec{ModelType: "qwen3", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40}, 40},
+		{"phi3-partial", Spec{ModelType: "phi3", D: 16, L: 2, H: 2, K: 1, I: 24, V: 40, RotaryFraction: 0.5}, 40},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := Forward(t, Synth(c.s), []int{1, 2, 3, 4, 5}, nil)
@@ -141,15 +144,58 @@ func TestRopeScaling(t *testing.T) {
 	}
 	freqs := ropeFreqs(t, 500, 4, nil)
 	w := append([]float64(nil), v...)
-	if rope(w, 0, freqs); maxDiff([][]float64{w}, [][]float64{v}) != 0 {
+	if rope(w, 4, 0, freqs); maxDiff([][]float64{w}, [][]float64{v}) != 0 {
 		t.Errorf("rope at position 0: %v, want %v", w, v)
 	}
-	rope(v, 37, freqs)
+	rope(v, 4, 37, freqs)
 	n1 := 0.0
 	for _, x := range v {
 		n1 += x * x
 	}
 	if math.Abs(n1-n0) > 1e-12 {
 		t.Errorf("rope changes the norm: %g -> %g", n0, n1)
+	}
+}
+
+// Qwen3's QK-norm and Phi-3's partial rotary change what the model computes
+// (their tests are not vacuous), and the dims partial rotary passes through
+// are left as they are.
+func TestQKNormAndPartialRotary(t *testing.T) {
+	ids := []int{3, 1, 4, 1, 5, 9}
+	q := Synth(Spec{ModelType: "qwen3", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Seed: 2})
+	if q.Config == nil || q.Config.ModelType != "qwen3" || q.Layers[1].QNorm.W == nil || len(Values(t, q.Layers[1].KNorm.W)) != 6 {
+		t.Fatalf("qwen3 synth: config %v, q_norm %v", q.Config, q.Layers[1].QNorm)
+	}
+	plain := *q
+	plain.Layers = append([]graph.Layer(nil), q.Layers...)
+	for i := range plain.Layers {
+		plain.Layers[i].QNorm, plain.Layers[i].KNorm = graph.Norm{}, graph.Norm{}
+	}
+	if d := maxDiff(Forward(t, q, ids, nil).Logits, Forward(t, &plain, ids, nil).Logits); d < 1e-3 {
+		t.Errorf("QK-norm changes the logits by only %.3g", d)
+	}
+	// Bias turns the config's switch on: q, k, v and o biases for Qwen3, none for Phi-3 (no switch).
+	qb := Synth(Spec{ModelType: "qwen3", D: 16, L: 1, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Bias: true})
+	pb := Synth(Spec{ModelType: "phi3", D: 16, L: 1, H: 4, K: 2, I: 24, V: 40, Bias: true})
+	if l := qb.Layers[0]; l.Q.B == nil || l.K.B == nil || l.V.B == nil || l.O.B == nil || !qb.Config.AttentionBias {
+		t.Errorf("qwen3 with Bias: biases q %v k %v v %v o %v, attention_bias %v", l.Q.B != nil, l.K.B != nil, l.V.B != nil, l.O.B != nil, qb.Config.AttentionBias)
+	}
+	if l := pb.Layers[0]; l.Q.B != nil || l.O.B != nil {
+		t.Errorf("phi3 with Bias has biases")
+	}
+	p := Synth(Spec{ModelType: "phi3", D: 16, L: 2, H: 2, K: 1, I: 24, V: 40, RotaryFraction: 0.5, Seed: 2})
+	full := *p
+	full.RotaryFraction = 1
+	if d := maxDiff(Forward(t, p, ids, nil).Logits, Forward(t, &full, ids, nil).Logits); d < 1e-3 {
+		t.Errorf("partial rotary changes the logits by only %.3g", d)
+	}
+	// Two 8-wide heads, the first 4 dims of each rotated.
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -4, -5, -6, -7, -8}
+	w := append([]float64(nil), v...)
+	rope(w, 8, 5, ropeFreqs(t, 100, 4, nil))
+	for h := 0; h < 2; h++ {
+		if !slices.Equal(w[h*8+4:h*8+8], v[h*8+4:h*8+8]) || slices.Equal(w[h*8:h*8+4], v[h*8:h*8+4]) {
+			t.Errorf("head %d: %v → %v", h, v[h*8:h*8+8], w[h*8:h*8+8])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 
@@ -13,8 +14,13 @@ import (
 // benchmarks. Zero fields take the defaults given with them.
 type Spec struct {
 	// Family picks the family descriptor whose features the model has (the
-	// model_type of the same name: gpt2, llama, bert).
-	Family graph.Family
+	// model_type of the same name: gpt2, llama, bert); the graph has no
+	// config. ModelType, when set, picks any registered model_type instead
+	// (qwen3, phi3, ...): the graph gets its Family from the descriptor and a
+	// config of that model_type stating its dims, so that it is written,
+	// read and probed as that model type.
+	Family    graph.Family
+	ModelType string
 	// D is the hidden size, L the number of layers, H the query heads, K the
 	// key/value heads (0: H), HeadDim the head width (0: D/H), I the FFN width,
 	// V the vocabulary and P the learned positions (0: 128; the LLaMA family has
@@ -23,7 +29,10 @@ type Spec struct {
 	// Tied ties the head to the embedding (GPT-2, LLaMA; BERT is always tied).
 	Tied bool
 	// Bias gives a LLaMA-family model q, k, v biases (Qwen2); GPT-2 and BERT
-	// always have biases.
+	// always have biases. With ModelType it turns the config's attention-bias
+	// switch on instead: the biases the family's rules then give (q, k, v and
+	// o for llama and qwen3); a family without such a switch keeps the biases
+	// its rules fix (so that a test may ask every model type for biases).
 	Bias bool
 	// MLM gives a BERT model an MLM head (transform, norm, head bias); without
 	// it the BERT model is an encoder that outputs its last hidden state.
@@ -34,6 +43,10 @@ type Spec struct {
 	// rope_scaling.
 	Theta       float64
 	RopeScaling map[string]any
+	// RotaryFraction is the fraction of each head RoPE rotates (0: the
+	// family's); only for a family whose config has the key (Phi-3's
+	// partial_rotary_factor).
+	RotaryFraction float64
 	// Std is the standard deviation of the weight matrices (0: 0.1).
 	Std float64
 	// Seed seeds the random weights.
@@ -43,11 +56,13 @@ type Spec struct {
 }
 
 // Synth builds a graph with random weights from s: embeddings with standard
-// deviation 1, learned positions and token types 0.3, norm gains 1 ± 0.1, norm
-// and linear biases 0.1 and weight matrices s.Std. The tensors present and
-// the norm kind follow the family's features; the norm eps is 1e-12 for a
-// post-LN family, else 1e-5, and the activation the family's default. Synth
-// panics when s.Family has no descriptor (a mistake in the test).
+// deviation 1, learned positions and token types 0.3, norm gains (QK-norm
+// gains included) 1 ± 0.1, norm and linear biases 0.1 and weight matrices
+// s.Std. The tensors present and the norm kind follow the family's features;
+// the norm eps is 1e-12 for a post-LN family, else 1e-5, and the activation
+// the family's default. Synth panics when s.Family or s.ModelType has no
+// descriptor, or when s asks for what the family does not have (a mistake in
+// the test).
 func Synth(s Spec) *graph.Graph {
 	rng := rand.New(rand.NewPCG(s.Seed, 99))
 	if s.Std == 0 {
@@ -88,12 +103,24 @@ func Synth(s Spec) *graph.Graph {
 	}
 	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
 		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
-	d := g.Descriptor()
-	if d == nil {
+	var d *family.Descriptor
+	if s.ModelType != "" {
+		d, _ = family.Lookup(s.ModelType)
+		if d == nil {
+			panic("reference: Synth: unknown model_type " + s.ModelType)
+		}
+		g.Family = graph.Family(d.Family)
+	} else if d = g.Descriptor(); d == nil {
 		panic("reference: Synth: unknown family " + string(s.Family))
 	}
 	ft := d.Features
 	rms := ft.Norm == graph.RMSNorm
+	headNorm := func() graph.Norm { // QK-norm, over one head
+		if rms {
+			return graph.Norm{W: gain(s.HeadDim)}
+		}
+		return graph.Norm{W: gain(s.HeadDim), B: mat(0.1, s.HeadDim)}
+	}
 	normOf := func() graph.Norm {
 		if rms {
 			return graph.Norm{W: gain(s.D)}
@@ -116,12 +143,16 @@ func Synth(s Spec) *graph.Graph {
 	if g.Act == "" {
 		g.Act = d.Config.ActDefault
 	}
+	if s.RotaryFraction != 0 && (ft.Positions != family.Rotary || d.Config.RotaryFraction == nil) {
+		panic("reference: Synth: " + d.Name + " has no partial rotary")
+	}
 	if ft.Positions == family.Rotary {
 		g.RopeTheta, g.RopeScaling = s.Theta, s.RopeScaling
 		if g.RopeTheta == 0 {
 			g.RopeTheta = 10000
 		}
 		g.Positions = d.Config.PositionsDefault
+		g.RotaryFraction = s.RotaryFraction
 	} else {
 		g.Pos = mat(0.3, s.P, s.D)
 	}
@@ -133,14 +164,23 @@ func Synth(s Spec) *graph.Graph {
 		g.EmbedNorm = normOf()
 	}
 	b := ft.Biases
-	qkvBias := s.Bias || b.QKV == family.BiasAlways
+	qkvBias, oBias := s.Bias || b.QKV == family.BiasAlways, b.O == family.BiasAlways
+	if s.ModelType != "" {
+		on := func(r family.Bias) bool {
+			return r == family.BiasAlways || (r == family.BiasIfAttention && s.Bias)
+		}
+		qkvBias, oBias = on(b.QKV), on(b.O)
+	}
+	mlpBias := b.MLP == family.BiasAlways
 	for range s.L {
 		ly := graph.Layer{AttnNorm: normOf(), MLPNorm: normOf(),
 			Q: lin(s.H*s.HeadDim, s.D, qkvBias), K: lin(s.K*s.HeadDim, s.D, qkvBias), V: lin(s.K*s.HeadDim, s.D, qkvBias),
-			O: lin(s.D, s.H*s.HeadDim, b.O == family.BiasAlways), Up: lin(s.I, s.D, b.MLP == family.BiasAlways),
-			Down: lin(s.D, s.I, b.MLP == family.BiasAlways)}
+			O: lin(s.D, s.H*s.HeadDim, oBias), Up: lin(s.I, s.D, mlpBias), Down: lin(s.D, s.I, mlpBias)}
 		if ft.GatedMLP {
-			ly.Gate = lin(s.I, s.D, false)
+			ly.Gate = lin(s.I, s.D, mlpBias)
+		}
+		if ft.QKNorm {
+			ly.QNorm, ly.KNorm = headNorm(), headNorm()
 		}
 		g.Layers = append(g.Layers, ly)
 	}
@@ -157,7 +197,55 @@ func Synth(s Spec) *graph.Graph {
 			g.HeadBias = mat(0.1, s.V)
 		}
 	}
+	if s.ModelType != "" {
+		g.Config = synthConfig(d, g, s.Bias)
+	}
 	return g
+}
+
+// synthConfig returns the config of model type d that states g's dims, eps,
+// activation, tie, RoPE and the attention-bias switch, under the family's own
+// key names.
+func synthConfig(d *family.Descriptor, g *graph.Graph, bias bool) *checkpoint.Config {
+	k := d.Config
+	m := map[string]any{"model_type": d.ModelType, "tie_word_embeddings": g.Tied}
+	set := func(keys []string, v any) {
+		if len(keys) > 0 {
+			m[keys[0]] = v
+		}
+	}
+	set(k.Hidden, g.Hidden)
+	set(k.Layers, g.Dims.Layers)
+	set(k.Heads, g.Heads)
+	set(k.KVHeads, g.KVHeads)
+	set(k.HeadDim, g.HeadDim)
+	set(k.FFN, g.FFN)
+	set(k.Vocab, g.Vocab)
+	set(k.Positions, g.Positions)
+	set(k.TypeVocab, g.TypeVocab)
+	set(k.NormEps, g.Eps)
+	set(k.Act, g.Act)
+	if k.AttentionBias != "" {
+		m[k.AttentionBias] = bias
+	}
+	if g.RopeTheta > 0 {
+		m["rope_theta"] = g.RopeTheta
+		if g.RopeScaling != nil {
+			m["rope_scaling"] = g.RopeScaling
+		}
+	}
+	if g.RotaryFraction > 0 {
+		set(k.RotaryFraction, g.RotaryFraction)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		panic("reference: Synth: " + err.Error())
+	}
+	c, err := checkpoint.ParseConfig(data, "synth-config.json")
+	if err != nil {
+		panic("reference: Synth: " + err.Error())
+	}
+	return c
 }
 
 // Normal returns a float64 graph.Dense of the given shape with values drawn

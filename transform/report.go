@@ -1,4 +1,4 @@
-package grow
+package transform
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"github.com/grow-ml/grow/graph"
 )
 
-// TensorPlan says how one output tensor is made.
-type TensorPlan struct {
+// Step says how one output tensor is made.
+type Step struct {
 	// Role names the tensor in the graph, e.g. "layers.3.attn.q.weight".
 	Role string
 	// SrcShape and DstShape are the source and grown shapes ([out, in] for matrices).
@@ -33,8 +33,9 @@ type TensorPlan struct {
 	Scaled bool
 }
 
-// Plan is what an operator does to a graph, before any weight is read.
-type Plan struct {
+// Report says what Apply does to a graph, tensor by tensor, before any weight
+// is read: what grow expand prints as its plan.
+type Report struct {
 	Operator string
 	Family   graph.Family
 	// Src and Dst are the source and grown dimensions.
@@ -48,25 +49,25 @@ type Plan struct {
 	// Hidden describes the hidden-state mapping in words.
 	Hidden string
 	// Tensors lists every output tensor.
-	Tensors []TensorPlan
+	Tensors []Step
+	// SrcParams counts the elements of the source's tensors (a tied head
+	// once).
+	SrcParams int64
 	// Notes are remarks printed with the plan.
 	Notes []string
 }
 
 // Params returns the element count of the source and the grown model.
-func (p *Plan) Params() (src, dst int64) {
+func (p *Report) Params() (src, dst int64) {
 	for _, t := range p.Tensors {
-		if !(t.Role == "head" && p.SrcTied) { // an untied head was the embedding
-			src += prod(t.SrcShape)
-		}
 		dst += prod(t.DstShape)
 	}
-	return
+	return p.SrcParams, dst
 }
 
 // InexactReasons lists the distinct reasons why values are not exact in dt
 // (see InexactIn), without the tensor names.
-func (p *Plan) InexactReasons(dt checkpoint.DType) []string {
+func (p *Report) InexactReasons(dt checkpoint.DType) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range p.InexactIn(dt) {
@@ -83,7 +84,7 @@ func (p *Plan) InexactReasons(dt checkpoint.DType) []string {
 
 // Bytes returns the grown model's tensor bytes when written as dt ("" keeps
 // every tensor's own dtype). Extras the graph drops are counted too.
-func (p *Plan) Bytes(dt checkpoint.DType) int64 {
+func (p *Report) Bytes(dt checkpoint.DType) int64 {
 	var n int64
 	for _, t := range p.Tensors {
 		d := dt
@@ -97,7 +98,7 @@ func (p *Plan) Bytes(dt checkpoint.DType) int64 {
 
 // Largest returns the byte size of the largest grown tensor when held as
 // float32 (what computing it keeps in memory).
-func (p *Plan) Largest() int64 {
+func (p *Report) Largest() int64 {
 	var n int64
 	for _, t := range p.Tensors {
 		n = max(n, 4*prod(t.DstShape))
@@ -105,9 +106,9 @@ func (p *Plan) Largest() int64 {
 	return n
 }
 
-// storedDType is the narrowest float dtype a tensor of the plan is written in
+// StoredDType is the narrowest float dtype a tensor of the plan is written in
 // when written as dt ("" keeps each tensor's dtype).
-func (p *Plan) storedDType(dt checkpoint.DType) checkpoint.DType {
+func (p *Report) StoredDType(dt checkpoint.DType) checkpoint.DType {
 	if dt != "" {
 		return dt
 	}
@@ -120,9 +121,9 @@ func (p *Plan) storedDType(dt checkpoint.DType) checkpoint.DType {
 	return out
 }
 
-// rounds reports whether writing the plan's tensors as dt rounds source values
+// Rounds reports whether writing the plan's tensors as dt rounds source values
 // (dt cannot hold a float source dtype); "" keeps every dtype and rounds none.
-func (p *Plan) rounds(dt checkpoint.DType) bool {
+func (p *Report) Rounds(dt checkpoint.DType) bool {
 	if dt == "" {
 		return false
 	}
@@ -137,7 +138,7 @@ func (p *Plan) rounds(dt checkpoint.DType) bool {
 // InexactIn lists the tensors whose values are not exact when written as dt
 // ("" keeps each tensor's dtype), with the reason; nil when all are exact. F64
 // counts as exact (its rounding is far below every tolerance grow uses).
-func (p *Plan) InexactIn(dt checkpoint.DType) []string {
+func (p *Report) InexactIn(dt checkpoint.DType) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range p.Tensors {
@@ -162,6 +163,9 @@ func (p *Plan) InexactIn(dt checkpoint.DType) []string {
 
 var layerPattern = regexp.MustCompile(`layers\.\d+\.`)
 
+// Elements is the number of elements of a shape.
+func Elements(s []int) int64 { return prod(s) }
+
 func prod(s []int) int64 {
 	n := int64(1)
 	for _, v := range s {
@@ -170,17 +174,18 @@ func prod(s []int) int64 {
 	return n
 }
 
-func dimsLine(d graph.Dims) string {
+// DimsLine formats dims for a plan or a message.
+func DimsLine(d graph.Dims) string {
 	return fmt.Sprintf("hidden %d, layers %d, heads %d, kv heads %d, head_dim %d, ffn %d, vocab %d",
 		d.Hidden, d.Layers, d.Heads, d.KVHeads, d.HeadDim, d.FFN, d.Vocab)
 }
 
 // Print writes the plan for people: dimensions, the rule of every tensor role
 // (layers folded into one line per role) and the output size when written as dt.
-func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
+func (p *Report) Print(w io.Writer, dt checkpoint.DType) {
 	fmt.Fprintf(w, "operator   %s (%s), claimed class %s\n", p.Operator, p.Family, p.Class)
-	fmt.Fprintf(w, "source     %s\n", dimsLine(p.Src))
-	fmt.Fprintf(w, "target     %s\n", dimsLine(p.Dst))
+	fmt.Fprintf(w, "source     %s\n", DimsLine(p.Src))
+	fmt.Fprintf(w, "target     %s\n", DimsLine(p.Dst))
 	fmt.Fprintf(w, "norm eps   %g -> %g\n", p.SrcEps, p.DstEps)
 	fmt.Fprintf(w, "tied head  %v -> %v\n", p.SrcTied, p.DstTied)
 	fmt.Fprintf(w, "hidden     %s\n", p.Hidden)
@@ -233,11 +238,11 @@ func (p *Plan) Print(w io.Writer, dt checkpoint.DType) {
 // a wider dtype would change; "" when every value is exact. A class that is
 // not exact (APPROX, NON-PRESERVING) is not made exact by any dtype, and the
 // note says so instead of pointing at one.
-func (p *Plan) RoundingNote(dt checkpoint.DType) string {
+func (p *Report) RoundingNote(dt checkpoint.DType) string {
 	if len(p.InexactIn(dt)) == 0 {
 		return ""
 	}
-	d := string(p.storedDType(dt))
+	d := string(p.StoredDType(dt))
 	note := fmt.Sprintf("not exact in %s: values are rounded when stored", d)
 	switch {
 	case p.Class != claim.Exact && p.Class != claim.BitExact:
@@ -264,7 +269,7 @@ func humanBytes(n int64) string {
 }
 
 // describe says in words what a map does to an axis of the given kind.
-func describe(kind string, m *axisMap, consumer bool) string {
+func describe(kind string, m *Map, consumer bool) string {
 	if m.dst == m.src && !hasNew(m) {
 		return kind + " kept"
 	}
@@ -274,9 +279,17 @@ func describe(kind string, m *axisMap, consumer bool) string {
 			newN++
 		}
 	}
+	dropped := 0
+	for _, c := range m.count {
+		if c == 0 {
+			dropped++
+		}
+	}
 	var b strings.Builder
 	b.WriteString(kind)
 	switch {
+	case dropped > 0 && newN == 0:
+		fmt.Fprintf(&b, " select %d of %d", m.dst, m.src)
 	case newN == 0 && m.dst%m.src == 0 && isTile(m):
 		fmt.Fprintf(&b, " tile ×%d", m.dst/m.src)
 	case newN == 0:
@@ -297,7 +310,7 @@ func describe(kind string, m *axisMap, consumer bool) string {
 	return b.String()
 }
 
-func isTile(m *axisMap) bool {
+func isTile(m *Map) bool {
 	for i, j := range m.idx {
 		if j != i%m.src {
 			return false

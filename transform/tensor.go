@@ -1,4 +1,4 @@
-package grow
+package transform
 
 import (
 	"fmt"
@@ -235,7 +235,7 @@ func read[T float](t graph.Tensor) ([]T, error) {
 // every value divided by the number of copies of its column (the fan-in
 // division), as whole copies of the row when tiled, else column by column.
 // scaled is scratch of len(srow).
-func spreadRow[T float](dst, srow, scaled []T, cols *axisMap, tiled bool) {
+func spreadRow[T float](dst, srow, scaled []T, cols *Map, tiled bool) {
 	for j, v := range srow {
 		if c := cols.count[j]; c == 1 {
 			scaled[j] = v
@@ -270,21 +270,10 @@ func rng(seed int64, role string) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
 }
 
-// perturbKind is the zero-sum perturbation added over the copies of an input.
-type perturbKind int
-
-const (
-	perturbNone perturbKind = iota
-	// perturbNoise is HyperCloning's noise: +N on copy 2p, -N on copy 2p+1.
-	perturbNoise
-	// perturbSplit is LEMON's random split: R_k - mean_k R over the copies.
-	perturbSplit
-)
-
 // matrixRule is how one [out, in] matrix is grown.
 type matrixRule struct {
-	rows, cols *axisMap
-	perturb    perturbKind
+	rows, cols *Map
+	perturb    PerturbKind
 	// rel is the perturbation's standard deviation relative to rms(W)/copies
 	// (noise: 10^(-snr/20); split: the split scale).
 	rel float64
@@ -297,6 +286,11 @@ type matrixRule struct {
 	// colsProduce: the column axis is an output (embedding columns): copied
 	// without division, new columns filled by cols.produce per row.
 	colsProduce bool
+	// cancel: the source's values are not copied, only the perturbation
+	// over the copies of each input is written (LEMON's cancelzero output
+	// projections: R_k − mean R, which the copies' equal inputs cancel);
+	// the source sets its scale.
+	cancel bool
 }
 
 // growMatrix computes W' from W [O, I] under rule r.
@@ -329,14 +323,14 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	if r.colsProduce {
 		return produceColumns(w, alloc[T](O2*I2, !full), O, I, r), nil
 	}
-	if full && r.perturb == perturbNone {
+	if full && r.perturb == NoPerturb {
 		out := alloc[T](O2*I2, false)
 		growPlain(w, out, I, r)
 		return out, nil
 	}
 	out := alloc[T](O2*I2, true)
 
-	needScale := r.perturb != perturbNone || r.freeStd > 0
+	needScale := r.perturb != NoPerturb || r.freeStd > 0
 	var wrms float64
 	if needScale {
 		wrms = rms(w)
@@ -357,7 +351,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 		}
 	}
 	var mean []float64
-	if r.rows.produce == fillMean {
+	if r.rows.produce == FillMean {
 		mean = make([]float64, I)
 		for o := 0; o < O; o++ {
 			row := w[o*I : (o+1)*I]
@@ -379,7 +373,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	// Without perturbations or new columns every output row is a function of
 	// its source row alone: compute each source row once (scaled, gathered) and
 	// copy it to its other copies.
-	plain := r.perturb == perturbNone && !hasNew(r.cols)
+	plain := r.perturb == NoPerturb && !hasNew(r.cols)
 	tiled := plain && isTile(r.cols)
 	var first []int
 	if plain {
@@ -407,12 +401,15 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 			for i, v := range srow {
 				rowBuf[i] = float64(v)
 			}
+			if r.cancel {
+				clear(rowBuf)
+			}
 			row = rowBuf
 		} else {
 			switch r.rows.produce {
-			case fillMean:
+			case FillMean:
 				row = mean
-			case fillFree:
+			case FillFree:
 				if freeStd > 0 {
 					for i2 := range dst {
 						dst[i2] = T(rnd.NormFloat64() * freeStd)
@@ -427,7 +424,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 			pert[i] = 0
 		}
 		switch r.perturb {
-		case perturbNoise:
+		case Noise:
 			for _, cp := range r.cols.copies {
 				for p := 0; p+1 < len(cp); p += 2 {
 					n := rnd.NormFloat64() * pstd
@@ -435,7 +432,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 					pert[cp[p+1]] -= n
 				}
 			}
-		case perturbSplit:
+		case Split:
 			for _, cp := range r.cols.copies {
 				if len(cp) < 2 {
 					continue
@@ -457,7 +454,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 				dst[i2] = T(row[j]/div[i2] + pert[i2])
 				continue
 			}
-			if r.cols.consume == fillFree && freeStd > 0 {
+			if r.cols.consume == FillFree && freeStd > 0 {
 				dst[i2] = T(rnd.NormFloat64() * freeStd)
 			}
 		}
@@ -465,7 +462,7 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	return out, nil
 }
 
-func hasNew(m *axisMap) bool {
+func hasNew(m *Map) bool {
 	for _, j := range m.idx {
 		if j < 0 {
 			return true
@@ -477,7 +474,7 @@ func hasNew(m *axisMap) bool {
 // vectorRule is how a vector over a produced axis is grown (biases, embedding
 // rows are matrices). For norms, gain/fold apply.
 type vectorRule struct {
-	m *axisMap
+	m *Map
 	// norm: a norm gain (scale·fold on every entry; new entries from newGain).
 	norm bool
 	// bias of a norm: fold on copied entries, 0 on new ones.
@@ -526,9 +523,9 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 				out[i] = T(float64(v[i%len(v)]) * mult)
 			}
 		case r.normBias:
-		case r.m.produce == fillMean:
+		case r.m.produce == FillMean:
 			out[i] = T(mean)
-		case r.m.produce == fillFree && r.freeStd > 0:
+		case r.m.produce == FillFree && r.freeStd > 0:
 			if rnd == nil {
 				rnd = rng(r.seed, r.role)
 			}
@@ -544,10 +541,10 @@ func newLazyMatrix(src graph.Tensor, r *matrixRule) *lazy {
 		gen64: func() ([]float64, error) { return growMatrix[float64](src, r) }}
 	// A plain matrix whose rows are tiled is its first rows.src rows repeated.
 	O := r.rows.src
-	if r.perturb == perturbNone && !r.colsProduce && !hasNew(r.rows) && !hasNew(r.cols) &&
+	if r.perturb == NoPerturb && !r.colsProduce && !hasNew(r.rows) && !hasNew(r.cols) &&
 		r.rows.dst > O && r.rows.dst%O == 0 && isTile(r.rows) {
 		br := *r
-		br.rows = identityMap(O)
+		br.rows = Identity(O)
 		reps := r.rows.dst / O
 		l.block32 = func() ([]float32, int, error) {
 			v, err := growMatrix[float32](src, &br)
@@ -569,14 +566,14 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 	I2 := r.cols.dst
 	var rnd *rand.Rand
 	freeStd := r.freeStd
-	if r.cols.produce == fillFree && freeStd > 0 {
+	if r.cols.produce == FillFree && freeStd > 0 {
 		rnd = rng(r.seed, r.role)
 		if !r.absRandom {
 			freeStd *= rms(w)
 		}
 	}
 	tiled := !hasNew(r.cols) && isTile(r.cols)
-	if tiled && rnd == nil && r.cols.produce != fillMean {
+	if tiled && rnd == nil && r.cols.produce != FillMean {
 		workers := 1
 		if len(out) >= 1<<20 {
 			workers = runtime.GOMAXPROCS(0)
@@ -609,7 +606,7 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 			continue
 		}
 		mean := 0.0
-		if r.cols.produce == fillMean {
+		if r.cols.produce == FillMean {
 			for _, v := range srow {
 				mean += float64(v)
 			}
@@ -619,7 +616,7 @@ func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
 			switch {
 			case j >= 0:
 				dst[i2] = srow[j]
-			case r.cols.produce == fillMean:
+			case r.cols.produce == FillMean:
 				dst[i2] = T(mean)
 			case rnd != nil:
 				dst[i2] = T(rnd.NormFloat64() * freeStd)

@@ -1,0 +1,166 @@
+package transform
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/grow-ml/grow/claim"
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/reference"
+)
+
+var llama = reference.Spec{Family: graph.FamilyLlama, D: 32, H: 4, K: 2, I: 48, V: 30, L: 3, Tied: true, Seed: 1}
+
+// same is a plan that changes nothing but what layers says.
+func layerPlan(g *graph.Graph, layers []LayerSource) *Plan {
+	d := g.Dims
+	d.Layers = len(layers)
+	return &Plan{Operator: "test", Class: claim.Exact, Dims: d, Layers: layers}
+}
+
+func maxDiff(a, b [][]float64) float64 {
+	m := 0.0
+	for i := range a {
+		for j := range a[i] {
+			m = math.Max(m, math.Abs(a[i][j]-b[i][j]))
+		}
+	}
+	return m
+}
+
+// TestIdentityBlocks: blocks whose output projections are zero add nothing
+// to the residual stream of a pre-LN model, so inserting them keeps every
+// logit bit for bit, and the layer map says which source state each hidden
+// state equals.
+func TestIdentityBlocks(t *testing.T) {
+	g := reference.Synth(llama)
+	p := layerPlan(g, []LayerSource{
+		Copy(0), {From: []Weighted{{0, 1}}, Identity: true}, Copy(1),
+		Copy(2), {From: []Weighted{{2, 1}}, Identity: true},
+	})
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.LayerMap(3), []int{0, 1, 1, 2, 3, 3}; !slices.Equal(got, want) {
+		t.Errorf("layer map %v, want %v", got, want)
+	}
+	ids := []int{1, 5, 9, 2, 29, 0, 7}
+	src, dst := reference.Forward(t, g, ids, nil), reference.Forward(t, r.Graph, ids, nil)
+	if d := maxDiff(src.Logits, dst.Logits); d != 0 {
+		t.Errorf("identity blocks change the logits by %g", d)
+	}
+	for j, s := range p.LayerMap(3) {
+		if d := maxDiff(src.Hidden[s], dst.Hidden[j]); d != 0 {
+			t.Errorf("hidden state %d differs from source state %d by %g", j, s, d)
+		}
+	}
+	if len(r.Graph.Layers) != 5 || r.Graph.Dims.Layers != 5 {
+		t.Errorf("%d layers (dims %d), want 5", len(r.Graph.Layers), r.Graph.Dims.Layers)
+	}
+	if v := reference.Values(t, r.Graph.Layers[1].O.W); slices.ContainsFunc(v, func(x float64) bool { return x != 0 }) {
+		t.Error("the identity block's o_proj is not zero")
+	}
+}
+
+// TestCombinedAndDroppedLayers: a layer made from several source layers is
+// their weighted sum, tensor by tensor; source layers no result layer names
+// are dropped.
+func TestCombinedAndDroppedLayers(t *testing.T) {
+	g := reference.Synth(llama)
+	r, err := Apply(g, layerPlan(g, []LayerSource{
+		{From: []Weighted{{0, 0.25}, {2, 0.75}}}, Copy(2),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := reference.Values(t, g.Layers[0].Up.W), reference.Values(t, g.Layers[2].Up.W)
+	got := reference.Values(t, r.Graph.Layers[0].Up.W)
+	for i := range got {
+		if want := 0.25*a[i] + 0.75*b[i]; math.Abs(got[i]-want) > 1e-15 {
+			t.Fatalf("combined up_proj[%d] = %g, want %g", i, got[i], want)
+		}
+	}
+	if !slices.Equal(reference.Values(t, r.Graph.Layers[1].Q.W), reference.Values(t, g.Layers[2].Q.W)) {
+		t.Error("copied layer 2 differs from the source's")
+	}
+	if r.Graph.Dims.Layers != 2 {
+		t.Errorf("%d layers, want 2", r.Graph.Dims.Layers)
+	}
+}
+
+// TestSelectFFN: a selection on the FFN axis keeps the chosen units in every
+// tensor that has the axis (up and gate rows, down columns), with no
+// division, and nothing else changes.
+func TestSelectFFN(t *testing.T) {
+	g := reference.Synth(llama)
+	keep := []int{5, 0, 47, 12}
+	m, err := Select(llama.I, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := g.Dims
+	d.FFN = len(keep)
+	r, err := Apply(g, &Plan{Operator: "select", Class: claim.NonPreserving, Dims: d, Maps: map[graph.Axis]*Map{graph.FFN: m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range g.Layers {
+		up, down := reference.Values(t, g.Layers[l].Up.W), reference.Values(t, g.Layers[l].Down.W)
+		gotUp, gotDown := reference.Values(t, r.Graph.Layers[l].Up.W), reference.Values(t, r.Graph.Layers[l].Down.W)
+		for i, j := range keep {
+			if !slices.Equal(gotUp[i*llama.D:(i+1)*llama.D], up[j*llama.D:(j+1)*llama.D]) {
+				t.Fatalf("layer %d up row %d is not source row %d", l, i, j)
+			}
+			for o := 0; o < llama.D; o++ {
+				if gotDown[o*len(keep)+i] != down[o*llama.I+j] {
+					t.Fatalf("layer %d down[%d][%d] is not source [%d][%d]", l, o, i, o, j)
+				}
+			}
+		}
+		if r.Graph.Layers[l].Q.W != g.Layers[l].Q.W {
+			t.Errorf("layer %d: q_proj was rebuilt though no axis of it changed", l)
+		}
+	}
+	if _, err := Select(4, []int{1, 1}); err == nil {
+		t.Error("Select accepted an index twice")
+	}
+	if _, err := Select(4, []int{4}); err == nil {
+		t.Error("Select accepted an index outside the axis")
+	}
+}
+
+// TestPlanRefusals: plans that do not fit the graph are errors, not panics.
+func TestPlanRefusals(t *testing.T) {
+	g := reference.Synth(llama)
+	d := g.Dims
+	for name, p := range map[string]*Plan{
+		"map of the wrong size": {Operator: "x", Dims: d, Maps: map[graph.Axis]*Map{graph.FFN: Identity(7)}},
+		"layers without a map":  {Operator: "x", Dims: graph.Dims{Hidden: d.Hidden, Layers: 9}},
+		"no source layer":       layerPlan(g, []LayerSource{{}}),
+		"source layer too deep": layerPlan(g, []LayerSource{Copy(3)}),
+		"nil map":               {Operator: "x", Dims: d, Maps: map[graph.Axis]*Map{graph.FFN: nil}},
+	} {
+		if _, err := Apply(g, p); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestReportSaysSelect: the report names a selection as one.
+func TestReportSaysSelect(t *testing.T) {
+	g := reference.Synth(llama)
+	m, _ := Select(llama.I, []int{3, 1})
+	d := g.Dims
+	d.FFN = 2
+	r, err := Apply(g, &Plan{Operator: "select", Class: claim.NonPreserving, Dims: d, Maps: map[graph.Axis]*Map{graph.FFN: m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Report.Tensors {
+		if s.Role == "layers.0.mlp.up.weight" && s.Rule != "ffn select 2 of 48; hidden kept" {
+			t.Errorf("up_proj rule %q", s.Rule)
+		}
+	}
+}

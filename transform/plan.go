@@ -1,0 +1,178 @@
+package transform
+
+import (
+	"fmt"
+
+	"github.com/grow-ml/grow/claim"
+	"github.com/grow-ml/grow/graph"
+)
+
+// Plan is what an operator asks of the engine: per-axis index maps, value
+// rules, a layer map and the claim the result makes. Apply carries it out on
+// every tensor of a graph by the axes its role declares (graph.Decl), so an
+// operator never names a tensor.
+type Plan struct {
+	// Operator names the operator ("hypercloning"); Class is the exactness
+	// class it claims (claim.Exact, ...).
+	Operator string
+	Class    string
+	// Dims are the result's sizes. Layers must equal len(Layers) when a
+	// layer map is given, else the source's layer count.
+	Dims graph.Dims
+	// Maps are the index maps of the axes that change; an axis without one
+	// keeps its indices.
+	Maps map[graph.Axis]*Map
+	// Layers says where each layer of the result comes from; nil keeps the
+	// source's layers.
+	Layers []LayerSource
+	// Values are the rules for the values of copied and new indices.
+	Values Values
+	// KeepTied keeps a tied output head tied when the residual stream is
+	// copied: the head's 1/copies is folded into the norm that feeds it.
+	// Otherwise such a head is untied and written.
+	KeepTied bool
+	// Seed makes every random value reproducible; each tensor draws from its
+	// own stream, keyed by its role.
+	Seed int64
+	// Hidden maps the source's hidden states to the result's, for the claim;
+	// HiddenText says it in words for the plan.
+	Hidden     claim.HiddenMap
+	HiddenText string
+	// Notes are printed with the plan; Params are recorded in the output.
+	Notes  []string
+	Params map[string]any
+}
+
+// Values are the value rules of a plan.
+type Values struct {
+	// NormScale multiplies copied residual norm gains (LEMON's sqrt(s));
+	// EpsScale multiplies the norms' epsilon. 0 means 1.
+	NormScale, EpsScale float64
+	// NormNewCyclic fills new residual norm gains cyclically from the
+	// source's (scaled as copied ones); otherwise they are 0.
+	NormNewCyclic bool
+	// Perturb breaks the symmetry of copied inputs of the layers' linear maps
+	// with values that sum to zero over the copies.
+	Perturb Perturb
+	// FreeStd is the standard deviation of free values (FillFree indices):
+	// relative to the tensor's root mean square, or absolute with AbsRandom.
+	// 0 writes zeros.
+	FreeStd   float64
+	AbsRandom bool
+}
+
+// Perturb is a zero-sum perturbation over the copies of an input.
+type Perturb struct {
+	Kind PerturbKind
+	// Rel is the standard deviation relative to rms(W)/copies.
+	Rel float64
+	// SNRDB is the signal-to-noise ratio the noise was asked for, for the
+	// plan's text.
+	SNRDB float64
+}
+
+// PerturbKind is the kind of a zero-sum perturbation.
+type PerturbKind int
+
+// Perturbations.
+const (
+	// NoPerturb adds nothing.
+	NoPerturb PerturbKind = iota
+	// Noise is HyperCloning's: +N on copy 2p, -N on copy 2p+1.
+	Noise
+	// Split is LEMON's random fan-in split: R_k - mean_k R over the copies.
+	Split
+)
+
+// LayerSource says where one layer of the result comes from.
+type LayerSource struct {
+	// From are the source layers combined into it: one with weight 1 copies
+	// that layer; several make every tensor Σ Weight·tensor of Layer (TLEG's
+	// linear expansion, a stage's mean).
+	From []Weighted
+	// Identity makes the block add nothing to the residual stream: its
+	// attention-output and MLP-output projections (and their biases) are
+	// zero, the rest is From's. Exact for pre-LN blocks only.
+	Identity bool
+	// Cancel, with Identity, gives the output projections the plan's
+	// zero-sum perturbation over the copies of each input instead of zeros
+	// (LEMON's cancelzero): the block still adds nothing, since the copies
+	// of an input are equal, but its outputs start away from zero. Without
+	// a perturbation or copies it is Identity.
+	Cancel bool
+}
+
+// Weighted is a source layer with its weight in a combination.
+type Weighted struct {
+	Layer  int
+	Weight float64
+}
+
+// Copy is the layer source that copies source layer l.
+func Copy(l int) LayerSource { return LayerSource{From: []Weighted{{l, 1}}} }
+
+// validate checks the plan against the source graph g.
+func (p *Plan) validate(g *graph.Graph) error {
+	for a, m := range p.Maps {
+		if m == nil {
+			return fmt.Errorf("transform: %s: nil map for axis %s", p.Operator, a)
+		}
+		if m.src != g.Dims.Size(a) || m.dst != p.Dims.Size(a) {
+			return fmt.Errorf("transform: %s: the %s map goes %d -> %d, but the axis is %d -> %d",
+				p.Operator, a, m.src, m.dst, g.Dims.Size(a), p.Dims.Size(a))
+		}
+	}
+	if p.Layers == nil {
+		if p.Dims.Layers != len(g.Layers) {
+			return fmt.Errorf("transform: %s: %d layers from %d without a layer map", p.Operator, p.Dims.Layers, len(g.Layers))
+		}
+		return nil
+	}
+	if len(p.Layers) != p.Dims.Layers {
+		return fmt.Errorf("transform: %s: %d layer sources for %d layers", p.Operator, len(p.Layers), p.Dims.Layers)
+	}
+	for i, ls := range p.Layers {
+		if len(ls.From) == 0 {
+			return fmt.Errorf("transform: %s: layer %d has no source layer", p.Operator, i)
+		}
+		for _, w := range ls.From {
+			if w.Layer < 0 || w.Layer >= len(g.Layers) {
+				return fmt.Errorf("transform: %s: layer %d comes from layer %d, the source has %d", p.Operator, i, w.Layer, len(g.Layers))
+			}
+		}
+	}
+	return nil
+}
+
+// axis returns the map of axis a (the identity when the plan keeps it).
+func (p *Plan) axis(a graph.Axis, n int) *Map {
+	if m := p.Maps[a]; m != nil {
+		return m
+	}
+	return Identity(n)
+}
+
+// LayerMap returns the claim's layer map of a plan over a source of srcLayers
+// layers: entry j is the source hidden state that the result's hidden state j
+// (0 the embeddings, l after block l) equals, or -1 where none does; nil when
+// the layers are kept.
+func (p *Plan) LayerMap(srcLayers int) []int {
+	if p.Layers == nil {
+		return nil
+	}
+	out := make([]int, len(p.Layers)+1)
+	for j, ls := range p.Layers {
+		prev := out[j]
+		switch {
+		case prev < 0:
+			out[j+1] = -1
+		case ls.Identity:
+			out[j+1] = prev
+		case len(ls.From) == 1 && ls.From[0].Weight == 1 && ls.From[0].Layer == prev && prev < srcLayers:
+			out[j+1] = prev + 1
+		default:
+			out[j+1] = -1
+		}
+	}
+	return out
+}
