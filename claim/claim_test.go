@@ -56,6 +56,68 @@ func TestHiddenMapApply(t *testing.T) {
 	}
 }
 
+// FuzzParseMapping: no input panics; an accepted mapping validates, and its
+// JSON parses back to the same mapping, as a metadata string and as the
+// config.json object.
+func FuzzParseMapping(f *testing.F) {
+	for _, s := range []string{
+		`{"operator":"hypercloning","class":"EXACT","hidden":{"kind":"tile","src":64,"dst":128}}`,
+		`{"operator":"lemon","class":"EXACT","hidden":{"kind":"tile","src":64,"dst":96,"fill":"mean"},"rounded":"F32"}`,
+		`{"operator":"zeropad","class":"APPROX","hidden":{"kind":"pad","src":4,"dst":8,"fill":"zero"},"layers":[0,1,-1]}`,
+		`{"operator":"convert","class":"BIT-EXACT","hidden":{"kind":"tile","src":64,"dst":64},"storage":"BF16"}`,
+		`{"class":"NON-PRESERVING"}`,
+		`{"class":"EXACT","layers":[0]}`,
+		`{"class":"EXACT","hidden":{"kind":"tile","src":1,"dst":16777217}}`,
+		`{"class":"EXACT","clas":"EXACT"}`,
+		`{"class":"EXACT"} {}`,
+		`null`, `[]`, `"EXACT"`, `{"class":`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseMapping(data)
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("accepted an invalid mapping: %v", err)
+		}
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseMapping(js)
+		if err != nil || !Same(m, back) {
+			t.Fatalf("%s does not parse back: %v", js, err)
+		}
+		v, err := ConfigValue(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromCfg, err := ParseConfigValue(v)
+		if err != nil || !Same(m, fromCfg) {
+			t.Fatalf("config copy %v does not parse back: %v", v, err)
+		}
+	})
+}
+
+// ParseConfigValue refuses what is not an object, and reads a string holding one.
+func TestParseConfigValue(t *testing.T) {
+	for _, v := range []any{3.0, true, nil, []any{"a"}} {
+		if _, err := ParseConfigValue(v); err == nil || !strings.HasPrefix(err.Error(), "want a JSON object") {
+			t.Errorf("%v: %v", v, err)
+		}
+	}
+	m, err := ParseConfigValue(`{"class":"EXACT"}`)
+	if err != nil || m.Class != Exact {
+		t.Errorf("string: %v %v", m, err)
+	}
+	if Rank(BitExact) <= Rank(Exact) || Rank(Exact) <= Rank(ExactUpToEps) || Rank(ExactUpToEps) <= Rank(Approx) ||
+		Rank(Approx) <= Rank(NonPreserving) || Rank(NonPreserving) != 0 || Rank("CLOSE") != -1 {
+		t.Error("class order")
+	}
+}
+
 func TestThen(t *testing.T) {
 	hc := Mapping{Operator: "hypercloning", Class: Exact, Hidden: HiddenMap{Kind: "tile", Src: 64, Dst: 128}}
 	id := Mapping{Operator: "identity", Class: BitExact, Hidden: HiddenMap{Kind: "tile", Src: 128, Dst: 128}, Layers: []int{0, 1, 1, 2}}

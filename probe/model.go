@@ -552,6 +552,9 @@ func data[T float](t graph.Tensor, role string) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("probe: reading %s: %w", role, err)
 	}
+	if err := checkFinite(out.([]T), t, role); err != nil {
+		return nil, err
+	}
 	return out.([]T), nil
 }
 

@@ -17,12 +17,20 @@ import (
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/tokens"
 )
 
 // openModel opens a model directory (or bare .safetensors file) and, when it has
-// a config.json, builds its weight graph. g is nil for a bare file; the caller
-// closes ck.
+// a config.json, builds its weight graph; the directory's tokenizer files are
+// parsed (tokens.CheckDir), and an invalid one is an error naming it. g is nil
+// for a bare file; the caller closes ck.
 func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err error) {
+	return openModelWith(path, true)
+}
+
+// openModelWith is openModel; the tokenizer files are checked only when
+// tokenizer is true.
+func openModelWith(path string, tokenizer bool) (ck *checkpoint.Checkpoint, g *graph.Graph, err error) {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s: no such model directory or file", path)
@@ -32,6 +40,12 @@ func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err erro
 	ck, err = checkpoint.Open(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if tokenizer && ck.Dir != "" {
+		if _, err := tokens.CheckDir(ck.Dir); err != nil {
+			ck.Close()
+			return nil, nil, tokenizerError{err}
+		}
 	}
 	if ck.Config == nil {
 		return ck, nil, nil
@@ -44,10 +58,22 @@ func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err erro
 	return ck, g, nil
 }
 
-// openGraph opens a model directory as a weight graph; a bare .safetensors file
-// (no config.json) is an error. The caller closes ck.
+// tokenizerError is an invalid tokenizer file of a model directory.
+type tokenizerError struct{ err error }
+
+func (e tokenizerError) Error() string { return e.err.Error() }
+func (e tokenizerError) Unwrap() error { return e.err }
+
+// openGraph opens a model directory as a weight graph (openModel); a bare
+// .safetensors file (no config.json) is an error. The caller closes ck.
 func openGraph(path string) (*checkpoint.Checkpoint, *graph.Graph, error) {
-	ck, g, err := openModel(path)
+	return openGraphWith(path, true)
+}
+
+// openGraphWith is openGraph; the tokenizer files are checked only when
+// tokenizer is true.
+func openGraphWith(path string, tokenizer bool) (*checkpoint.Checkpoint, *graph.Graph, error) {
+	ck, g, err := openModelWith(path, tokenizer)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,6 +134,9 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 		return nil, err
 	}
 	meta["grow.source_sha256"] = sum
+	if err := claimIntoConfig(cfg, meta); err != nil {
+		return nil, err
+	}
 	if cfg != nil && dt != "" {
 		cfg.DType = checkpoint.TorchDType(dt)
 	}
@@ -132,6 +161,32 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	}
 	interruptCleanup(func() { s.Discard() })
 	return s, nil
+}
+
+// claimIntoConfig keeps a copy of the mapping in meta (claim.MetadataKey)
+// in cfg under claim.ConfigKey, so that the claim survives a transformers
+// load and save_pretrained (which rewrites the safetensors metadata but keeps
+// unknown config keys); without one in meta it removes a copy that cfg
+// inherited from its source, which would describe another model.
+func claimIntoConfig(cfg *checkpoint.Config, meta map[string]string) error {
+	if cfg == nil {
+		return nil
+	}
+	s, ok := meta[claim.MetadataKey]
+	if !ok {
+		cfg.Delete(claim.ConfigKey)
+		return nil
+	}
+	m, err := claim.ParseMapping([]byte(s))
+	if err != nil {
+		return fmt.Errorf("the mapping to record: %w", err)
+	}
+	v, err := claim.ConfigValue(m)
+	if err != nil {
+		return err
+	}
+	cfg.Set(claim.ConfigKey, v)
+	return nil
 }
 
 // commitModel moves a staged output into place and, unless quiet, says how an
@@ -189,7 +244,7 @@ func parseIDs(s string) ([]int, error) {
 		}
 		for _, f := range fields {
 			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || n >= 1<<31 {
 				return nil, fmt.Errorf("%q is not a token id", f)
 			}
 			ids = append(ids, n)
