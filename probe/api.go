@@ -87,8 +87,10 @@ type CheckOptions struct {
 	Expect string
 
 	// Growth, when set, are the result's MSG masks: the result runs its
-	// masked forward pass (Model.SetGrowthMasks).
-	Growth *GrowthMasks
+	// masked forward pass (Model.SetGrowthMasks); SourceGrowth the same for
+	// the source (a masked model baked into a plain one is checked against
+	// its masked self).
+	Growth, SourceGrowth *GrowthMasks
 
 	// First, when not nil, are the ids every random probe starts with (for example
 	// [CLS] read from a tokenizer); nil picks them from the source config (see

@@ -232,6 +232,12 @@ func newChecker(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*ch
 	if err := c.md.SetGrowthMasks(opts.Growth); err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
+	if err := c.ms.SetGrowthMasks(opts.SourceGrowth); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if opts.SourceGrowth != nil {
+		c.note("the source runs its masked forward pass (MSG growth masks beside it)")
+	}
 	if opts.Growth != nil {
 		c.note("the result runs its masked forward pass (MSG growth masks beside it)")
 	}
@@ -257,6 +263,10 @@ func (c *checker) resolveClaim() error {
 	switch {
 	case m != nil:
 		c.rep.Class, c.rep.Operator = m.Class, m.Operator
+		if g := c.opts.Growth; m.Masked && g != nil && g.Value != 0 {
+			c.rep.Class = NonPreserving
+			c.note("the %s claim holds at mask value 0; the masks are at %g, where the result is a new model", m.Operator, g.Value)
+		}
 		if m.Hidden != (HiddenMap{}) {
 			c.hm, c.known = m.Hidden, true
 			if c.hm.Src != src.Hidden || c.hm.Dst != dst.Hidden {

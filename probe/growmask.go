@@ -28,6 +28,9 @@ import (
 // field masks nothing.
 type GrowthMasks struct {
 	Hidden, Q, KV, FFN, Layers []float64
+	// Value is the mask value of the new coordinates (what a claim made at
+	// 0 depends on).
+	Value float64
 }
 
 // SetGrowthMasks makes m's forward pass the masked one of masks (nil: the
@@ -149,5 +152,5 @@ func blend[T float](x, prev []T, c float64) {
 // GrowthMasksOf returns the masks of an MSG state.
 func GrowthMasksOf(g *claim.Growth) *GrowthMasks {
 	h, q, kv, ffn, layers := g.Masks()
-	return &GrowthMasks{Hidden: h, Q: q, KV: kv, FFN: ffn, Layers: layers}
+	return &GrowthMasks{Hidden: h, Q: q, KV: kv, FFN: ffn, Layers: layers, Value: g.MaskValue}
 }

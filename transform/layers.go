@@ -15,6 +15,10 @@ type zeroTensor struct {
 	dt    checkpoint.DType
 }
 
+// Zeros returns a tensor of zeros with like's shape and dtype, computed when
+// read.
+func Zeros(like graph.Tensor) graph.Tensor { return zeros(like) }
+
 func zeros(like graph.Tensor) graph.Tensor {
 	return zeroTensor{shape: slices.Clone(like.Shape()), dt: like.DType()}
 }

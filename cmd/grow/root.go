@@ -104,6 +104,7 @@ the numbers are reported), 130 interrupted.`,
 		newProbeCmd(),
 		newCheckCmd(),
 		newExpandCmd(),
+		newMSGCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
@@ -115,6 +116,9 @@ the numbers are reported), 130 interrupted.`,
 // markRunErrors wraps c's RunE so that its errors are ranError: whatever else
 // fails reached cobra's own checks of the command line and is a usage error.
 func markRunErrors(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		markRunErrors(sub)
+	}
 	run := c.RunE
 	if run == nil {
 		return

@@ -120,6 +120,11 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"check", m, changed}, 1, "grow check: check failed: "},
 		{[]string{"check", m, m}, 0, "source   " + m},
 
+		{[]string{"msg", "set-mask", m}, 2, "grow msg set-mask: no mask value: give --value c with 0 ≤ c ≤ 1"},
+		{[]string{"msg", "set-mask", m, "--value", "1.5"}, 2, "grow msg set-mask: --value 1.5: want a number in [0, 1]"},
+		{[]string{"msg", "set-mask", m, "--value", "0.5"}, 1, "has no grow_state.json: it is not the output of grow expand --method msg"},
+		{[]string{"msg", "bake", m}, 2, "grow msg bake: no output directory: give -o OUT"},
+		{[]string{"msg", "bake", m, "-o", out}, 1, "has no grow_state.json"},
 		{[]string{"expand"}, 2, "grow expand: want 1 argument (SRC), got 0"},
 		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method " + strings.Join(grow.Names(), ", ")},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2"}, 2, "grow expand: no output directory: give -o OUT"},
