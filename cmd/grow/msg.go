@@ -234,4 +234,3 @@ func storedDType(ck *checkpoint.Checkpoint) checkpoint.DType {
 	}
 	return out
 }
-
