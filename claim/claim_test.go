@@ -1,11 +1,16 @@
 package claim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/grow-ml/grow/checkpoint"
 )
 
 // A mapping survives its JSON; a bad one is refused with what is wrong.
@@ -150,5 +155,48 @@ func TestThen(t *testing.T) {
 		if got := Weaker(c.a, c.b); got != c.want {
 			t.Errorf("Weaker(%s, %s) = %s, want %s", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestGrowthFiles: an MSG state's files round-trip through ReadGrowth at any
+// mask value, and a masks file that disagrees with the state, has an unknown
+// tensor or lacks one is refused.
+func TestGrowthFiles(t *testing.T) {
+	gs := &Growth{Method: "msg", MaskValue: 0.3,
+		Old: Sizes{Hidden: 4, Heads: 2, KVHeads: 1, HeadDim: 2, FFN: 6, Layers: 2},
+		New: Sizes{Hidden: 6, Heads: 4, KVHeads: 2, HeadDim: 2, FFN: 8, Layers: 3}, NewLayers: []int{2}, SourceLayers: []int{0, 1, 1}}
+	write := func(files map[string][]byte) string {
+		dir := t.TempDir()
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	files, err := gs.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := ReadGrowth(write(files))
+	if err != nil || !ok || got.MaskValue != 0.3 || got.New != gs.New {
+		t.Fatalf("round trip: %+v %v %v", got, ok, err)
+	}
+	other := *gs
+	other.MaskValue = 0.5
+	otherFiles, _ := other.Files()
+	if _, _, err := ReadGrowth(write(map[string][]byte{GrowthStateFile: files[GrowthStateFile], GrowthMasksFile: otherFiles[GrowthMasksFile]})); err == nil || !strings.Contains(err.Error(), "does not hold the masks") {
+		t.Errorf("masks of another value: %v", err)
+	}
+	var buf bytes.Buffer
+	es := []checkpoint.Entry{checkpoint.Float64Entry("msg.bias", checkpoint.F32, []int{1}, func() ([]float64, error) { return []float64{1}, nil })}
+	if err := checkpoint.WriteSafetensors(&buf, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadGrowth(write(map[string][]byte{GrowthStateFile: files[GrowthStateFile], GrowthMasksFile: buf.Bytes()})); err == nil || !strings.Contains(err.Error(), `unknown tensor "msg.bias"`) {
+		t.Errorf("unknown mask tensor: %v", err)
+	}
+	if _, ok, err := ReadGrowth(t.TempDir()); ok || err != nil {
+		t.Errorf("a directory without a state: ok %v, err %v", ok, err)
 	}
 }

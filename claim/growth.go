@@ -1,12 +1,14 @@
 package claim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/grow-ml/grow/checkpoint"
 )
@@ -117,7 +119,47 @@ func ReadGrowth(dir string) (g *Growth, ok bool, err error) {
 	if err := g.Validate(); err != nil {
 		return nil, false, fmt.Errorf("claim: %s: %w", filepath.Join(dir, GrowthStateFile), err)
 	}
+	if err := g.checkMasksFile(filepath.Join(dir, GrowthMasksFile)); err != nil {
+		return nil, false, err
+	}
 	return g, true, nil
+}
+
+// maskNames are the tensors of GrowthMasksFile, in the order of Masks.
+var maskNames = []string{"msg.hidden", "msg.q", "msg.kv", "msg.ffn", "msg.layers"}
+
+// checkMasksFile checks that the masks file beside the state holds exactly
+// the state's masks: no tensor it does not know, none missing, the values
+// the state says.
+func (g *Growth) checkMasksFile(path string) error {
+	f, err := checkpoint.OpenFile(path)
+	if err != nil {
+		return fmt.Errorf("claim: the masks of %s: %w", GrowthStateFile, err)
+	}
+	defer f.Close()
+	h, q, kv, ffn, layers := g.Masks()
+	want := map[string][]float64{"msg.hidden": h, "msg.q": q, "msg.kv": kv, "msg.ffn": ffn, "msg.layers": layers}
+	for _, t := range f.Tensors {
+		w, ok := want[t.Name]
+		if !ok {
+			return fmt.Errorf("claim: %s: a mask on an unknown tensor %q (the masks are %v)", path, t.Name, maskNames)
+		}
+		v, err := t.Float64()
+		if err != nil {
+			return fmt.Errorf("claim: %s: %s: %w", path, t.Name, err)
+		}
+		if !slices.EqualFunc(v, w, func(a, b float64) bool { return float32(a) == float32(b) }) {
+			return fmt.Errorf("claim: %s: %s does not hold the masks of %s at value %g (grow msg set-mask rewrites both)",
+				path, t.Name, GrowthStateFile, g.MaskValue)
+		}
+		delete(want, t.Name)
+	}
+	for _, n := range maskNames {
+		if _, missing := want[n]; missing {
+			return fmt.Errorf("claim: %s has no %s", path, n)
+		}
+	}
+	return nil
 }
 
 // MarshalIndent returns the state as the JSON of GrowthStateFile.
@@ -127,4 +169,27 @@ func (g *Growth) MarshalIndent() ([]byte, error) {
 	}
 	b, err := json.MarshalIndent(g, "", "  ")
 	return append(b, '\n'), err
+}
+
+// Files returns the files of the state: its JSON (GrowthStateFile) and its
+// masks as float32 tensors (GrowthMasksFile).
+func (g *Growth) Files() (map[string][]byte, error) {
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	js, err := g.MarshalIndent()
+	if err != nil {
+		return nil, err
+	}
+	h, q, kv, ffn, layers := g.Masks()
+	var es []checkpoint.Entry
+	for i, v := range [][]float64{h, q, kv, ffn, layers} {
+		es = append(es, checkpoint.Float64Entry(maskNames[i], checkpoint.F32, []int{len(v)}, func() ([]float64, error) { return v, nil }))
+	}
+	var buf bytes.Buffer
+	meta := map[string]string{"grow.mask_value": strconv.FormatFloat(g.MaskValue, 'g', -1, 64)}
+	if err := checkpoint.WriteSafetensors(&buf, es, meta); err != nil {
+		return nil, err
+	}
+	return map[string][]byte{GrowthStateFile: js, GrowthMasksFile: buf.Bytes()}, nil
 }

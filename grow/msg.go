@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/transform"
@@ -182,30 +181,9 @@ func (m *MSG) Sidecars(g *graph.Graph, p *transform.Plan) (map[string][]byte, er
 	return GrowthFiles(gs)
 }
 
-// GrowthFiles returns the files of an MSG state: its JSON and its masks.
-func GrowthFiles(gs *claim.Growth) (map[string][]byte, error) {
-	if err := gs.Validate(); err != nil {
-		return nil, fmt.Errorf("msg: %w", err)
-	}
-	js, err := gs.MarshalIndent()
-	if err != nil {
-		return nil, err
-	}
-	hidden, q, kv, ffn, layers := gs.Masks()
-	var es []checkpoint.Entry
-	for _, x := range []struct {
-		name string
-		v    []float64
-	}{{"msg.hidden", hidden}, {"msg.q", q}, {"msg.kv", kv}, {"msg.ffn", ffn}, {"msg.layers", layers}} {
-		v := x.v
-		es = append(es, checkpoint.Float64Entry(x.name, checkpoint.F32, []int{len(v)}, func() ([]float64, error) { return v, nil }))
-	}
-	var buf strings.Builder
-	if err := checkpoint.WriteSafetensors(&buf, es, map[string]string{"grow.mask_value": strconv.FormatFloat(gs.MaskValue, 'g', -1, 64)}); err != nil {
-		return nil, err
-	}
-	return map[string][]byte{claim.GrowthStateFile: js, claim.GrowthMasksFile: []byte(buf.String())}, nil
-}
+// GrowthFiles returns the files of an MSG state: its JSON and its masks
+// (claim.Growth.Files).
+func GrowthFiles(gs *claim.Growth) (map[string][]byte, error) { return gs.Files() }
 
 func sizesOf(d graph.Dims) claim.Sizes {
 	return claim.Sizes{Hidden: d.Hidden, Heads: d.Heads, KVHeads: d.KVHeads, HeadDim: d.HeadDim, FFN: d.FFN, Layers: d.Layers}
