@@ -56,6 +56,7 @@ func (*MSG) Examples(g *graph.Graph) []Operator {
 	return []Operator{
 		&MSG{Width: Width{FFN: d.FFN + 5}, Seed: 1},
 		&MSG{Layers: d.Layers + 1, Seed: 2},
+		&MSG{Width: Width{Hidden: d.Hidden + d.HeadDim*k, Heads: d.Heads + k, KVHeads: d.KVHeads + 1, FFN: d.FFN}, Seed: 4},
 		&MSG{Width: Width{Hidden: d.Hidden + d.HeadDim*k, Heads: d.Heads + k, KVHeads: d.KVHeads + 1, FFN: 2 * d.FFN},
 			Layers: d.Layers + 2, Seed: 3},
 	}
