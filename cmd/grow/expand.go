@@ -149,7 +149,11 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	if f.noCheck {
 		meta["grow.check"] = "not run (--no-check)"
 	}
-	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, splitWrites, res.Files)
+	wrap := splitWrites
+	if computed, total := transform.ComputedShare(res.Graph); 2*computed < total && dt == "" {
+		wrap = nil // mostly unchanged tensors: byte copies in the kernel are faster
+	}
+	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, wrap, res.Files)
 	if limited {
 		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
 	}
