@@ -10,6 +10,7 @@ import (
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/internal/reference"
+	"github.com/grow-ml/grow/probe"
 )
 
 // msgState returns the growth state MSG writes beside r.
@@ -165,6 +166,39 @@ func TestMSGRefusals(t *testing.T) {
 		_, err := Expand(llama, &c.op)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestMSGTestdata: MSG of the testdata checkpoints (stories260k, GPT-2, BERT)
+// in every dimension at once is EXACT under its masks, judged by
+// probe.Check with the masks the result writes.
+func TestMSGTestdata(t *testing.T) {
+	for _, c := range []struct {
+		dir string
+		op  MSG
+	}{
+		{stories, MSG{Width: Width{Hidden: 96, Heads: 12, KVHeads: 6, FFN: 256}, Layers: 7}},
+		{"../testdata/gpt2-random-realtok", MSG{Width: Width{Hidden: 4, Heads: 2, FFN: 12}, Layers: 2}},
+		{"../testdata/bert-random-realtok", MSG{Width: Width{Hidden: 8, Heads: 2, FFN: 12}, Layers: 3}},
+	} {
+		src := reference.OpenGraph(t, c.dir)
+		op := c.op
+		op.Seed = 5
+		r, err := Expand(src, &op)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dir, err)
+		}
+		masks := probe.GrowthMasksOf(msgState(t, r))
+		rep, err := probe.Check(src, r.Graph, &r.Mapping, probe.CheckOptions{Probes: 4, SeqLen: 16, Growth: masks})
+		if err != nil {
+			t.Fatalf("%s: %v", c.dir, err)
+		}
+		if !rep.Pass || rep.Class != claim.Exact || rep.MaxAbs > 1e-12 {
+			t.Errorf("%s: %s %s, max |Δlogits| %g", c.dir, rep.Class, rep.Verdict, rep.MaxAbs)
+		}
+		if _, err := probe.Check(src, r.Graph, &r.Mapping, probe.CheckOptions{Probes: 2, SeqLen: 8}); err == nil {
+			t.Errorf("%s: a masked claim was checked without its masks", c.dir)
 		}
 	}
 }
