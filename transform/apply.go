@@ -134,7 +134,7 @@ func newApplier(g *graph.Graph, p *Plan) *applier {
 	out.Layers = make([]graph.Layer, p.Dims.Layers)
 	out.Extras = append([]graph.Extra(nil), g.Extras...)
 	rep := &Report{Operator: p.Operator, Family: g.Family, Src: g.Dims, Dst: p.Dims,
-		SrcEps: g.Eps, DstEps: out.Eps, SrcTied: g.Tied, Class: p.Class, Hidden: p.HiddenText,
+		SrcEps: g.Eps, DstEps: out.Eps, SrcTied: g.Tied, Headless: g.Headless, Class: p.Class, Hidden: p.HiddenText,
 		Notes: append([]string(nil), p.Notes...)}
 	fields := map[string]graph.Tensor{}
 	for _, f := range g.Fields() {
