@@ -51,7 +51,7 @@ def test_headless_probe_and_grow(tmp_path, make):
         d = max_abs(part, want, f"headless {make.__name__} hc2 copy {k}: transformers vs source", TOL)
         assert d <= TOL, f"copy {k} of the grown hidden state differs from the source's by {d:.3g}"
     for method in (["--method", "lemon", "--hidden", "48", "--heads", "6", "--kv-heads", "3"]
-                   if make is _llama else ["--method", "lemon", "--hidden", "48", "--heads", "6"],
+                   if make is _llama else ["--method", "lemon", "--hidden", "64", "--heads", "8"],
                    ["--method", "zeropad", "--ffn", "96"]):
         o = tmp_path / method[1]
         run_grow("expand", src, "-o", o, "--quiet", *method)
