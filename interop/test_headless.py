@@ -52,7 +52,7 @@ def test_headless_probe_and_grow(tmp_path, make):
         assert d <= TOL, f"copy {k} of the grown hidden state differs from the source's by {d:.3g}"
     for method in (["--method", "lemon", "--hidden", "48", "--heads", "6", "--kv-heads", "3"]
                    if make is _llama else ["--method", "lemon", "--hidden", "64", "--heads", "8"],
-                   ["--method", "zeropad", "--ffn", "96"]):
+                   ["--method", "zeropad", "--ffn", "160"]):
         o = tmp_path / method[1]
         run_grow("expand", src, "-o", o, "--quiet", *method)
         assert np.isfinite(hf_outputs(load_clean(o), IDS)).all()
