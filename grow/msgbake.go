@@ -184,7 +184,7 @@ func (r rowScaled) Float64() ([]float64, error) {
 	return v, nil
 }
 
-func (r rowScaled) Float32() ([]float32, error) { return narrow(r.Float64()) }
+func (r rowScaled) Float32() ([]float32, error) { return graph.Float32Of(r.Float64()) }
 
 // colScaled is a matrix whose columns are multiplied by scale.
 type colScaled struct {
@@ -203,15 +203,4 @@ func (c colScaled) Float64() ([]float64, error) {
 	return v, nil
 }
 
-func (c colScaled) Float32() ([]float32, error) { return narrow(c.Float64()) }
-
-func narrow(v []float64, err error) ([]float32, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
-}
+func (c colScaled) Float32() ([]float32, error) { return graph.Float32Of(c.Float64()) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/grow-ml/grow/graph"
@@ -237,7 +238,7 @@ func (v *validator) shape(role string, t graph.Tensor, optional bool, why string
 		return
 	}
 	got := t.Shape()
-	if !equalInts(got, want) {
+	if !slices.Equal(got, want) {
 		name := ""
 		if reflect.TypeOf(t).Comparable() {
 			if n, ok := v.names[t]; ok {
@@ -246,18 +247,6 @@ func (v *validator) shape(role string, t graph.Tensor, optional bool, why string
 		}
 		v.fail("%s%s: shape %v, want %v = %s", role, name, got, want, why)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func isNil(t graph.Tensor) bool {

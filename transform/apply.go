@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -228,17 +229,7 @@ func (s scaled) Float64() ([]float64, error) {
 	return v, err
 }
 
-func (s scaled) Float32() ([]float32, error) {
-	v, err := s.Float64()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
-}
+func (s scaled) Float32() ([]float32, error) { return graph.Float32Of(s.Float64()) }
 
 // outputs are the roles an identity block zeroes: the projections that write
 // into the residual stream.
@@ -313,7 +304,7 @@ func (a *applier) tensor(key, role string, d graph.Decl, src graph.Tensor) graph
 	for i, ax := range d.Axes {
 		want[i] = a.g.Dims.Size(ax)
 	}
-	if !sameShape(src.Shape(), want) {
+	if !slices.Equal(src.Shape(), want) {
 		a.fail(fmt.Errorf("transform: %s: shape %v, want %v", key, src.Shape(), want))
 		return src
 	}
@@ -540,18 +531,6 @@ func divWhy(m *Map) string {
 func isUniformOne(m *Map) bool {
 	for _, c := range m.count {
 		if c > 1 {
-			return false
-		}
-	}
-	return true
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}

@@ -79,14 +79,4 @@ func (c *combined) Float64() ([]float64, error) {
 	return out, nil
 }
 
-func (c *combined) Float32() ([]float32, error) {
-	v, err := c.Float64()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
-}
+func (c *combined) Float32() ([]float32, error) { return graph.Float32Of(c.Float64()) }
