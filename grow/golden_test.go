@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -136,6 +137,16 @@ const (
 // output tensor with the recorded table. The tensors are encoded by the same
 // path grow expand writes them with: Expand, Graph.Entries, Pipeline.
 func TestGoldenOutputs(t *testing.T) {
+	// The outputs must not depend on how many cores compute them (large
+	// tensors are split among goroutines): the table holds for 1 and 8.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 8} {
+		runtime.GOMAXPROCS(procs)
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), goldenRun)
+	}
+}
+
+func goldenRun(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			var src *graph.Graph
