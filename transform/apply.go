@@ -223,10 +223,14 @@ type scaled struct {
 
 func (s scaled) Float64() ([]float64, error) {
 	v, err := s.Tensor.Float64()
-	for i := range v {
-		v[i] *= s.c
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	out := make([]float64, len(v)) // v may be the source's own backing data
+	for i, x := range v {
+		out[i] = x * s.c
+	}
+	return out, nil
 }
 
 func (s scaled) Float32() ([]float32, error) { return graph.Float32Of(s.Float64()) }

@@ -164,3 +164,26 @@ func TestReportSaysSelect(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceUnchanged: reading a result's tensors never changes the
+// source's, also when a rule scales values (QK-norm families under an eps
+// scale) and the source holds its data in memory.
+func TestSourceUnchanged(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "qwen3", D: 32, H: 4, K: 2, HeadDim: 8, I: 48, V: 30, L: 1, Seed: 2})
+	before := slices.Clone(reference.Values(t, g.Layers[0].Q.W))
+	d := g.Dims
+	d.Hidden = 48
+	p := &Plan{Operator: "test", Class: claim.Exact, Dims: d,
+		Maps:   map[graph.Axis]*Map{graph.Residual: TileResidue(32, 48, FillZero, FillZero)},
+		Values: Values{EpsScale: 32.0 / 48, NormScale: math.Sqrt(32.0 / 48)}}
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		reference.Values(t, r.Graph.Layers[0].Q.W)
+	}
+	if !slices.Equal(before, reference.Values(t, g.Layers[0].Q.W)) {
+		t.Error("reading the result changed the source's q_proj")
+	}
+}
