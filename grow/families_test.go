@@ -1,0 +1,48 @@
+package grow_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/grow"
+	"github.com/grow-ml/grow/internal/reference"
+)
+
+// The plans the engine cannot yet make exact for a family's features are
+// option errors that say why (grow/families.go); the others run. When the
+// engine learns a rule, its cases move from refused to run.
+func TestFamilyRefusals(t *testing.T) {
+	gemma := reference.Synth(reference.Spec{ModelType: "gemma", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Tied: true})
+	olmo2 := reference.Synth(reference.Spec{ModelType: "olmo2", D: 32, L: 2, H: 4, K: 2, I: 48, V: 40})
+	opt := reference.Synth(reference.Spec{ModelType: "opt", D: 32, L: 2, H: 4, I: 48, V: 40, P: 16, Tied: true})
+	for _, c := range []struct {
+		name string
+		src  *graph.Graph
+		op   grow.Operator
+		why  string // "" runs
+	}{
+		{"gemma hypercloning", gemma, &grow.HyperCloning{WidthFactor: 2}, "multiplies its embeddings by sqrt(hidden_size)"},
+		{"gemma lemon width", gemma, &grow.LEMON{Width: grow.Width{Hidden: 24}}, "multiplies its embeddings"},
+		{"gemma zeropad width", gemma, &grow.ZeroPad{Width: grow.Width{Hidden: 24}}, "multiplies its embeddings"},
+		{"gemma zeropad ffn", gemma, &grow.ZeroPad{Width: grow.Width{FFN: 30}}, ""},
+		{"gemma lemon depth", gemma, &grow.LEMON{Layers: 3}, ""},
+		{"gemma identity", gemma, &grow.Identity{Layers: 3}, ""},
+		{"olmo2 hypercloning", olmo2, &grow.HyperCloning{WidthFactor: 2}, ""},
+		{"olmo2 lemon x2", olmo2, &grow.LEMON{Width: grow.Width{Hidden: 64}}, ""},
+		{"olmo2 lemon 6 heads", olmo2, &grow.LEMON{Width: grow.Width{Hidden: 48}}, "every query head is copied equally often"},
+		{"olmo2 zeropad heads", olmo2, &grow.ZeroPad{Width: grow.Width{Hidden: 48}}, "every query head is copied equally often"},
+		{"opt lemon x2", opt, &grow.LEMON{Width: grow.Width{Hidden: 64}}, ""},
+		{"opt lemon eps", opt, &grow.LEMON{Width: grow.Width{Hidden: 48}}, "has no norm eps in its config (OPTConfig fixes it at 1e-05)"},
+	} {
+		_, err := grow.Expand(c.src, c.op)
+		var oe *grow.OptionError
+		switch {
+		case c.why == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.why != "" && (!errors.As(err, &oe) || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("%s: error %v, want an option error saying %q", c.name, err, c.why)
+		}
+	}
+}
