@@ -13,9 +13,9 @@ import (
 )
 
 // Config is a typed view of a config.json for the model types package family
-// describes (gpt2, llama, mistral, qwen2, qwen3, phi3, bert), reading both
-// transformers v4 and v5 spellings: each model type's descriptor gives its key
-// names, aliases and defaults. Marshal writes the typed fields back under the family's own key
+// describes (gpt2, llama, mistral, qwen2, qwen3, phi3, gemma, gpt_neox, opt,
+// olmo2, bert), reading both transformers v4 and v5 spellings: each model
+// type's descriptor gives its key names, aliases and defaults. Marshal writes the typed fields back under the family's own key
 // names and keeps every other key as it was read.
 //
 // Raw values (Get, Set) are what encoding/json decodes into an any: numbers are
@@ -73,9 +73,9 @@ func descriptor(modelType string) *family.Descriptor {
 }
 
 // Family returns the graph family of the config's model_type (the
-// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3 and
-// phi3, "bert"),
-// or "" for an unknown model_type.
+// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3, phi3
+// and gemma, "gpt_neox", "opt", "olmo2", "bert"), or "" for an unknown
+// model_type.
 func (c *Config) Family() string {
 	if d := descriptor(c.ModelType); d != nil {
 		return d.Family

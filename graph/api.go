@@ -9,12 +9,15 @@ import (
 // descriptor's Family; package family describes each model_type).
 type Family string
 
-// The families of the registered descriptors. Mistral, Qwen2, Qwen3 and
-// Phi-3 are FamilyLlama with their own model_type.
+// The families of the registered descriptors. Mistral, Qwen2, Qwen3, Phi-3
+// and Gemma are FamilyLlama with their own model_type.
 const (
-	FamilyGPT2  Family = "gpt2"
-	FamilyLlama Family = "llama"
-	FamilyBERT  Family = "bert"
+	FamilyGPT2    Family = "gpt2"
+	FamilyLlama   Family = "llama"
+	FamilyBERT    Family = "bert"
+	FamilyGPTNeoX Family = "gpt_neox"
+	FamilyOPT     Family = "opt"
+	FamilyOLMo2   Family = "olmo2"
 )
 
 // Tensor is a weight of the graph. Matrices are [out, in].

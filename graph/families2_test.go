@@ -360,3 +360,28 @@ func TestFamilies2BaseModels(t *testing.T) {
 		ck.Close()
 	}
 }
+
+// What grow inspect shows of each family.
+func TestDistinctive(t *testing.T) {
+	for _, c := range []struct {
+		spec reference.Spec
+		want []string
+	}{
+		{reference.Spec{ModelType: "llama", D: 16, L: 1, H: 2, I: 24, V: 40}, nil},
+		{reference.Spec{ModelType: "gemma", D: 16, L: 1, H: 2, HeadDim: 8, I: 24, V: 40},
+			[]string{"norm gains applied as 1 + w", "embeddings × sqrt(hidden_size) = 4"}},
+		{reference.Spec{ModelType: "gpt_neox", D: 16, L: 1, H: 2, I: 24, V: 40},
+			[]string{"attention and MLP in parallel on each block's input", "rotary positions on 2 of each head's 8 dims"}},
+		{reference.Spec{ModelType: "opt", D: 16, L: 1, H: 2, I: 24, V: 40, P: 8},
+			[]string{"learned positions offset by 2 (two rows before position 0)"}},
+		{reference.Spec{ModelType: "olmo2", D: 16, L: 1, H: 2, I: 24, V: 40},
+			[]string{"each sublayer's output normalised before it is added (no norm before a sublayer)",
+				"queries and keys normalised over their whole projections"}},
+		{reference.Spec{ModelType: "qwen3", D: 16, L: 1, H: 2, HeadDim: 8, I: 24, V: 40},
+			[]string{"queries and keys normalised per head"}},
+	} {
+		if got := reference.Synth(c.spec).Distinctive(); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.spec.ModelType, got, c.want)
+		}
+	}
+}

@@ -443,3 +443,40 @@ func EmbedNormalizer(hidden int, dt checkpoint.DType) float64 {
 	}
 	return out[0]
 }
+
+// Distinctive lists, in words, what the graph's forward pass does beyond a
+// plain pre-LN transformer block of its norm kind: what grow inspect shows
+// of a family (norm form and placement, QK-norm, parallel blocks, the
+// embedding scale, partial rotary, OPT's position offset).
+func (g *Graph) Distinctive() []string {
+	ft := g.Features()
+	var out []string
+	if g.PostLN {
+		out = append(out, "post-LN: each block normalises the stream after adding to it")
+	}
+	if ft.NormPlusOne {
+		out = append(out, "norm gains applied as 1 + w")
+	}
+	if ft.BlockNorms == family.NormsOut {
+		out = append(out, "each sublayer's output normalised before it is added (no norm before a sublayer)")
+	}
+	switch {
+	case ft.QKNorm && ft.QKNormWhole:
+		out = append(out, "queries and keys normalised over their whole projections")
+	case ft.QKNorm:
+		out = append(out, "queries and keys normalised per head")
+	}
+	if g.ParallelResidual {
+		out = append(out, "attention and MLP in parallel on each block's input")
+	}
+	if s := g.EmbedScale(); s != 1 {
+		out = append(out, fmt.Sprintf("embeddings × sqrt(hidden_size) = %g", s))
+	}
+	if r := g.RotaryDim(); r > 0 && r != g.HeadDim {
+		out = append(out, fmt.Sprintf("rotary positions on %d of each head's %d dims", r, g.HeadDim))
+	}
+	if g.PosPad != nil {
+		out = append(out, "learned positions offset by 2 (two rows before position 0)")
+	}
+	return out
+}

@@ -432,3 +432,22 @@ func TestSlidingWindowRefused(t *testing.T) {
 		}
 	}
 }
+
+// OPT counts its learned positions over the kept positions of the attention
+// mask (a left-padded sequence starts at position 0 after its padding): a
+// mask with zeros is refused rather than computed with unshifted positions;
+// a mask of ones runs.
+func TestPositionsFromMaskRefused(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "opt", D: 8, L: 1, H: 2, I: 16, V: 20, P: 8})
+	m, err := New(g, F64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ForwardBatchMasked([][]int{{1, 2, 3}}, [][]int{{0, 1, 1}}); err == nil ||
+		!strings.Contains(err.Error(), "counts its learned positions over the mask's kept positions") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := m.ForwardBatchMasked([][]int{{1, 2, 3}}, [][]int{{1, 1, 1}}); err != nil {
+		t.Error(err)
+	}
+}
