@@ -118,6 +118,9 @@ type WriteOptions struct {
 	// storage before the rename, and the parent directory after it (off by
 	// default for library callers; the grow command turns it on).
 	Sync bool
+	// ExtraFiles are small files written into the output besides the
+	// weights, by name (grow's growth masks and state).
+	ExtraFiles map[string][]byte
 	// Sources are the files the entries read (the source checkpoint's files):
 	// replacing a directory that any of them resolves into is refused.
 	Sources []string

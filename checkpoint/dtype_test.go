@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -340,6 +341,31 @@ func TestMantissaBits(t *testing.T) {
 	for _, dt := range []DType{I64, U8, BOOL, ""} {
 		if b := dt.MantissaBits(); b != 0 {
 			t.Errorf("%q: MantissaBits %d, want 0", dt, b)
+		}
+	}
+}
+
+// TestStats: counts of NaN and infinities, the first one's index, and min,
+// max and RMS over the finite values, for every float dtype.
+func TestStats(t *testing.T) {
+	vals := []float32{1, -2, float32(math.NaN()), 2, float32(math.Inf(1)), float32(math.Inf(-1)), 0}
+	for _, dt := range []DType{F32, F16, BF16, F64} {
+		var buf bytes.Buffer
+		e := Float32Entry("x", dt, []int{len(vals)}, func() ([]float32, error) { return vals, nil })
+		if err := WriteSafetensors(&buf, []Entry{e}, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, err := ReadHeader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "x.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.Tensors[0].Stats(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Stats{Count: 7, NaN: 1, PosInf: 1, NegInf: 1, FirstNonFinite: 2, Min: -2, Max: 2, RMS: math.Sqrt(9.0 / 4)}
+		if st != want || st.NonFinite() != 3 {
+			t.Errorf("%s: %+v, want %+v", dt, st, want)
 		}
 	}
 }

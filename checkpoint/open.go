@@ -14,6 +14,10 @@ import (
 const (
 	ConfigName = "config.json"
 	SingleName = "model.safetensors"
+	// GrowthStateFile and GrowthMasksFile hold the masks of masked
+	// structural growth beside the weights (see package claim).
+	GrowthStateFile = "grow_state.json"
+	GrowthMasksFile = "grow_masks.safetensors"
 )
 
 // maxIndexSize bounds the size of an index file read into memory.
@@ -165,7 +169,9 @@ func isWeightFile(name string) bool {
 	return false
 }
 
-// sideFiles lists the regular files of dir a writer carries over, sorted.
+// sideFiles lists the regular files of dir a writer carries over, sorted:
+// neither weights nor grow's own growth state, which describes the weights it
+// came with and is written again only with them.
 func sideFiles(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -173,7 +179,7 @@ func sideFiles(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if isWeightFile(e.Name()) || !isFile(filepath.Join(dir, e.Name())) {
+		if isWeightFile(e.Name()) || e.Name() == GrowthStateFile || !isFile(filepath.Join(dir, e.Name())) {
 			continue
 		}
 		out = append(out, e.Name())

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -352,6 +354,12 @@ func outputNames(shards [][]plannedEntry, opts WriteOptions) ([]string, error) {
 	if opts.Config != nil {
 		names[ConfigName] = true
 	}
+	for name := range opts.ExtraFiles {
+		if c, err := cleanSideName(name); err != nil || c != name || names[c] {
+			return nil, fmt.Errorf("checkpoint: extra file %q is not a new relative name inside the output", name)
+		}
+		names[name] = true
+	}
 	sides := make([]string, len(opts.SideFiles))
 	for i, s := range opts.SideFiles {
 		c, err := cleanSideName(s)
@@ -435,6 +443,11 @@ func (d *dirWriter) writeAll(shards [][]plannedEntry, total int64, sides []strin
 			return fmt.Errorf("checkpoint: config.json: %w", err)
 		}
 		if err := d.writeBytes(ConfigName, data); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(opts.ExtraFiles)) {
+		if err := d.writeBytes(name, opts.ExtraFiles[name]); err != nil {
 			return err
 		}
 	}

@@ -64,4 +64,8 @@ type Mapping struct {
 	// compares the result with the source rounded to Storage: what the result
 	// can preserve is the function of the source as that dtype holds it.
 	Storage string `json:"storage,omitempty"`
+	// Masked says the claim holds for the result's masked forward pass (MSG):
+	// its growth masks and their value are in GrowthStateFile beside it, and
+	// a check without them cannot judge it.
+	Masked bool `json:"masked,omitempty"`
 }

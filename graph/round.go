@@ -30,8 +30,11 @@ func (r rounded) Float64() ([]float64, error) {
 	}
 	return out, nil
 }
-func (r rounded) Float32() ([]float32, error) {
-	v, err := r.Float64()
+func (r rounded) Float32() ([]float32, error) { return Float32Of(r.Float64()) }
+
+// Float32Of narrows the float64 values of a computed tensor to float32: the
+// Float32 method of a tensor computed in float64.
+func Float32Of(v []float64, err error) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package grow_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -119,8 +120,9 @@ func conformOperators(t *testing.T, prefix string, src, base *graph.Graph, start
 func conform(t *testing.T, name string, src *graph.Graph, res *grow.Result) {
 	t.Helper()
 	m := res.Mapping
+	masks := growthMasks(t, res)
 	for _, ids := range [][]int{{1, 7, 3, 39, 0, 12, 5}, {4, 4, 2}} {
-		a, b := reference.Forward(t, src, ids, nil), reference.Forward(t, res.Graph, ids, nil)
+		a, b := reference.Forward(t, src, ids, nil), reference.ForwardMasked(t, res.Graph, ids, nil, masks)
 		scale, dev := 0.0, 0.0
 		for p := range a.Logits {
 			la := a.Logits[p]
@@ -170,4 +172,23 @@ func within(class string, dev, scale float64) bool {
 		return dev <= 1e-9*math.Max(1, scale)
 	}
 	return !math.IsNaN(dev)
+}
+
+// growthMasks returns the MSG masks a result writes beside it (nil for an
+// operator without them).
+func growthMasks(t *testing.T, res *grow.Result) *reference.Masks {
+	t.Helper()
+	js, ok := res.Files[claim.GrowthStateFile]
+	if !ok {
+		if res.Mapping.Masked {
+			t.Fatalf("%s: a masked claim without %s", res.Mapping.Operator, claim.GrowthStateFile)
+		}
+		return nil
+	}
+	var gs claim.Growth
+	if err := json.Unmarshal(js, &gs); err != nil {
+		t.Fatal(err)
+	}
+	h, q, kv, ffn, layers := gs.Masks()
+	return &reference.Masks{Hidden: h, Q: q, KV: kv, FFN: ffn, Layers: layers}
 }

@@ -54,5 +54,6 @@ func ExampleOperators() {
 	// hypercloning [--width-factor --ffn-factor --noise-snr-db --keep-tied --seed]
 	// identity [--layers --insert --at]
 	// lemon [--hidden --heads --kv-heads --ffn --head-dim --split-scale --layers --depth-init --keep-tied --seed]
+	// msg [--hidden --heads --kv-heads --ffn --head-dim --layers --new-init --seed]
 	// zeropad [--hidden --heads --kv-heads --ffn --head-dim --pad-std --keep-tied --seed]
 }

@@ -21,6 +21,9 @@ type Result struct {
 	Mapping claim.Mapping
 	// Params are the operator's parameters as recorded in grow.params.
 	Params map[string]any
+	// Files are small files the operator writes beside the checkpoint
+	// (Sidecars), by name.
+	Files map[string][]byte
 }
 
 // Metadata returns the safetensors metadata an operator records in every shard
@@ -95,7 +98,20 @@ func Expand(g *graph.Graph, op Operator) (*Result, error) {
 		return nil, err
 	}
 	m := claim.Mapping{Operator: p.Operator, Class: p.Class, Hidden: p.Hidden, Layers: p.LayerMap(len(g.Layers))}
-	return &Result{Graph: r.Graph, Plan: r.Report, Params: p.Params, Mapping: m}, nil
+	res := &Result{Graph: r.Graph, Plan: r.Report, Params: p.Params, Mapping: m}
+	if sc, ok := op.(Sidecars); ok {
+		if res.Files, err = sc.Sidecars(g, p); err != nil {
+			return nil, err
+		}
+		res.Mapping.Masked = true
+	}
+	return res, nil
+}
+
+// Sidecars is implemented by operators that write files beside the
+// checkpoint (MSG's masks and state): name to content.
+type Sidecars interface {
+	Sidecars(g *graph.Graph, p *transform.Plan) (map[string][]byte, error)
 }
 
 // checkSource refuses a graph whose sizes are incomplete or inconsistent.

@@ -1,11 +1,13 @@
 package grow
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/internal/reference"
 	"github.com/grow-ml/grow/probe"
@@ -293,6 +295,46 @@ func TestBERTPoolerExtras(t *testing.T) {
 				t.Errorf("%s: NSP logits %v, source %v", opts.Method, got, want)
 				break
 			}
+		}
+	}
+}
+
+// TestHeadless: a base model without an output head (GPT2Model) grows with
+// every width method; its output is its last hidden state, which the check
+// compares under the hidden map, and no head appears.
+func TestHeadless(t *testing.T) {
+	src := reference.OpenGraph(t, "../testdata/gpt2-random-toyvocab")
+	if !src.Headless {
+		t.Fatal("gpt2-random-toyvocab is not read as a base model")
+	}
+	for _, op := range []Operator{&HyperCloning{WidthFactor: 2}, &LEMON{Width: Width{Hidden: 4}}, &ZeroPad{Width: Width{FFN: 12}},
+		&Identity{Layers: 2}, &MSG{Width: Width{Hidden: 4, Heads: 2, FFN: 12}}} {
+		r, err := Expand(src, op)
+		if err != nil {
+			t.Fatalf("%s: %v", op.Name(), err)
+		}
+		if r.Graph.Head != nil || !r.Graph.Headless {
+			t.Errorf("%s: the result has a head (%v) or is not headless", op.Name(), r.Graph.Head != nil)
+		}
+		for _, s := range r.Plan.Tensors {
+			if s.Role == "head" {
+				t.Errorf("%s: the plan lists a head", op.Name())
+			}
+		}
+		opts := probe.CheckOptions{Probes: 2, SeqLen: 8}
+		if js, ok := r.Files[claim.GrowthStateFile]; ok {
+			var gs claim.Growth
+			if err := json.Unmarshal(js, &gs); err != nil {
+				t.Fatal(err)
+			}
+			opts.Growth = probe.GrowthMasksOf(&gs)
+		}
+		rep, err := probe.Check(src, r.Graph, &r.Mapping, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", op.Name(), err)
+		}
+		if !rep.Pass || rep.Class != r.Mapping.Class {
+			t.Errorf("%s: %s %s", op.Name(), rep.Class, rep.Verdict)
 		}
 	}
 }

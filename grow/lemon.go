@@ -139,6 +139,10 @@ func (l *LEMON) plan(g *graph.Graph, layers []transform.LayerSource) (*transform
 	}
 	D2, h2, k2, i2 := t.Hidden, t.Heads, t.KVHeads, t.FFN
 	q, r := D2/d.Hidden, D2%d.Hidden
+	if r != 0 && g.Headless && g.NormKind == graph.LayerNorm {
+		return nil, fmt.Errorf("lemon: a base model's output is its final LayerNorm's, whose residue coordinates average expansion does not keep (they come out 0, not the mean); --hidden %d is not a multiple of %d (try %d or %d)",
+			D2, d.Hidden, q*d.Hidden, (q+1)*d.Hidden)
+	}
 	kvUnits := transform.Circular(d.KVHeads, k2)
 	qUnits, err := transform.HeadMaps(d.Heads, d.KVHeads, h2, k2, kvUnits)
 	if err != nil {

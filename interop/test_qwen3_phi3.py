@@ -115,6 +115,9 @@ def test_convert_round_trip(tmp_path, model, name):
         assert got[n][0].dtype == t.dtype and torch.equal(got[n][0], t), f"{n} changed"
     cfg_src = json.loads((d / "config.json").read_text())
     cfg_out = json.loads((out / "config.json").read_text())
+    # grow adds its claim (the identity, BIT-EXACT) and changes nothing else.
+    claim = cfg_out.pop("grow_mapping", None)
+    assert claim is not None and claim["class"] == "BIT-EXACT" and claim["operator"] == "convert", claim
     assert cfg_out == cfg_src, "grow convert changed config.json"
     conv = load_clean(out)
     assert (hf_outputs(conv, IDS) == hf_outputs(src, IDS)).all()

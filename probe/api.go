@@ -54,6 +54,10 @@ type Model struct {
 	w32  *weights[float32]
 	w64  *weights[float64]
 
+	// growth, when set, makes the forward pass MSG's masked one
+	// (SetGrowthMasks).
+	growth *GrowthMasks
+
 	ropeMu  sync.Mutex
 	rope32  ropeTable[float32]
 	rope64  ropeTable[float64]
@@ -77,7 +81,16 @@ type CheckOptions struct {
 	Seed      int64     // probe seed (default 1)
 	IDs       [][]int   // explicit probe sequences (used instead of random ones when set)
 	Precision Precision // default F64
-	Tol       float64   // fail when the max-abs logits difference exceeds Tol (0: no limit)
+	Tol       float64   // fail when the max-abs logits difference exceeds Tol (0: no limit); a bound verified
+	// Expect, when not "", is the weakest class the check accepts: a claim
+	// weaker than it (claim.Rank) fails, whatever the numbers.
+	Expect string
+
+	// Growth, when set, are the result's MSG masks: the result runs its
+	// masked forward pass (Model.SetGrowthMasks); SourceGrowth the same for
+	// the source (a masked model baked into a plain one is checked against
+	// its masked self).
+	Growth, SourceGrowth *GrowthMasks
 
 	// First, when not nil, are the ids every random probe starts with (for example
 	// [CLS] read from a tokenizer); nil picks them from the source config (see
@@ -98,9 +111,26 @@ type Report struct {
 	// vocabulary and every learned position, not only the probed ones.
 	LayerDev    []float64 `json:"layer_deviation,omitempty"`
 	PositionDev []float64 `json:"position_deviation,omitempty"`
-	Class       string    `json:"class"`
-	Verdict     string    `json:"verdict"` // "PASS" or "FAIL: reason"
-	Pass        bool      `json:"pass"`
+	// Class is the class judged: the mapping's, EXACT for two models of the
+	// same hidden size without one, "" for no claim at all.
+	Class string `json:"class"`
+	// Verdict is "PASS", "PASS (...)", "FAIL: reasons" or "NOTHING TO VERIFY: why".
+	Verdict string `json:"verdict"`
+	// Outcome is OutcomePass, OutcomeFail or OutcomeUnverified.
+	Outcome string `json:"outcome"`
+	// Pass is true when no rule failed (Outcome PASS or NOTHING TO VERIFY);
+	// Verified when, besides, a claim that promises something held (Outcome
+	// PASS).
+	Pass     bool `json:"pass"`
+	Verified bool `json:"verified"`
+	// ClaimFrom says where the claim was read (set by the caller: Check
+	// is given the mapping, not where it came from).
+	ClaimFrom string `json:"claim_from,omitempty"`
+	// HiddenMap is the hidden-state map the check used ("" when none).
+	HiddenMap string `json:"hidden_map,omitempty"`
+	// Relation says whether the embeddings correspond under the hidden map
+	// (nil when it could not be computed).
+	Relation *Relation `json:"embedding_relation,omitempty"`
 
 	// Precision is the arithmetic the check ran in.
 	Precision Precision `json:"precision"`

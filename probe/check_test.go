@@ -254,27 +254,51 @@ func TestCheckLayerMap(t *testing.T) {
 	}
 }
 
-// TestCheckTolAndClasses: --tol fails a report-only class; APPROX passes as a report.
+// TestCheckTolAndClasses: a claim that promises nothing (APPROX,
+// NON-PRESERVING, EXACT-UP-TO-EPS without a bound) is reported, never passed;
+// --tol is a bound that passes or fails it; --expect fails a weaker claim.
 func TestCheckTolAndClasses(t *testing.T) {
 	g := reference.Synth(reference.Spec{Family: graph.FamilyGPT2, D: 8, L: 1, H: 2, I: 16, V: 30, Seed: 9, Tied: true})
 	n := nudge(t, g, 1e-2)
-	rep, err := Check(g, n, &Mapping{Class: Approx}, CheckOptions{})
-	if err != nil {
-		t.Fatal(err)
+	hm := HiddenMap{Kind: "tile", Src: 8, Dst: 8}
+	for _, class := range []string{Approx, NonPreserving, ExactUpToEps} {
+		rep, err := Check(g, n, &Mapping{Class: class, Hidden: hm}, CheckOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass || rep.Verified || rep.Outcome != OutcomeUnverified || strings.Contains(rep.Verdict, "PASS") ||
+			!strings.HasPrefix(rep.Verdict, "NOTHING TO VERIFY: ") {
+			t.Errorf("%s: outcome %s, pass %v, verified %v: %s", class, rep.Outcome, rep.Pass, rep.Verified, rep.Verdict)
+		}
+		rep2, err := Check(g, n, &Mapping{Class: class, Hidden: hm}, CheckOptions{Tol: rep.MaxAbs / 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep2.Pass || rep2.Outcome != OutcomeFail || !strings.Contains(rep2.Verdict, "exceeds the tolerance") {
+			t.Errorf("%s with tol below the difference: %s", class, rep2.Verdict)
+		}
+		rep3, err := Check(g, n, &Mapping{Class: class, Hidden: hm}, CheckOptions{Tol: rep.MaxAbs * 2})
+		if err != nil || !rep3.Pass || !rep3.Verified || !strings.HasPrefix(rep3.Verdict, "PASS (max |Δlogits|") {
+			t.Errorf("%s with tol above the difference: %v %s", class, err, rep3.Verdict)
+		}
+		rep4, err := Check(g, g, &Mapping{Class: class, Hidden: hm}, CheckOptions{Expect: Exact})
+		if err != nil || rep4.Pass || !strings.Contains(rep4.Verdict, "the claim is "+class+", weaker than the EXACT expected") {
+			t.Errorf("%s with --expect EXACT: %v %s", class, err, rep4.Verdict)
+		}
 	}
-	if !rep.Pass || !strings.HasPrefix(rep.Verdict, "PASS") {
-		t.Errorf("APPROX: %s", rep.Verdict)
+	for _, tc := range []struct {
+		class, expect string
+		pass          bool
+	}{
+		{BitExact, Exact, true}, {Exact, Exact, true}, {Exact, BitExact, false}, {Approx, Approx, true},
+	} {
+		rep, err := Check(g, g, &Mapping{Class: tc.class, Hidden: hm}, CheckOptions{Expect: tc.expect})
+		if err != nil || rep.Pass != tc.pass {
+			t.Errorf("%s with --expect %s: %v %s", tc.class, tc.expect, err, rep.Verdict)
+		}
 	}
-	rep2, err := Check(g, n, &Mapping{Class: Approx}, CheckOptions{Tol: rep.MaxAbs / 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep2.Pass || !strings.Contains(rep2.Verdict, "exceeds the tolerance") {
-		t.Errorf("APPROX with tol below the difference: %s", rep2.Verdict)
-	}
-	rep3, err := Check(g, n, &Mapping{Class: Approx}, CheckOptions{Tol: rep.MaxAbs * 2})
-	if err != nil || !rep3.Pass {
-		t.Errorf("APPROX with tol above the difference: %v %s", err, rep3.Verdict)
+	if _, err := Check(g, g, nil, CheckOptions{Expect: "CLOSE"}); err == nil {
+		t.Error("unknown expected class accepted")
 	}
 	if _, err := Check(g, g, &Mapping{Class: "EXACTISH"}, CheckOptions{}); err == nil {
 		t.Error("unknown class accepted")
@@ -483,7 +507,11 @@ func TestCheckEveryInputRow(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			seen := map[int]bool{}
-			for _, s := range Probes(opts.Probes, opts.SeqLen, c.g.Vocab, 1, FirstIDs(c.g)) {
+			first, err := FirstIDs(c.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range Probes(opts.Probes, opts.SeqLen, c.g.Vocab, 1, first) {
 				for _, id := range s {
 					seen[id] = true
 				}

@@ -217,7 +217,7 @@ func toF64[T float](x []T) []float64 {
 // ids[n] (times the embedding scale where the family has one), plus the
 // learned position pos[n] and token type 0 where the model has them (HF
 // order: (word + token_type) + position), then BERT's embedding LayerNorm.
-func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T) {
+func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *GrowthMasks) {
 	D := a.D
 	scale := T(a.embScale)
 	for n, id := range ids {
@@ -243,9 +243,15 @@ func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T) {
 			}
 		}
 	}
-	if w.tokType != nil {
-		normRows(w.embNorm, false, a.eps, x, len(ids), D, x)
+	var hidden []float64
+	if growth != nil {
+		hidden = growth.Hidden
 	}
+	if w.tokType != nil {
+		maskedNormRows(w.embNorm, false, a.eps, hidden, x, len(ids), D, x)
+		return
+	}
+	maskRows(x, hidden, len(ids), D)
 }
 
 // forward is the whole pass in precision T over the concatenated batch.
@@ -296,7 +302,11 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			ids[s.off+t], pos[s.off+t] = id, t
 		}
 	}
-	embed(a, w, ids, pos, x)
+	gm := m.growth
+	if gm == nil {
+		gm = &GrowthMasks{}
+	}
+	embed(a, w, ids, pos, x, m.growth)
 	record()
 
 	var cos, sin []T
@@ -313,28 +323,35 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	// x = LayerNorm(x + h).
 	residual := func(n, out norm[T]) {
 		if a.outNorms {
-			normRows(out, a.rms, a.eps, h, N, D, h)
+			maskedNormRows(out, a.rms, a.eps, gm.Hidden, h, N, D, h)
 		}
 		if a.postLN {
 			for i := range h {
 				h[i] += x[i]
 			}
-			normRows(n, false, a.eps, h, N, D, x)
+			maskedNormRows(n, false, a.eps, gm.Hidden, h, N, D, x)
 			return
 		}
 		for i := range h {
 			x[i] += h[i]
 		}
 	}
+	var prev []T // the block's input, for a growth mask below 1
 	for l := range w.layers {
 		ly := &w.layers[l]
+		if gm.Layers != nil && gm.Layers[l] != 1 {
+			prev = append(prev[:0], x...)
+		}
 		// Attention.
 		in := x
 		if !a.postLN && !a.outNorms {
-			normRows(ly.attnNorm, a.rms, a.eps, x, N, D, h)
+			maskedNormRows(ly.attnNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
 		ly.qkv.apply(in, N, qkv)
+		if gm.Q != nil || gm.KV != nil {
+			maskQKV(qkv, gm.Q, gm.KV, N, H, K, d)
+		}
 		if a.qkWhole {
 			// The whole query and key projections, each over its width.
 			parRows(N, (H+K)*d*4, func(lo, hi int) {
@@ -372,6 +389,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
 		ly.o.apply(att, N, h)
+		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {
 			copy(par, h) // added with the MLP's output
 		} else {
@@ -380,7 +398,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		// MLP.
 		in = x
 		if !a.postLN && !a.outNorms {
-			normRows(ly.mlpNorm, a.rms, a.eps, x, N, D, h)
+			maskedNormRows(ly.mlpNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
 		ly.up.apply(in, N, ff)
@@ -393,7 +411,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 					}
 				}
 			})
+			maskRows(act, gm.FFN, N, I)
 		} else {
+			maskRows(ff, gm.FFN, N, I)
 			parRows(N, I*20, func(lo, hi int) {
 				for i := lo * I; i < hi*I; i++ {
 					act[i] = T(a.act(float64(ff[i])))
@@ -401,6 +421,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			})
 		}
 		ly.down.apply(act, N, h)
+		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {
 			// transformers: mlp_output + attn_output + hidden_states
 			for i := range h {
@@ -408,6 +429,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			}
 		}
 		residual(ly.mlpNorm, ly.mlpOut)
+		if gm.Layers != nil && gm.Layers[l] != 1 {
+			blend(x, prev, gm.Layers[l])
+		}
 		record()
 	}
 
@@ -415,14 +439,14 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	out := x
 	switch {
 	case !a.postLN:
-		normRows(w.final, a.rms, a.eps, x, N, D, h)
+		maskedNormRows(w.final, a.rms, a.eps, gm.Hidden, x, N, D, h)
 		out = h
 	case a.hasMLM:
 		w.mlm.apply(x, N, h)
 		for i, v := range h {
 			h[i] = T(a.act(float64(v)))
 		}
-		normRows(w.mlmNorm, false, a.eps, h, N, D, h)
+		maskedNormRows(w.mlmNorm, false, a.eps, gm.Hidden, h, N, D, h)
 		out = h
 	}
 	width := D

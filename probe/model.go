@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/grow-ml/grow/graph"
@@ -52,6 +53,9 @@ type arch struct {
 	// hasMLM: the graph has it.
 	mlmHead bool
 	hasMLM  bool
+	// headless: a base model (GPT2Model, LlamaModel) whose output is its last
+	// hidden state after the final norm.
+	headless bool
 	// tokenTypes and embedNorm: the family adds token-type embeddings and
 	// normalises the embeddings (BERT).
 	tokenTypes, embedNorm bool
@@ -161,7 +165,7 @@ func (m *Model) OutputWidth() int { return m.arch.outWidth }
 
 // HasLMHead reports whether Result.Logits are logits over the vocabulary (false
 // for a BERT without an MLM head, whose outputs are the last hidden state).
-func (m *Model) HasLMHead() bool { return !m.arch.mlmHead || m.arch.hasMLM }
+func (m *Model) HasLMHead() bool { return !m.arch.headless && (!m.arch.mlmHead || m.arch.hasMLM) }
 
 // MaxPositions returns the longest sequence the model accepts: the learned
 // position table's length, or max_position_embeddings for RoPE (0: no limit).
@@ -250,7 +254,7 @@ func (v *validator) shape(role string, t graph.Tensor, optional bool, why string
 		return
 	}
 	got := t.Shape()
-	if !equalInts(got, want) {
+	if !slices.Equal(got, want) {
 		name := ""
 		if reflect.TypeOf(t).Comparable() {
 			if n, ok := v.names[t]; ok {
@@ -259,18 +263,6 @@ func (v *validator) shape(role string, t graph.Tensor, optional bool, why string
 		}
 		v.fail("%s%s: shape %v, want %v = %s", role, name, got, want, why)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func isNil(t graph.Tensor) bool {
@@ -457,14 +449,23 @@ func validate(g *graph.Graph) (*arch, error) {
 	if !a.postLN {
 		v.normShape("final_norm", r.norm("final_norm"), a.rms, D)
 	}
-	if g.Tied || isNil(r.t("head")) {
+	a.headless = g.Headless && !a.mlmHead
+	switch {
+	case a.headless:
+		if !isNil(r.t("head")) {
+			v.fail("head: a base model (no output head) holds one")
+		}
+	case g.Tied || isNil(r.t("head")):
 		if !g.Tied {
 			v.fail("head: missing tensor and the graph is not tied (want [V, D] = [%d, %d])", V, D)
 		}
-	} else {
+	default:
 		v.shape("head", r.t("head"), false, dimsWhy("[V, D]"), V, D)
 	}
 	a.outWidth = V
+	if a.headless {
+		a.outWidth = D
+	}
 	if a.mlmHead {
 		a.hasMLM = !isNil(r.lin("mlm.transform").W)
 		if a.hasMLM {
@@ -611,6 +612,9 @@ func data[T float](t graph.Tensor, role string) ([]T, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("probe: reading %s: %w", role, err)
+	}
+	if err := checkFinite(out.([]T), t, role); err != nil {
+		return nil, err
 	}
 	return out.([]T), nil
 }
@@ -761,8 +765,8 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 			return nil, err
 		}
 	}
-	if a.mlmHead && !a.hasMLM {
-		return w, nil
+	if (a.mlmHead && !a.hasMLM) || a.headless {
+		return w, nil // the output is the last hidden state
 	}
 	if g.Tied || isNil(r.t("head")) {
 		if outMajorLayout {

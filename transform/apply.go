@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,7 +135,7 @@ func newApplier(g *graph.Graph, p *Plan) *applier {
 	out.Layers = make([]graph.Layer, p.Dims.Layers)
 	out.Extras = append([]graph.Extra(nil), g.Extras...)
 	rep := &Report{Operator: p.Operator, Family: g.Family, Src: g.Dims, Dst: p.Dims,
-		SrcEps: g.Eps, DstEps: out.Eps, SrcTied: g.Tied, Class: p.Class, Hidden: p.HiddenText,
+		SrcEps: g.Eps, DstEps: out.Eps, SrcTied: g.Tied, Headless: g.Headless, Class: p.Class, Hidden: p.HiddenText,
 		Notes: append([]string(nil), p.Notes...)}
 	fields := map[string]graph.Tensor{}
 	for _, f := range g.Fields() {
@@ -228,17 +229,7 @@ func (s scaled) Float64() ([]float64, error) {
 	return v, err
 }
 
-func (s scaled) Float32() ([]float32, error) {
-	v, err := s.Float64()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
-}
+func (s scaled) Float32() ([]float32, error) { return graph.Float32Of(s.Float64()) }
 
 // outputs are the roles an identity block zeroes: the projections that write
 // into the residual stream.
@@ -313,7 +304,7 @@ func (a *applier) tensor(key, role string, d graph.Decl, src graph.Tensor) graph
 	for i, ax := range d.Axes {
 		want[i] = a.g.Dims.Size(ax)
 	}
-	if !sameShape(src.Shape(), want) {
+	if !slices.Equal(src.Shape(), want) {
 		a.fail(fmt.Errorf("transform: %s: shape %v, want %v", key, src.Shape(), want))
 		return src
 	}
@@ -495,7 +486,7 @@ func (a *applier) norm(key, role string, t graph.Tensor, bias bool) graph.Tensor
 		fold = a.fold
 	}
 	r := &vectorRule{m: a.resid, norm: !bias, normBias: bias, scale: scale, fold: fold,
-		newCyclic: v.NormNewCyclic, role: key}
+		newCyclic: v.NormNewCyclic, newOne: v.NormNewOne, role: key}
 	rule := describe("hidden", a.resid, false)
 	var why []string
 	if !bias && scale != 1 {
@@ -503,9 +494,12 @@ func (a *applier) norm(key, role string, t graph.Tensor, bias bool) graph.Tensor
 		why = append(why, "gain ×sqrt(s)")
 	}
 	if hasNew(a.resid) {
-		if !bias && v.NormNewCyclic {
+		switch {
+		case !bias && v.NormNewCyclic:
 			rule += ", new gains cyclic"
-		} else {
+		case !bias && v.NormNewOne:
+			rule += ", new gains 1"
+		default:
 			rule += ", new entries 0"
 		}
 	}
@@ -537,18 +531,6 @@ func divWhy(m *Map) string {
 func isUniformOne(m *Map) bool {
 	for _, c := range m.count {
 		if c > 1 {
-			return false
-		}
-	}
-	return true
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}

@@ -15,6 +15,10 @@ type zeroTensor struct {
 	dt    checkpoint.DType
 }
 
+// Zeros returns a tensor of zeros with like's shape and dtype, computed when
+// read.
+func Zeros(like graph.Tensor) graph.Tensor { return zeros(like) }
+
 func zeros(like graph.Tensor) graph.Tensor {
 	return zeroTensor{shape: slices.Clone(like.Shape()), dt: like.DType()}
 }
@@ -75,14 +79,4 @@ func (c *combined) Float64() ([]float64, error) {
 	return out, nil
 }
 
-func (c *combined) Float32() ([]float32, error) {
-	v, err := c.Float64()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
-}
+func (c *combined) Float32() ([]float32, error) { return graph.Float32Of(c.Float64()) }

@@ -120,3 +120,20 @@ func direct(asIs bool, e checkpoint.Entry, ls []*lazy) bool {
 	return asIs && len(ls) == 1 && e.DType == checkpoint.F32 && littleEndian &&
 		slices.Equal(e.Shape, ls[0].shape)
 }
+
+// ComputedShare returns the elements of g's tensors that are computed (a
+// transform's lazy tensors) and of all its tensors: a write that is mostly
+// byte copies (depth growth) is best left to the kernel's file copies.
+func ComputedShare(g *graph.Graph) (computed, total int64) {
+	for _, r := range g.Roles() {
+		if r.T == nil {
+			continue
+		}
+		n := prod(r.T.Shape())
+		total += n
+		if _, ok := r.T.(*lazy); ok {
+			computed += n
+		}
+	}
+	return computed, total
+}

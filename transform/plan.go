@@ -34,6 +34,10 @@ type Plan struct {
 	// Seed makes every random value reproducible; each tensor draws from its
 	// own stream, keyed by its role.
 	Seed int64
+	// StateMap, when set, is the claim's layer map instead of LayerMap's
+	// (an operator whose new blocks pass the stream through by other means,
+	// such as MSG's masks).
+	StateMap []int
 	// Hidden maps the source's hidden states to the result's, for the claim;
 	// HiddenText says it in words for the plan.
 	Hidden     claim.HiddenMap
@@ -49,8 +53,9 @@ type Values struct {
 	// EpsScale multiplies the norms' epsilon. 0 means 1.
 	NormScale, EpsScale float64
 	// NormNewCyclic fills new residual norm gains cyclically from the
-	// source's (scaled as copied ones); otherwise they are 0.
-	NormNewCyclic bool
+	// source's (scaled as copied ones); NormNewOne fills them with 1 (a
+	// fresh norm's gain); otherwise they are 0.
+	NormNewCyclic, NormNewOne bool
 	// Perturb breaks the symmetry of copied inputs of the layers' linear maps
 	// with values that sum to zero over the copies.
 	Perturb Perturb
@@ -157,6 +162,9 @@ func (p *Plan) axis(a graph.Axis, n int) *Map {
 // (0 the embeddings, l after block l) equals, or -1 where none does; nil when
 // the layers are kept.
 func (p *Plan) LayerMap(srcLayers int) []int {
+	if p.StateMap != nil {
+		return p.StateMap
+	}
 	if p.Layers == nil {
 		return nil
 	}

@@ -42,8 +42,9 @@ type Report struct {
 	Src, Dst graph.Dims
 	// SrcEps and DstEps are the norm epsilons.
 	SrcEps, DstEps float64
-	// SrcTied and DstTied say whether the output head is the embedding.
-	SrcTied, DstTied bool
+	// SrcTied and DstTied say whether the output head is the embedding;
+	// Headless that the model has no output head at all (a base model).
+	SrcTied, DstTied, Headless bool
 	// Class is the exactness class the operator claims (claim.Exact, ...).
 	Class string
 	// Hidden describes the hidden-state mapping in words.
@@ -187,7 +188,11 @@ func (p *Report) Print(w io.Writer, dt checkpoint.DType) {
 	fmt.Fprintf(w, "source     %s\n", DimsLine(p.Src))
 	fmt.Fprintf(w, "target     %s\n", DimsLine(p.Dst))
 	fmt.Fprintf(w, "norm eps   %g -> %g\n", p.SrcEps, p.DstEps)
-	fmt.Fprintf(w, "tied head  %v -> %v\n", p.SrcTied, p.DstTied)
+	if p.Headless {
+		fmt.Fprintln(w, "head       none (a base model: its output is the last hidden state)")
+	} else {
+		fmt.Fprintf(w, "tied head  %v -> %v\n", p.SrcTied, p.DstTied)
+	}
 	fmt.Fprintf(w, "hidden     %s\n", p.Hidden)
 	fmt.Fprintln(w, "tensors:")
 	type row struct {

@@ -483,9 +483,11 @@ type vectorRule struct {
 	fold     float64 // 1/q folded into a final norm (1 otherwise)
 	// newGain: "cyclic" (scale·fold·w[i mod src]) or "zero" for new norm entries.
 	newCyclic bool
-	freeStd   float64
-	seed      int64
-	role      string
+	// newOne: new norm entries are 1 (newCyclic and newOne unset: 0).
+	newOne  bool
+	freeStd float64
+	seed    int64
+	role    string
 }
 
 func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
@@ -519,8 +521,11 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 				out[i] = T(float64(v[j]) * mult)
 			}
 		case r.norm:
-			if r.newCyclic {
+			switch {
+			case r.newCyclic:
 				out[i] = T(float64(v[i%len(v)]) * mult)
+			case r.newOne:
+				out[i] = 1
 			}
 		case r.normBias:
 		case r.m.produce == FillMean:

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
 	"github.com/spf13/cobra"
@@ -25,6 +27,8 @@ func newCheckCmd() *cobra.Command {
 		precision string
 		asJSON    bool
 		plotPath  string
+		expect    string
+		hiddenMap string
 	)
 	cmd := &cobra.Command{
 		Use:   "check SRC DST",
@@ -34,19 +38,33 @@ the same probe sequences (random ids valid in both vocabularies, deterministic f
 --seed, starting with BOS, or [CLS] for BERT, where the model has one; or the
 sequences of --ids-file) and reports the max-abs logits difference, the same
 relative to max |logits|, the mean and max KL(p_src ‖ p_dst), top-1 agreement, the
-per-position logits difference and, where the mapping between the hidden states
-is known, the deviation of every hidden state.
+per-position logits difference, whether the embeddings correspond under the hidden
+map and, where that map is known, the deviation of every hidden state.
 
-The mapping and the claimed exactness class come from DST's safetensors metadata
-("grow.mapping", written by grow's operators). Without one, two models of the same
-width are expected to be EXACT with the identity mapping. The verdict follows
-docs/exactness.md: EXACT in f64 needs max|Δ| ≤ 1e-9·max(1, max|logits|) and
-KL ≤ 1e-12 (f32: 1e-4, 1e-7 and 100% top-1), BIT-EXACT needs 0, the other
-classes are reported only. The exit status is 1 when the verdict fails or
-max|Δ| exceeds --tol.
+The claim judged (an exactness class and the map from SRC's hidden states to DST's)
+is the one grow's operators record with DST: in its safetensors metadata
+("grow.mapping") and in its config.json ("grow_mapping", which survives a
+transformers save_pretrained); the output says where it was read. Without one, two
+models of the same width are expected to be EXACT under the identity map. The
+verdict follows docs/exactness.md: EXACT in f64 needs max|Δ| ≤ 1e-9·max(1,
+max|logits|) and KL ≤ 1e-12 (f32: 1e-4, 1e-7 and 100% top-1), BIT-EXACT needs 0.
+
+A claim that promises nothing (APPROX, NON-PRESERVING, EXACT-UP-TO-EPS without
+--tol), or no claim for models of different widths, is never a PASS: the numbers
+are reported and the exit status is 3 (nothing to verify). --tol T is a bound that
+is verified: max|Δ| ≤ T. --expect CLASS fails (exit 1) when the recorded claim is
+weaker than CLASS (BIT-EXACT > EXACT > EXACT-UP-TO-EPS > APPROX > NON-PRESERVING);
+without a recorded claim it states one, with --hidden-map tile or pad (sizes from
+the models; tile:mean or pad:mean fill what is left with the mean) when the widths
+differ. Models whose embeddings correspond under no hidden map are reported as
+unrelated, and fail. The exit status is 1 when the verdict fails.
 
 --ids-file holds one probe sequence per line (ids separated by commas or
 spaces) or a JSON array of arrays.`,
+		Example: `  grow check testdata/stories260k /tmp/stories260k-x2
+  grow check SRC DST --expect EXACT                       # fail unless DST claims EXACT or better
+  grow check SRC DST --expect EXACT --hidden-map tile     # state the claim a model without one should meet
+  grow check SRC DST --tol 1e-3 --json`,
 		Args: exactArgs("SRC", "DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prec, err := parsePrecision(precision)
@@ -57,8 +75,18 @@ spaces) or a JSON array of arrays.`,
 			if opts.Probes <= 0 || opts.SeqLen <= 0 {
 				return usagef("--probes %d --seq-len %d: both must be positive", opts.Probes, opts.SeqLen)
 			}
-			if opts.Tol < 0 || math.IsNaN(opts.Tol) {
+			if opts.Tol < 0 {
 				return usagef("--tol %g: must not be negative", opts.Tol)
+			}
+			if opts.Expect, err = parseClass(expect); err != nil {
+				return err
+			}
+			hm, err := parseHiddenMap(hiddenMap)
+			if err != nil {
+				return err
+			}
+			if hm != nil && opts.Expect == "" {
+				return usagef("--hidden-map %s states a claim: give it with --expect CLASS", hiddenMap)
 			}
 			if idsFile != "" {
 				if opts.IDs, err = checkReadIDsFile(idsFile); err != nil {
@@ -75,16 +103,19 @@ spaces) or a JSON array of arrays.`,
 				return fmt.Errorf("result: %w", err)
 			}
 			defer cd.Close()
-			mapping, _, err := probe.ReadMapping(cd)
+			found, err := checkClaim(cd, src, dst, opts.Expect, hm, hiddenMap)
 			if err != nil {
 				return err
+			}
+			if opts.Growth, _, err = growthOf(cd.Dir); err != nil {
+				return fmt.Errorf("result: %w", err)
 			}
 			if tok := src.Features().Start.Text; tok != "" {
 				if id, ok := checkTokenID(probeReadVocab(cs.Dir), tok); ok {
 					opts.First = []int{id}
 				}
 			}
-			rep, err := probe.Check(src, dst, mapping, opts)
+			rep, err := probe.Check(src, dst, found.Mapping, opts)
 			if err != nil {
 				return err
 			}
@@ -93,18 +124,16 @@ spaces) or a JSON array of arrays.`,
 					return err
 				}
 			}
+			rep.ClaimFrom = found.From
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if err := printJSON(out, checkJSONSafe(rep)); err != nil {
 					return err
 				}
 			} else {
-				checkWriteText(out, args[0], args[1], src, dst, mapping, opts, rep)
+				checkWriteText(out, args[0], args[1], src, dst, found.Mapping, opts, rep)
 			}
-			if !rep.Pass {
-				return fmt.Errorf("%w: %s", errCheckFailed, strings.TrimPrefix(rep.Verdict, "FAIL: "))
-			}
-			return nil
+			return checkOutcome(rep)
 		},
 	}
 	f := cmd.Flags()
@@ -112,11 +141,91 @@ spaces) or a JSON array of arrays.`,
 	f.IntVar(&opts.SeqLen, "seq-len", 32, "length of each random probe sequence")
 	f.Int64Var(&opts.Seed, "seed", 1, "seed of the random probes")
 	f.StringVar(&idsFile, "ids-file", "", "file of probe sequences to use instead of random ones")
-	f.Float64Var(&opts.Tol, "tol", 0, "fail when the max-abs logits difference exceeds this (0: no limit)")
+	f.Float64Var(&opts.Tol, "tol", 0, "a bound to verify: fail when the max-abs logits difference exceeds it (0: none)")
 	f.StringVar(&precision, "precision", "f64", "arithmetic: f64 (default for checks) or f32")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&plotPath, "plot", "", "write a PNG of the per-layer deviation and the per-position logits difference")
+	f.StringVar(&expect, "expect", "", "the weakest claim accepted: BIT-EXACT, EXACT, EXACT-UP-TO-EPS, APPROX or NON-PRESERVING "+
+		"(states it when DST records none)")
+	f.StringVar(&hiddenMap, "hidden-map", "", "with --expect and no recorded claim: how SRC's hidden states map to DST's: "+
+		"tile or pad (tile:mean, pad:mean fill the rest with the mean)")
 	return cmd
+}
+
+// checkOutcome maps a report to the command's error: errCheckFailed for a
+// failed rule (exit 1), errNothingToVerify when no claim was verified (exit 3).
+func checkOutcome(rep *probe.Report) error {
+	switch {
+	case !rep.Pass:
+		return fmt.Errorf("%w: %s", errCheckFailed, strings.TrimPrefix(rep.Verdict, "FAIL: "))
+	case !rep.Verified:
+		return fmt.Errorf("%w: %s", errNothingToVerify, strings.TrimPrefix(rep.Verdict, probe.OutcomeUnverified+": "))
+	}
+	return nil
+}
+
+// checkClaim returns the claim grow check judges: the one recorded with the
+// result (claim.Locate), or the one stated by --expect and --hidden-map
+// (hm, nil when not given), or none. A stated hidden map must agree with a
+// recorded one.
+func checkClaim(cd *checkpoint.Checkpoint, src, dst *graph.Graph, expect string, hm *probe.HiddenMap, hmFlag string) (*claim.Found, error) {
+	found, err := claim.Locate(cd)
+	if err != nil {
+		return nil, err
+	}
+	if hm != nil {
+		hm.Src, hm.Dst = src.Hidden, dst.Hidden
+		if err := hm.Validate(); err != nil {
+			return nil, usagef("--hidden-map %s: %v for hidden sizes %d and %d", hmFlag, err, src.Hidden, dst.Hidden)
+		}
+	}
+	if found != nil {
+		if hm != nil && found.Mapping.Hidden != *hm {
+			return nil, fmt.Errorf("--hidden-map %s (%s) contradicts the hidden map %s recorded in %s",
+				hmFlag, hm, found.Mapping.Hidden, found.From)
+		}
+		return found, nil
+	}
+	if expect == "" {
+		return &claim.Found{From: "none recorded"}, nil
+	}
+	if hm == nil {
+		if src.Hidden != dst.Hidden {
+			return nil, usagef("--expect %s: no claim is recorded and the hidden sizes differ (%d vs %d): "+
+				"give --hidden-map tile or pad", expect, src.Hidden, dst.Hidden)
+		}
+		hm = &probe.HiddenMap{Kind: "tile", Src: src.Hidden, Dst: dst.Hidden}
+	}
+	from := "the command line (--expect " + expect
+	if hmFlag != "" {
+		from += " --hidden-map " + hmFlag
+	}
+	return &claim.Found{Mapping: &probe.Mapping{Operator: "--expect", Class: expect, Hidden: *hm}, From: from + ")"}, nil
+}
+
+// parseClass parses an --expect value: a class name in any case.
+func parseClass(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	c := strings.ToUpper(strings.TrimSpace(s))
+	if claim.Rank(c) < 0 {
+		return "", usagef("--expect %q: want BIT-EXACT, EXACT, EXACT-UP-TO-EPS, APPROX or NON-PRESERVING", s)
+	}
+	return c, nil
+}
+
+// parseHiddenMap parses --hidden-map KIND[:FILL] (tile, pad, tile:mean,
+// pad:zero); the sizes come from the models. nil when s is "".
+func parseHiddenMap(s string) (*probe.HiddenMap, error) {
+	if s == "" {
+		return nil, nil
+	}
+	kind, fill, _ := strings.Cut(strings.ToLower(s), ":")
+	if (kind != "tile" && kind != "pad") || (fill != "" && fill != "zero" && fill != "mean") {
+		return nil, usagef("--hidden-map %q: want tile or pad, optionally with :zero or :mean (tile:mean)", s)
+	}
+	return &probe.HiddenMap{Kind: kind, Fill: fill}, nil
 }
 
 func checkTokenID(vocab map[int]string, tok string) (int, bool) {
@@ -128,17 +237,23 @@ func checkTokenID(vocab map[int]string, tok string) (int, bool) {
 	return 0, false
 }
 
-// checkReadIDsFile reads probe sequences: a JSON array of arrays, or one sequence
-// per line with ids separated by commas or spaces (blank lines and lines
-// starting with # are skipped).
+// checkReadIDsFile reads the probe sequences of an --ids-file (parseIDsFile).
 func checkReadIDsFile(path string) ([][]int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--ids-file: %w", err)
 	}
+	return parseIDsFile(b, path)
+}
+
+// parseIDsFile parses probe sequences: a JSON array of arrays of token ids,
+// or one sequence per line with ids separated by commas or spaces (blank
+// lines and lines starting with # are skipped). Empty sequences, no
+// sequence, negative ids and ids of more than 2^31 are errors naming path.
+func parseIDsFile(b []byte, path string) ([][]int, error) {
 	s := strings.TrimSpace(string(b))
+	var seqs [][]int
 	if strings.HasPrefix(s, "[") {
-		var seqs [][]int
 		if err := json.Unmarshal([]byte(s), &seqs); err != nil {
 			return nil, fmt.Errorf("--ids-file %s: %w", path, err)
 		}
@@ -146,23 +261,24 @@ func checkReadIDsFile(path string) ([][]int, error) {
 			if len(q) == 0 {
 				return nil, fmt.Errorf("--ids-file %s: sequence %d is empty", path, i)
 			}
+			for j, id := range q {
+				if id < 0 || id >= 1<<31 {
+					return nil, fmt.Errorf("--ids-file %s: sequence %d position %d: %d is not a token id", path, i, j, id)
+				}
+			}
 		}
-		if len(seqs) == 0 {
-			return nil, fmt.Errorf("--ids-file %s: no sequences", path)
+	} else {
+		for n, line := range strings.Split(s, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			ids, err := parseIDs(line)
+			if err != nil {
+				return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
+			}
+			seqs = append(seqs, ids)
 		}
-		return seqs, nil
-	}
-	var seqs [][]int
-	for n, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		ids, err := parseIDs(line)
-		if err != nil {
-			return nil, fmt.Errorf("--ids-file %s line %d: %w", path, n+1, err)
-		}
-		seqs = append(seqs, ids)
 	}
 	if len(seqs) == 0 {
 		return nil, fmt.Errorf("--ids-file %s: no sequences", path)
@@ -201,18 +317,13 @@ func checkDescribeGraph(g *graph.Graph) string {
 		g.Family, g.Hidden, g.Dims.Layers, g.Heads, g.KVHeads, g.FFN, g.Vocab)
 }
 
+// checkWriteText prints a check's report: m is the claim judged (nil: none),
+// and r.ClaimFrom, when set, says where it was read.
 func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph, m *probe.Mapping,
 	opts probe.CheckOptions, r *probe.Report) {
 	fmt.Fprintf(w, "source   %s (%s)\n", srcPath, checkDescribeGraph(src))
 	fmt.Fprintf(w, "result   %s (%s)\n", dstPath, checkDescribeGraph(dst))
 	if m != nil {
-		h := "hidden map not recorded"
-		if m.Hidden != (probe.HiddenMap{}) {
-			h = fmt.Sprintf("hidden %s %d→%d", m.Hidden.Kind, m.Hidden.Src, m.Hidden.Dst)
-			if m.Hidden.Fill != "" {
-				h += " fill " + m.Hidden.Fill
-			}
-		}
 		layers := "layers identity"
 		if m.Layers != nil {
 			layers = fmt.Sprintf("layers %v", m.Layers)
@@ -221,13 +332,21 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 		if m.Storage != "" {
 			stored = ", stored as " + m.Storage
 		}
-		fmt.Fprintf(w, "mapping  %s, class %s, %s, %s%s\n", m.Operator, m.Class, h, layers, stored)
-	} else {
-		if src.Hidden == dst.Hidden {
-			fmt.Fprintf(w, "mapping  none recorded: identity assumed, class %s\n", r.Class)
-		} else {
-			fmt.Fprintf(w, "mapping  none recorded and the hidden sizes differ: class %s (report only)\n", r.Class)
+		op := m.Operator
+		if op == "" {
+			op = "(no operator)"
 		}
+		fmt.Fprintf(w, "claim    %s, class %s, hidden %s, %s%s\n", op, m.Class, m.Hidden, layers, stored)
+		if r.ClaimFrom != "" {
+			fmt.Fprintf(w, "         read from %s\n", r.ClaimFrom)
+		}
+	} else if src.Hidden == dst.Hidden {
+		fmt.Fprintf(w, "claim    none recorded: identity assumed, class %s\n", r.Class)
+	} else {
+		fmt.Fprintf(w, "claim    none recorded, and the hidden sizes differ: nothing to verify\n")
+	}
+	if opts.Expect != "" {
+		fmt.Fprintf(w, "expected at least %s (--expect)\n", opts.Expect)
 	}
 	if opts.IDs != nil {
 		fmt.Fprintf(w, "probes   %d sequences from the ids file, %d positions, precision %s\n", r.Probes, r.Positions, r.Precision)
@@ -239,6 +358,18 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 	fmt.Fprintf(w, "relative to max |logits|    %.6g   (max |logits| %.6g)\n", r.Rel, r.MaxLogit)
 	fmt.Fprintf(w, "KL(p_src ‖ p_dst) mean/max  %.6g / %.6g\n", r.MeanKL, r.MaxKL)
 	fmt.Fprintf(w, "top-1 agreement             %.2f%%\n", 100*r.Top1)
+	if rel := r.Relation; rel != nil {
+		switch {
+		case rel.Map == "":
+			fmt.Fprintf(w, "embeddings                  unrelated: %s\n", rel.Why)
+		case rel.Related:
+			fmt.Fprintf(w, "embeddings                  correspond under %s (median cosine %.4g over %d rows)\n",
+				rel.Map, rel.MedianCosine, rel.Rows)
+		default:
+			fmt.Fprintf(w, "embeddings                  do not correspond under %s (median cosine %.3g over %d rows)\n",
+				rel.Map, rel.MedianCosine, rel.Rows)
+		}
+	}
 	if r.LayerDev != nil {
 		fmt.Fprintln(w, "\nhidden-state deviation, max |map(h_src) − h_dst|:")
 		for j, d := range r.LayerDev {
@@ -266,7 +397,11 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
-	fmt.Fprintf(w, "\nverdict (%s): %s\n", r.Class, r.Verdict)
+	class := r.Class
+	if class == "" {
+		class = "no claim"
+	}
+	fmt.Fprintf(w, "\nverdict (%s): %s\n", class, r.Verdict)
 }
 
 // checkPlotFloor is where a zero difference is drawn on the log scale.

@@ -70,23 +70,27 @@ func TestCheckFlagsAChange(t *testing.T) {
 }
 
 // TestCheckReadsTheMapping: the class comes from the result's metadata; an
-// APPROX claim passes as a report unless --tol is exceeded.
+// APPROX claim is reported (exit 3, nothing to verify) unless --tol gives a
+// bound, which then passes or fails.
 func TestCheckReadsTheMapping(t *testing.T) {
 	m, _ := json.Marshal(probe.Mapping{Operator: "test", Class: probe.Approx,
 		Hidden: probe.HiddenMap{Kind: "tile", Src: 64, Dst: 64}})
 	dst := copyModel(t, "stories260k", modelEdit{tensor: "model.norm.weight", delta: 0.5,
 		meta: map[string]string{probe.MetadataKey: string(m)}})
 	out, _, err := growExec(t, "check", "../../testdata/stories260k", dst, "--json", "--probes", "2")
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, errNothingToVerify) || exitCode(err) != 3 {
+		t.Fatalf("APPROX: error %v, want errNothingToVerify", err)
 	}
 	r := checkReport(t, out)
-	if r.Class != probe.Approx || r.Operator != "test" || !r.Pass || r.MaxAbs == 0 {
+	if r.Class != probe.Approx || r.Operator != "test" || !r.Pass || r.Verified || r.Outcome != probe.OutcomeUnverified || r.MaxAbs == 0 {
 		t.Fatalf("report %+v", r)
 	}
 	_, _, err = growExec(t, "check", "../../testdata/stories260k", dst, "--probes", "2", "--tol", "1e-6")
 	if !errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "tolerance") {
 		t.Errorf("--tol below the difference: %v", err)
+	}
+	if _, _, err = growExec(t, "check", "../../testdata/stories260k", dst, "--probes", "2", "--tol", "10"); err != nil {
+		t.Errorf("--tol above the difference: %v", err)
 	}
 }
 

@@ -14,14 +14,23 @@ import (
 	"syscall"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/tokens"
 )
 
 // openModel opens a model directory (or bare .safetensors file) and, when it has
-// a config.json, builds its weight graph. g is nil for a bare file; the caller
-// closes ck.
+// a config.json, builds its weight graph; the directory's tokenizer files are
+// parsed (tokens.CheckDir), and an invalid one is an error naming it. g is nil
+// for a bare file; the caller closes ck.
 func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err error) {
+	return openModelWith(path, true)
+}
+
+// openModelWith is openModel; the tokenizer files are checked only when
+// tokenizer is true.
+func openModelWith(path string, tokenizer bool) (ck *checkpoint.Checkpoint, g *graph.Graph, err error) {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s: no such model directory or file", path)
@@ -31,6 +40,12 @@ func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err erro
 	ck, err = checkpoint.Open(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if tokenizer && ck.Dir != "" {
+		if _, err := tokens.CheckDir(ck.Dir); err != nil {
+			ck.Close()
+			return nil, nil, tokenizerError{err}
+		}
 	}
 	if ck.Config == nil {
 		return ck, nil, nil
@@ -43,10 +58,22 @@ func openModel(path string) (ck *checkpoint.Checkpoint, g *graph.Graph, err erro
 	return ck, g, nil
 }
 
-// openGraph opens a model directory as a weight graph; a bare .safetensors file
-// (no config.json) is an error. The caller closes ck.
+// tokenizerError is an invalid tokenizer file of a model directory.
+type tokenizerError struct{ err error }
+
+func (e tokenizerError) Error() string { return e.err.Error() }
+func (e tokenizerError) Unwrap() error { return e.err }
+
+// openGraph opens a model directory as a weight graph (openModel); a bare
+// .safetensors file (no config.json) is an error. The caller closes ck.
 func openGraph(path string) (*checkpoint.Checkpoint, *graph.Graph, error) {
-	ck, g, err := openModel(path)
+	return openGraphWith(path, true)
+}
+
+// openGraphWith is openGraph; the tokenizer files are checked only when
+// tokenizer is true.
+func openGraphWith(path string, tokenizer bool) (*checkpoint.Checkpoint, *graph.Graph, error) {
+	ck, g, err := openModelWith(path, tokenizer)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,18 +120,23 @@ var writeContext = func() (context.Context, context.CancelFunc) {
 // place) in shards of at most o.maxShard bytes: cfg as its config.json (with
 // torch_dtype set to dt unless dt is ""), meta plus grow.source_sha256
 // (ck.SourceSHA256) in every shard's metadata, ck's side files carried over,
-// every file flushed to disk, and a progress bar on stderr when it is a
-// terminal and not --quiet. wrap, when not nil, wraps every file writer.
+// extra written beside them, every file flushed to disk, and a progress bar on
+// stderr when it is a terminal and not --quiet. wrap, when not nil, wraps
+// every file writer.
 // SIGINT or SIGTERM during the write stops it and leaves nothing
 // (writeContext); after it, until commitModel or Discard, it removes the
 // staged directory before the command exits.
 func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries []checkpoint.Entry,
-	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer) (*checkpoint.Staged, error) {
+	cfg *checkpoint.Config, dt checkpoint.DType, meta map[string]string, o outputFlags, wrap func(io.Writer) io.Writer,
+	extra map[string][]byte) (*checkpoint.Staged, error) {
 	sum, err := ck.SourceSHA256()
 	if err != nil {
 		return nil, err
 	}
 	meta["grow.source_sha256"] = sum
+	if err := claimIntoConfig(cfg, meta); err != nil {
+		return nil, err
+	}
 	if cfg != nil && dt != "" {
 		cfg.DType = checkpoint.TorchDType(dt)
 	}
@@ -114,7 +146,7 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	defer setWriting(false)
 	s, err := checkpoint.Stage(o.out, entries, checkpoint.WriteOptions{
 		MaxShardSize: o.maxShard, Metadata: meta, Config: cfg,
-		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, Sources: ck.Paths(), Force: o.force, Sync: true,
+		SideFilesDir: ck.Dir, SideFiles: ck.SideFiles, ExtraFiles: extra, Sources: ck.Paths(), Force: o.force, Sync: true,
 		Progress: newProgress(stderr, op, o.quiet), WrapWriter: wrap, Context: ctx,
 		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, "note: "+format+"\n", args...) },
 	})
@@ -129,6 +161,38 @@ func stageModel(stderr io.Writer, op string, ck *checkpoint.Checkpoint, entries 
 	}
 	interruptCleanup(func() { s.Discard() })
 	return s, nil
+}
+
+// claimIntoConfig keeps a copy of the mapping in meta (claim.MetadataKey)
+// in cfg under claim.ConfigKey, so that the claim survives a transformers
+// load and save_pretrained (which rewrites the safetensors metadata but keeps
+// unknown config keys); without one in meta it removes a copy that cfg
+// inherited from its source, which would describe another model.
+func claimIntoConfig(cfg *checkpoint.Config, meta map[string]string) error {
+	if cfg == nil {
+		return nil
+	}
+	// An output written without its check says so in config.json too.
+	if c, ok := meta["grow.check"]; ok {
+		cfg.Set("grow_check", c)
+	} else {
+		cfg.Delete("grow_check")
+	}
+	s, ok := meta[claim.MetadataKey]
+	if !ok {
+		cfg.Delete(claim.ConfigKey)
+		return nil
+	}
+	m, err := claim.ParseMapping([]byte(s))
+	if err != nil {
+		return fmt.Errorf("the mapping to record: %w", err)
+	}
+	v, err := claim.ConfigValue(m)
+	if err != nil {
+		return err
+	}
+	cfg.Set(claim.ConfigKey, v)
+	return nil
 }
 
 // commitModel moves a staged output into place and, unless quiet, says how an
@@ -186,7 +250,7 @@ func parseIDs(s string) ([]int, error) {
 		}
 		for _, f := range fields {
 			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || n >= 1<<31 {
 				return nil, fmt.Errorf("%q is not a token id", f)
 			}
 			ids = append(ids, n)
@@ -200,4 +264,17 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// growthOf reads the MSG state beside a model directory (nil, nil when it
+// has none) and returns its masks for the forward pass.
+func growthOf(dir string) (*probe.GrowthMasks, *claim.Growth, error) {
+	if dir == "" {
+		return nil, nil, nil
+	}
+	gs, ok, err := claim.ReadGrowth(dir)
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	return probe.GrowthMasksOf(gs), gs, nil
 }

@@ -14,26 +14,33 @@ import (
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/tokens"
 )
 
 // convertFlags are the flags of grow convert.
 type convertFlags struct {
 	outputFlags
-	dtype string
+	dtype       string
+	noTokenizer bool
 }
 
 func newConvertCmd() *cobra.Command {
 	var f convertFlags
 	cmd := &cobra.Command{
-		Use:   "convert MODEL -o OUT [--dtype f32|f16|bf16] [--max-shard-size 5GB]",
+		Use:   "convert MODEL -o OUT [--dtype f32|f16|bf16] [--max-shard-size 5GB] [--no-tokenizer]",
 		Short: "Rewrite a checkpoint: change its dtype, re-shard it",
 		Long: `convert reads MODEL into the weight graph and writes it back as a Hugging Face
 checkpoint in OUT: the same tensors under the same names, in the dtype asked for (the
 source's by default, then every tensor's bytes are copied unchanged), split into shards
 of at most --max-shard-size bytes of tensor data (model-00001-of-0000N.safetensors and
 an index; one model.safetensors when it fits). config.json is rewritten with the new
-dtype; tokenizer files, generation_config.json and other side files are copied.
+dtype; tokenizer files, generation_config.json and other side files are copied. The
+tokenizer files (tokenizer.json, tokenizer_config.json, special_tokens_map.json) are
+parsed first, and an invalid one is an error naming it; --no-tokenizer neither checks
+nor copies any tokenizer file (those and vocab.json, vocab.txt, merges.txt,
+added_tokens.json and SentencePiece models), and says so.
 
 Every shard's metadata holds "format": "pt" and grow's provenance: grow.version,
 grow.operator ("convert"), grow.params (the flags as JSON) and grow.source_sha256 (a
@@ -58,6 +65,7 @@ when it is a terminal, unless --quiet.`,
 	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard in bytes of tensor data (5GB, 500MB, 2GiB, ...)")
 	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors, and no progress bar")
+	fl.BoolVar(&f.noTokenizer, "no-tokenizer", false, "neither check nor copy the tokenizer files: the output has no tokenizer")
 	return cmd
 }
 
@@ -69,11 +77,35 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 	if err := f.prepare(src); err != nil {
 		return err
 	}
-	ck, g, err := openGraph(src)
+	ck, g, err := openGraphWith(src, !f.noTokenizer)
+	var te tokenizerError
+	if errors.As(err, &te) {
+		return fmt.Errorf("convert: %w (--no-tokenizer leaves the tokenizer files out)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	defer ck.Close()
+	var left []string
+	if f.noTokenizer {
+		kept := ck.SideFiles[:0:0]
+		for _, name := range ck.SideFiles {
+			if tokens.IsTokenizerFile(name) {
+				left = append(left, name)
+			} else {
+				kept = append(kept, name)
+			}
+		}
+		ck.SideFiles = kept
+		if !f.quiet {
+			what := "there were none"
+			if len(left) > 0 {
+				what = strings.Join(left, ", ") + " left out"
+			}
+			fmt.Fprintf(stderr, "note: --no-tokenizer: the tokenizer files were neither checked nor copied (%s); %s has no tokenizer\n",
+				what, f.out)
+		}
+	}
 	entries, err := g.Entries(dt)
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
@@ -103,7 +135,16 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		// checkpoint; transformers loads the model in the config's dtype).
 		cfg.DType = g.Config.DType
 	}
-	staged, err := stageModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil)
+	// MSG masks describe the weights, which convert keeps: they come along.
+	var extra map[string][]byte
+	if _, gs, err := growthOf(ck.Dir); err != nil {
+		return err
+	} else if gs != nil {
+		if extra, err = grow.GrowthFiles(gs); err != nil {
+			return err
+		}
+	}
+	staged, err := stageModel(stderr, "convert", ck, entries, cfg, dt, meta, f.outputFlags, nil, extra)
 	if err != nil {
 		return err
 	}
@@ -121,8 +162,12 @@ func runConvert(stdout, stderr io.Writer, src string, f convertFlags) error {
 		if dt != "" {
 			what = "as " + string(dt)
 		}
-		fmt.Fprintf(stdout, "wrote %s: %d tensors (%s), %s of tensor data in %d shard(s), %d side file(s)\n",
-			f.out, len(entries), what, humanBytes(bytes), len(shards), len(ck.SideFiles))
+		tok := ""
+		if f.noTokenizer {
+			tok = ", no tokenizer (--no-tokenizer)"
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d tensors (%s), %s of tensor data in %d shard(s), %d side file(s)%s\n",
+			f.out, len(entries), what, humanBytes(bytes), len(shards), len(ck.SideFiles), tok)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/internal/sysmem"
@@ -102,6 +103,12 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 		return err
 	}
 	defer ck.Close()
+	if _, gs, err := growthOf(ck.Dir); err != nil {
+		return err
+	} else if gs != nil {
+		return fmt.Errorf("%s holds masked growth (%s, mask value %g): raise the masks to 1 (grow msg set-mask) or bake it (grow msg bake) before growing it again",
+			srcPath, claim.GrowthStateFile, gs.MaskValue)
+	}
 	res, err := grow.Expand(src, op)
 	var refused *grow.OptionError
 	if errors.As(err, &refused) {
@@ -141,8 +148,17 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	}
 	if f.noCheck {
 		meta["grow.check"] = "not run (--no-check)"
+		// Without the check nothing else would see a NaN or an infinity
+		// before it is written.
+		if err := probe.CheckFinite(src); err != nil {
+			return fmt.Errorf("the source: %w", err)
+		}
 	}
-	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, splitWrites)
+	wrap := splitWrites
+	if computed, total := transform.ComputedShare(res.Graph); 2*computed < total && dt == "" {
+		wrap = nil // mostly unchanged tensors: byte copies in the kernel are faster
+	}
+	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, wrap, res.Files)
 	if limited {
 		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
 	}
@@ -198,6 +214,9 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, dir string, f 
 	}
 	if !ok {
 		return fmt.Errorf("expand: check: %s has no %s metadata", dir, probe.MetadataKey)
+	}
+	if co.Growth, _, err = growthOf(dir); err != nil {
+		return fmt.Errorf("expand: check: %w", err)
 	}
 	rep, err := probe.Check(src, dst, m, co)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func newInspectCmd() *cobra.Command {
-	var tensors, asJSON bool
+	var tensors, asJSON, stats bool
 	cmd := &cobra.Command{
 		Use:   "inspect MODEL",
 		Short: "Show a checkpoint's family, sizes, dtypes and parameter count",
@@ -27,15 +27,29 @@ embedding, dtypes, parameter count, bytes and shards. Only headers are read, exc
 that a head stored beside a tied embedding is compared with it.
 
 With --tensors every tensor is listed with its role in the weight graph, shape and
-dtype. A tensor that fits no role of its family is an error.`,
+dtype. A tensor that fits no role of its family is an error.
+
+The tokenizer files are parsed (an invalid one is an error naming it) and
+described, and the special-token ids of config.json and generation_config.json
+(bos, eos, pad, unk, cls, sep, mask, decoder start) are listed with their tokens;
+an id outside the vocabulary, or a tokenizer with ids beyond it, is reported as a
+problem. --stats reads every float tensor's data once and reports its minimum,
+maximum and RMS over the finite values and its count of NaN and infinities (with
+a progress bar on a terminal).`,
 		Example: `  grow inspect testdata/stories260k
   grow inspect testdata/gpt2-random-realtok --tensors
-  grow inspect path/to/model --json | jq .parameters`,
+  grow inspect path/to/model --json | jq .parameters
+  grow inspect path/to/model --stats`,
 		Args: exactArgs("MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := inspectModel(args[0], tensors)
 			if err != nil {
 				return err
+			}
+			if stats {
+				if rep.Stats, err = inspectScanPath(args[0], cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), rep)
@@ -45,6 +59,7 @@ dtype. A tensor that fits no role of its family is an error.`,
 	}
 	cmd.Flags().BoolVar(&tensors, "tensors", false, "list every tensor with its role, shape and dtype")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&stats, "stats", false, "read every tensor: min, max, RMS and the count of NaN and infinities")
 	return cmd
 }
 
@@ -87,6 +102,14 @@ type inspectReport struct {
 	Shards    []string        `json:"shards"`
 	Extras    []inspectExtra  `json:"extras,omitempty"`
 	Tensors   []inspectTensor `json:"tensors,omitempty"`
+	// Tokenizer describes the tokenizer files; SpecialIDs the special-token
+	// ids of the configs; Problems what is inconsistent (ids outside the
+	// vocabulary).
+	Tokenizer  *inspectTokenizer `json:"tokenizer,omitempty"`
+	SpecialIDs []inspectSpecial  `json:"special_ids,omitempty"`
+	Problems   []string          `json:"problems,omitempty"`
+	// Stats summarises every float tensor's data (--stats).
+	Stats []inspectStats `json:"stats,omitempty"`
 }
 
 type inspectExtra struct {
@@ -143,6 +166,17 @@ func inspectModel(path string, withTensors bool) (*inspectReport, error) {
 			}
 		}
 	}
+	vocab := 0
+	if g != nil {
+		vocab = g.Vocab
+	}
+	tok, names, problems, err := inspectTokenizerFiles(ck.Dir, vocab)
+	if err != nil {
+		return nil, err
+	}
+	rep.Tokenizer, rep.Problems = tok, problems
+	specials, problems := inspectSpecials(ck.Config, ck.Dir, vocab, names)
+	rep.SpecialIDs, rep.Problems = specials, append(rep.Problems, problems...)
 	if withTensors {
 		for _, t := range ck.Tensors {
 			rep.Tensors = append(rep.Tensors, inspectTensor{Name: t.Name, Roles: roles[t.Name],
@@ -150,6 +184,16 @@ func inspectModel(path string, withTensors bool) (*inspectReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// inspectScanPath opens path again and scans its data (--stats).
+func inspectScanPath(path string, stderr io.Writer) ([]inspectStats, error) {
+	ck, _, err := openModel(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	return inspectScan(ck, stderr)
 }
 
 func describeGraph(rep *inspectReport, g *graph.Graph) {
@@ -281,7 +325,11 @@ func (r *inspectReport) writeText(w io.Writer) error {
 	for _, x := range r.Extras {
 		line("extra", "%s: %s, rule %s", x.Name, x.Role, x.Rule)
 	}
+	r.writeChecks(line)
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := r.writeStats(w); err != nil {
 		return err
 	}
 	if len(r.Tensors) == 0 {

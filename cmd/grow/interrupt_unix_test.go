@@ -69,7 +69,7 @@ func TestConvertInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = stageModel(io.Discard, "convert", ck, entries, g.OutputConfig(), "", map[string]string{}, o,
-		func(w io.Writer) io.Writer { return &interruptWriter{w: w, ctx: &ctx} })
+		func(w io.Writer) io.Writer { return &interruptWriter{w: w, ctx: &ctx} }, nil)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), out) {
 		t.Fatalf("err = %v, want one saying that writing %s was interrupted", err, out)
 	}

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
+	"github.com/grow-ml/grow/tokens"
 	"github.com/spf13/cobra"
 )
 
@@ -176,65 +175,7 @@ func probeTopK(x []float64, k int) []int {
 	return idx
 }
 
-// probeReadVocab reads id → token string from the model directory's tokenizer.json
-// (model.vocab as a map or a Unigram list, plus added_tokens), vocab.json or
-// vocab.txt, whichever is there first. It returns nil when none is readable: the
-// token strings are a convenience of the text output.
-func probeReadVocab(dir string) map[int]string {
-	if dir == "" {
-		return nil
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
-		var tj struct {
-			Model struct {
-				Vocab json.RawMessage `json:"vocab"`
-			} `json:"model"`
-			Added []struct {
-				ID      int    `json:"id"`
-				Content string `json:"content"`
-			} `json:"added_tokens"`
-		}
-		if json.Unmarshal(b, &tj) == nil {
-			out := map[int]string{}
-			var m map[string]int
-			var list [][]any
-			if json.Unmarshal(tj.Model.Vocab, &m) == nil {
-				for s, id := range m {
-					out[id] = s
-				}
-			} else if json.Unmarshal(tj.Model.Vocab, &list) == nil {
-				for id, e := range list {
-					if len(e) > 0 {
-						if s, ok := e[0].(string); ok {
-							out[id] = s
-						}
-					}
-				}
-			}
-			for _, a := range tj.Added {
-				out[a.ID] = a.Content
-			}
-			if len(out) > 0 {
-				return out
-			}
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "vocab.json")); err == nil {
-		var m map[string]int
-		if json.Unmarshal(b, &m) == nil {
-			out := make(map[int]string, len(m))
-			for s, id := range m {
-				out[id] = s
-			}
-			return out
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "vocab.txt")); err == nil {
-		out := map[int]string{}
-		for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-			out[i] = strings.TrimRight(line, "\r")
-		}
-		return out
-	}
-	return nil
-}
+// probeReadVocab reads id → token string from the model directory's
+// tokenizer files (tokens.ReadVocab); nil when there is none: the token
+// strings are a convenience of the text output.
+func probeReadVocab(dir string) map[int]string { return tokens.ReadVocab(dir) }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,10 @@ import (
 // to exit status 1 without a usage message.
 var errCheckFailed = errors.New("check failed")
 
+// errNothingToVerify is returned by grow check when nothing failed but no
+// claim that promises something was verified; it maps to exit status 3.
+var errNothingToVerify = errors.New("nothing to verify")
+
 // errInterrupted is returned when SIGINT or SIGTERM stopped a command; it maps
 // to exit status 130, as a shell reports a command ended by Ctrl-C.
 var errInterrupted = errors.New("interrupted")
@@ -23,6 +29,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1   // an error, or a failed check
 	exitUsage       = 2   // a command line that cannot be used
+	exitUnverified  = 3   // a check with nothing to verify
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -48,8 +55,8 @@ func (e ranError) Error() string { return e.err.Error() }
 func (e ranError) Unwrap() error { return e.err }
 
 // exitCode maps an error to the exit status: 2 for a command line that cannot
-// be used, 130 for an interrupted command, 1 for everything else (a failed
-// check included).
+// be used, 3 for a check that had nothing to verify, 130 for an interrupted
+// command, 1 for everything else (a failed check included).
 func exitCode(err error) int {
 	var u usageError
 	switch {
@@ -59,6 +66,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errInterrupted):
 		return exitInterrupted
+	case errors.Is(err, errNothingToVerify):
+		return exitUnverified
 	}
 	return exitFailure
 }
@@ -77,12 +86,14 @@ Shrinking (weight selection) and vocabulary extension are planned, not yet
 available.
 
 Exit status: 0 success, 1 an error or a failed check, 2 a command line that cannot
-be used, 130 interrupted.`,
+be used, 3 a check with nothing to verify (no claim, or one that promises nothing:
+the numbers are reported), 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			interruptNote(cmd.CommandPath() + ": interrupted")
+			return finiteFlags(cmd)
 		},
 	}
 	root.SetVersionTemplate(versionText() + "\n")
@@ -93,6 +104,7 @@ be used, 130 interrupted.`,
 		newProbeCmd(),
 		newCheckCmd(),
 		newExpandCmd(),
+		newMSGCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
@@ -104,6 +116,9 @@ be used, 130 interrupted.`,
 // markRunErrors wraps c's RunE so that its errors are ranError: whatever else
 // fails reached cobra's own checks of the command line and is a usage error.
 func markRunErrors(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		markRunErrors(sub)
+	}
 	run := c.RunE
 	if run == nil {
 		return
@@ -176,6 +191,28 @@ func flagError(err error) error {
 		want = "true or false"
 	}
 	return fmt.Errorf("--%s %q: want %s", iv.GetFlag().Name, iv.GetValue(), want)
+}
+
+// finiteFlags refuses a NaN or an infinity given to any number flag of cmd
+// (--tol, --noise-snr-db, --split-scale, --pad-std, ...): strconv reads
+// "nan" and "inf" as numbers, and none of grow's flags means anything by them.
+func finiteFlags(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || !f.Changed {
+			return
+		}
+		switch f.Value.Type() {
+		case "float64", "float32":
+		default:
+			return
+		}
+		v, perr := strconv.ParseFloat(f.Value.String(), 64)
+		if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = usagef("--%s %s: want a finite number", f.Name, f.Value.String())
+		}
+	})
+	return err
 }
 
 // exactArgs is cobra.ExactArgs with a message that names the arguments.

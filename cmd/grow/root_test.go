@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grow-ml/grow/grow"
 )
 
 func TestExitCode(t *testing.T) {
@@ -38,6 +40,9 @@ func TestExitCode(t *testing.T) {
 	if got := exitCode(errCheckFailed); got != 1 {
 		t.Errorf("check failed: exit status %d, want 1", got)
 	}
+	if got := exitCode(fmt.Errorf("%w: APPROX promises nothing", errNothingToVerify)); got != 3 {
+		t.Errorf("nothing to verify: exit status %d, want 3", got)
+	}
 }
 
 // TestExitStatus runs grow command lines in-process as main does and checks
@@ -58,6 +63,9 @@ func TestExitStatus(t *testing.T) {
 		t.Fatalf("convert into %s: exit %d", existing, code)
 	}
 	changed := copyModel(t, "stories260k", modelEdit{tensor: "model.norm.weight", delta: 0.5})
+	unclaimed := copyDir(t, grownStories(t))
+	rewriteModel(t, unclaimed, nil, func(m map[string]string) { delete(m, "grow.mapping") })
+	editConfig(t, unclaimed, func(m map[string]any) { delete(m, "grow_mapping") })
 	out := filepath.Join(dir, "out")
 	tests := []struct {
 		args  []string
@@ -98,13 +106,27 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"check", m, m, "--probes", "0"}, 2, "grow check: --probes 0 --seq-len 32: both must be positive"},
 		{[]string{"check", m, m, "--probes", "x"}, 2, `grow check: --probes "x": want a whole number`},
 		{[]string{"check", m, m, "--tol", "-1"}, 2, "grow check: --tol -1: must not be negative"},
-		{[]string{"check", m, m, "--tol", "nan"}, 2, "grow check: --tol NaN: must not be negative"},
+		{[]string{"check", m, m, "--tol", "nan"}, 2, "grow check: --tol NaN: want a finite number"},
+		{[]string{"check", m, m, "--tol", "inf"}, 2, "grow check: --tol +Inf: want a finite number"},
+		{[]string{"check", m, m, "--expect", "CLOSE"}, 2, `grow check: --expect "CLOSE": want BIT-EXACT, EXACT`},
+		{[]string{"check", m, m, "--hidden-map", "tile"}, 2, "grow check: --hidden-map tile states a claim: give it with --expect CLASS"},
+		{[]string{"check", m, m, "--expect", "exact", "--hidden-map", "spiral"}, 2, `grow check: --hidden-map "spiral": want tile or pad`},
+		{[]string{"check", m, testModel("gpt2-random-realtok")}, 1, "grow check: check failed: the models are unrelated"},
+		{[]string{"check", m, unclaimed}, 3, "grow check: nothing to verify: no claim recorded and the hidden sizes differ (64 vs 128)"},
+		{[]string{"check", m, unclaimed, "--expect", "EXACT"}, 2,
+			"grow check: --expect EXACT: no claim is recorded and the hidden sizes differ (64 vs 128): give --hidden-map tile or pad"},
+		{[]string{"check", m, unclaimed, "--expect", "EXACT", "--hidden-map", "tile"}, 0, "source   " + m},
 		{[]string{"check", m, m, "--precision", "half"}, 2, `grow check: --precision "half": want f32 or f64`},
 		{[]string{"check", m, changed}, 1, "grow check: check failed: "},
 		{[]string{"check", m, m}, 0, "source   " + m},
 
+		{[]string{"msg", "set-mask", m}, 2, "grow msg set-mask: no mask value: give --value c with 0 ≤ c ≤ 1"},
+		{[]string{"msg", "set-mask", m, "--value", "1.5"}, 2, "grow msg set-mask: --value 1.5: want a number in [0, 1]"},
+		{[]string{"msg", "set-mask", m, "--value", "0.5"}, 1, "has no grow_state.json: it is not the output of grow expand --method msg"},
+		{[]string{"msg", "bake", m}, 2, "grow msg bake: no output directory: give -o OUT"},
+		{[]string{"msg", "bake", m, "-o", out}, 1, "has no grow_state.json"},
 		{[]string{"expand"}, 2, "grow expand: want 1 argument (SRC), got 0"},
-		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method duplicate, hypercloning, identity, lemon, zeropad"},
+		{[]string{"expand", m, "-o", out}, 2, "grow expand: no method: give --method " + strings.Join(grow.Names(), ", ")},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2"}, 2, "grow expand: no output directory: give -o OUT"},
 		{[]string{"expand", m, "-o", out, "--method", "wider"}, 2, `grow expand: unknown method "wider"`},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "0"}, 2,
@@ -128,6 +150,12 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"expand", m, "-o", notes, "--force", "--method", "hypercloning", "--width-factor", "2"}, 1,
 			"exists and is not a model directory"},
 		{[]string{"expand", m, "--method", "hypercloning", "--width-factor", "2", "--dry-run"}, 0, "operator   hypercloning"},
+		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "nan"}, 2,
+			`grow expand: --noise-snr-db "nan": want a number`},
+		{[]string{"expand", m, "-o", out, "--method", "lemon", "--hidden", "96", "--split-scale", "inf"}, 2,
+			`grow expand: --split-scale "inf": want a number`},
+		{[]string{"expand", m, "-o", out, "--method", "zeropad", "--hidden", "96", "--pad-std", "-Infinity"}, 2,
+			`grow expand: --pad-std "-Infinity": want a number`},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--noise-snr-db", "10", "--dtype", "bf16", "--quiet"}, 1,
 			"grow expand: check failed"},
 	}

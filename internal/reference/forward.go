@@ -96,6 +96,9 @@ type norm struct {
 	w, b []float64
 	rms  bool
 	eps  float64
+	// mask, when set, weights the statistics and multiplies the output
+	// (MSG's masked norm over the residual stream).
+	mask []float64
 	// plusOne: the gain is 1 + w (Gemma).
 	plusOne bool
 }
@@ -117,6 +120,9 @@ func (n norm) gain(i int) float64 {
 }
 
 func (n norm) apply(x []float64) []float64 {
+	if n.mask != nil {
+		return n.masked(x)
+	}
 	D := float64(len(x))
 	y := make([]float64, len(x))
 	if n.rms {
@@ -144,6 +150,55 @@ func (n norm) apply(x []float64) []float64 {
 		}
 	}
 	return y
+}
+
+// masked is MSG's norm: statistics weighted by the mask, output times it.
+func (n norm) masked(x []float64) []float64 {
+	D := 0.0
+	for _, c := range n.mask {
+		D += c
+	}
+	y := make([]float64, len(x))
+	if n.rms {
+		ms := 0.0
+		for i, v := range x {
+			ms += n.mask[i] * v * v / D
+		}
+		for i, v := range x {
+			y[i] = n.gain(i) * v / math.Sqrt(ms+n.eps) * n.mask[i]
+		}
+		return y
+	}
+	mu := 0.0
+	for i, v := range x {
+		mu += n.mask[i] * v / D
+	}
+	va := 0.0
+	for i, v := range x {
+		va += n.mask[i] * (v - mu) * (v - mu) / D
+	}
+	for i, v := range x {
+		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.gain(i)
+		if n.b != nil {
+			y[i] += n.b[i]
+		}
+		y[i] *= n.mask[i]
+	}
+	return y
+}
+
+// Masks are MSG's growth masks for ForwardMasked (see probe.GrowthMasks):
+// 1 on the source's coordinates, the mask value on new ones. A nil field
+// masks nothing.
+type Masks struct {
+	Hidden, Q, KV, FFN, Layers []float64
+}
+
+// times multiplies x by mask in place (nil: nothing).
+func times(x, mask []float64) {
+	for i := range mask {
+		x[i] *= mask[i]
+	}
 }
 
 // act is the MLP activation named by graph.Graph.Act.
@@ -249,19 +304,32 @@ func perHead(n norm, v []float64, d int) {
 // transformers' attention_mask does. Attention is causal except for BERT
 // (PostLN); rotary families use RoPE (RopeTheta > 0) over the first
 // int(HeadDim × fraction) dims of each head (RotaryFraction, or the family's
-// when it is 0), may normalise each query and key head first (QNorm, KNorm: Qwen3) or
-// the whole query and key (QProjNorm, KProjNorm: OLMo-2) and may have
-// grouped or multi-query attention and biases. A block adds attention and
-// MLP one after the other, or both computed from its input
+// when it is 0), may normalise each query and key head first (QNorm, KNorm:
+// Qwen3) or the whole query and key (QProjNorm, KProjNorm: OLMo-2) and may
+// have grouped or multi-query attention and biases. A block adds attention
+// and MLP one after the other, or both computed from its input
 // (ParallelResidual: GPT-NeoX); a layer with AttnOutNorm normalises each
-// sublayer's output instead of its input (OLMo-2). Embeddings are scaled
-// by Graph.EmbedScale (Gemma); norms multiply by 1 + w where the family says
-// so (Gemma). The outputs go through the final norm (pre-LN families) or
-// BERT's MLM transform when the graph has one, then the head (Head, or
-// Embed when tied or when Head is nil) plus HeadBias; a BERT encoder without
-// an MLM head outputs its last hidden state.
+// sublayer's output instead of its input (OLMo-2). Embeddings are scaled by
+// Graph.EmbedScale (Gemma); norms multiply by 1 + w where the family says so
+// (Gemma). The outputs go through the final norm (pre-LN families) or
+// BERT's MLM transform when the graph has one, then the head (Head, or Embed
+// when tied or when Head is nil) plus HeadBias; a BERT encoder without an
+// MLM head outputs its last hidden state.
 func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	t.Helper()
+	return ForwardMasked(t, g, ids, mask, nil)
+}
+
+// ForwardMasked is Forward with MSG's masked forward pass when gm is not
+// nil: the embedding output and every sublayer output are multiplied by the
+// hidden mask, every norm over the stream takes masked statistics and masks
+// its output, q, k and v are multiplied by their masks, the MLP units by the
+// FFN mask, and block l's output is Layers[l]·block(h) + (1 − Layers[l])·h.
+func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Output {
+	t.Helper()
+	if gm == nil {
+		gm = &Masks{}
+	}
 	D, H, K, d := g.Hidden, g.Heads, g.KVHeads, g.HeadDim
 	plusOne := g.Features().NormPlusOne
 	readNorm := func(t testing.TB, what string, n graph.Norm, rms bool, eps float64) norm {
@@ -291,6 +359,7 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	var embNorm norm
 	if g.EmbedNorm.W != nil {
 		embNorm = readNorm(t, "embed_norm", g.EmbedNorm, rms, g.Eps)
+		embNorm.mask = gm.Hidden
 	}
 	hs := make([][]float64, T)
 	for p, id := range ids {
@@ -314,6 +383,8 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 		}
 		if embNorm.w != nil {
 			h = embNorm.apply(h)
+		} else {
+			times(h, gm.Hidden)
 		}
 		hs[p] = h
 	}
@@ -339,16 +410,18 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	}
 	f := act(t, g.Act)
 	scale := 1 / math.Sqrt(float64(d))
-	for _, ly := range g.Layers {
+	for l, ly := range g.Layers {
 		// Norms before the sublayers (attnNorm, mlpNorm) or after them
-		// (attnOut, mlpOut).
+		// (attnOut, mlpOut), all over the stream.
 		var attnNorm, mlpNorm, attnOut, mlpOut norm
 		if ly.AttnOutNorm.W != nil {
 			attnOut = readNorm(t, "attn_out_norm", ly.AttnOutNorm, rms, g.Eps)
 			mlpOut = readNorm(t, "mlp_out_norm", ly.MLPOutNorm, rms, g.Eps)
+			attnOut.mask, mlpOut.mask = gm.Hidden, gm.Hidden
 		} else {
 			attnNorm = readNorm(t, "attn_norm", ly.AttnNorm, rms, g.Eps)
 			mlpNorm = readNorm(t, "mlp_norm", ly.MLPNorm, rms, g.Eps)
+			attnNorm.mask, mlpNorm.mask = gm.Hidden, gm.Hidden
 		}
 		pre := func(n norm, x []float64) []float64 { // a norm before a sublayer, if any
 			if n.w == nil || g.PostLN {
@@ -378,6 +451,9 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 		for p := range hs {
 			in := pre(attnNorm, hs[p])
 			qs[p], ks[p], vs[p] = q.apply(t, in), k.apply(t, in), v.apply(t, in)
+			times(qs[p], gm.Q)
+			times(ks[p], gm.KV)
+			times(vs[p], gm.KV)
 			if qAll.w != nil {
 				qs[p], ks[p] = qAll.apply(qs[p]), kAll.apply(ks[p])
 			}
@@ -424,6 +500,7 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				}
 			}
 			a := o.apply(t, cat)
+			times(a, gm.Hidden)
 			if attnOut.w != nil {
 				a = attnOut.apply(a)
 			}
@@ -451,12 +528,15 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 				for i := range u {
 					u[i] *= f(gt[i])
 				}
+				times(u, gm.FFN)
 			} else {
+				times(u, gm.FFN)
 				for i := range u {
 					u[i] = f(u[i])
 				}
 			}
 			dn := down.apply(t, u)
+			times(dn, gm.Hidden)
 			if mlpOut.w != nil {
 				dn = mlpOut.apply(dn)
 			}
@@ -468,6 +548,12 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 			}
 			if g.PostLN {
 				x = mlpNorm.apply(x)
+			}
+			if gm.Layers != nil && gm.Layers[l] != 1 {
+				c := gm.Layers[l]
+				for i := range x {
+					x[i] = c*x[i] + (1-c)*hs[p][i]
+				}
 			}
 			next[p] = x
 		}
@@ -481,9 +567,11 @@ func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	switch {
 	case !g.PostLN:
 		final = readNorm(t, "final_norm", g.FinalNorm, rms, g.Eps)
+		final.mask = gm.Hidden
 	case g.MLMTransform.W != nil:
 		mlm = readLinear(t, "mlm.transform", g.MLMTransform)
 		mlmNorm = readNorm(t, "mlm.norm", g.MLMNorm, rms, g.Eps)
+		mlmNorm.mask = gm.Hidden
 	default: // BERT encoder: the last hidden states
 		for _, h := range hs {
 			out.Logits = append(out.Logits, append([]float64(nil), h...))
