@@ -119,6 +119,9 @@ spaces) or a JSON array of arrays.`,
 			if err != nil {
 				return err
 			}
+			if err := sensitivity(rep, found.Mapping, opts, cs, src, cd, dst); err != nil {
+				return err
+			}
 			if plotPath != "" {
 				if err := checkPlot(rep, plotPath); err != nil {
 					return err
