@@ -15,6 +15,8 @@ type kernel[T float] struct {
 	kc     int // k steps per packed sliver: the depth of one rank-kc update
 	mc     int // rows of A packed at a time, a multiple of mr
 	nc     int // columns of B packed at a time, a multiple of nr
+	// tr, when not nil, transposes square blocks while packing.
+	tr *transposer[T]
 	// micro computes the mr×nr tile c (leading dimension ldc) as the sum over
 	// the k steps of the packed slivers a (mr values per step) and b (nr values
 	// per step): c = a·b, or c += a·b when acc is set.
@@ -154,10 +156,10 @@ func (p *problem[T]) serial(kr *kernel[T]) {
 		mb := min(kr.mc, p.m-ic)
 		for pc := 0; pc < p.k; pc += kr.kc {
 			kb := min(kr.kc, p.k-pc)
-			p.packA(kr.mr, buf.a, ic, mb, pc, kb)
+			p.packA(kr.mr, kr.tr, buf.a, ic, mb, pc, kb)
 			for jc := 0; jc < p.n; jc += kr.nc {
 				nb := min(kr.nc, p.n-jc)
-				p.packB(kr.nr, buf.b, jc, nb, pc, kb)
+				p.packB(kr.nr, kr.tr, buf.b, jc, nb, pc, kb)
 				kr.macro(buf, p.c[ic*p.ldc+jc:], p.ldc, mb, nb, kb, p.acc || pc > 0)
 			}
 		}
@@ -166,11 +168,11 @@ func (p *problem[T]) serial(kr *kernel[T]) {
 
 // packA packs rows [i0, i0+mb) and steps [p0, p0+kb) of op(A), times alpha,
 // into slivers of mr rows.
-func (p *problem[T]) packA(mr int, dst []T, i0, mb, p0, kb int) {
+func (p *problem[T]) packA(mr int, tr *transposer[T], dst []T, i0, mb, p0, kb int) {
 	if p.tA == Trans {
 		packCols(dst, p.a, p.lda, mr, i0, mb, p0, kb)
 	} else {
-		packRows(dst, p.a, p.lda, mr, i0, mb, p0, kb)
+		packRows(dst, p.a, p.lda, mr, i0, mb, p0, kb, tr)
 	}
 	if p.alpha != 1 {
 		dst = dst[:(mb+mr-1)/mr*mr*kb]
@@ -182,9 +184,9 @@ func (p *problem[T]) packA(mr int, dst []T, i0, mb, p0, kb int) {
 
 // packB packs columns [j0, j0+nb) and steps [p0, p0+kb) of op(B) into
 // slivers of nr columns.
-func (p *problem[T]) packB(nr int, dst []T, j0, nb, p0, kb int) {
+func (p *problem[T]) packB(nr int, tr *transposer[T], dst []T, j0, nb, p0, kb int) {
 	if p.tB == Trans {
-		packRows(dst, p.b, p.ldb, nr, j0, nb, p0, kb)
+		packRows(dst, p.b, p.ldb, nr, j0, nb, p0, kb, tr)
 	} else {
 		packCols(dst, p.b, p.ldb, nr, j0, nb, p0, kb)
 	}

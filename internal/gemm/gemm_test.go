@@ -216,3 +216,38 @@ func TestPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestTransposers checks the block transposes of the kernels that pack with
+// one, with strides wider than the block.
+func TestTransposers(t *testing.T) {
+	for _, kr := range kernels32 {
+		if kr.tr != nil {
+			testTransposer(t, kr.name, kr.tr)
+		}
+	}
+	for _, kr := range kernels64 {
+		if kr.tr != nil {
+			testTransposer(t, kr.name, kr.tr)
+		}
+	}
+}
+
+func testTransposer[T float](t *testing.T, name string, tr *transposer[T]) {
+	n := tr.n
+	lds, ldd := n+3, n+5
+	src := random[T](rand.New(rand.NewPCG(5, 6)), n*lds)
+	dst := make([]T, n*ldd)
+	tr.fn(&dst[0], ldd, &src[0], lds)
+	for i := range n {
+		for j := range n {
+			if dst[j*ldd+i] != src[i*lds+j] {
+				t.Fatalf("%s %d×%d: dst[%d][%d] = %v, want src[%d][%d] = %v", name, n, n, j, i, dst[j*ldd+i], i, j, src[i*lds+j])
+			}
+		}
+		for j := n; j < ldd && i*ldd+j < len(dst); j++ {
+			if dst[i*ldd+j] != 0 {
+				t.Fatalf("%s: padding dst[%d][%d] written", name, i, j)
+			}
+		}
+	}
+}
