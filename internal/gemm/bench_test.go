@@ -18,21 +18,23 @@ var benchShapes = []struct {
 	tB      Transpose
 	big     bool // too slow for the portable kernel
 }{
-	{"256³", 256, 256, 256, NoTrans, false},
-	{"1024³", 1024, 1024, 1024, NoTrans, false},
-	{"1024³·Bᵀ", 1024, 1024, 1024, Trans, true},
-	{"100M/qkv", 128, 1280, 768, Trans, true},
-	{"100M/gate-up", 128, 4096, 768, Trans, true},
-	{"100M/down", 128, 768, 2048, Trans, true},
-	{"7B/qkv", 128, 6144, 4096, Trans, true},
-	{"7B/gate-up", 128, 28672, 4096, Trans, true},
-	{"7B/down", 128, 4096, 14336, Trans, true},
-	{"attention/scores", 32, 256, 64, NoTrans, false},
-	{"attention/values", 32, 64, 256, Trans, false},
+	{"cube", 256, 256, 256, NoTrans, false},
+	{"cube", 1024, 1024, 1024, NoTrans, false},
+	{"cube", 1024, 1024, 1024, Trans, true},
+	{"100M-qkv", 128, 1280, 768, Trans, true},
+	{"100M-gate-up", 128, 4096, 768, Trans, true},
+	{"100M-down", 128, 768, 2048, Trans, true},
+	{"7B-qkv", 128, 6144, 4096, Trans, true},
+	{"7B-gate-up", 128, 28672, 4096, Trans, true},
+	{"7B-down", 128, 4096, 14336, Trans, true},
+	{"attn-scores", 32, 256, 64, NoTrans, false},
+	{"attn-values", 32, 64, 256, Trans, false},
 }
 
 // BenchmarkGemm reports GFLOPS (2·m·n·k per product) for every kernel of
-// this machine and every shape; run with -cpu 1 for single-thread figures.
+// this machine and every shape, named precision/kernel/shape/MxNxK with a
+// suffix -Bt when B is stored transposed (bench/gemm.sh reads the sizes from
+// the name); run with -cpu 1 for single-thread figures.
 func BenchmarkGemm(b *testing.B) {
 	for _, kr := range kernels32 {
 		benchKernel(b, "f32", kr)
@@ -48,7 +50,11 @@ func benchKernel[T float](b *testing.B, prec string, kr *kernel[T]) {
 		if s.big && kr.name == "go" {
 			continue
 		}
-		b.Run(fmt.Sprintf("%s/%s/%s", prec, kr.name, s.name), func(b *testing.B) {
+		suffix := ""
+		if s.tB == Trans {
+			suffix = "-Bt"
+		}
+		b.Run(fmt.Sprintf("%s/%s/%s/%dx%dx%d%s", prec, kr.name, s.name, s.m, s.n, s.k, suffix), func(b *testing.B) {
 			x, y, c := random[T](rng, s.m*s.k), random[T](rng, s.k*s.n), make([]T, s.m*s.n)
 			ldb := s.n
 			if s.tB == Trans {

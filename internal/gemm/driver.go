@@ -88,7 +88,7 @@ func scale[T float](c []T, m, n, ldc int, beta T) {
 // dimension of C with more tiles and computes them concurrently, each with its
 // own packing buffers.
 func (p *problem[T]) parallel(kr *kernel[T], workers int) {
-	tm, tn := (p.m+kr.mr-1)/kr.mr, (p.n+kr.nr-1)/kr.nr
+	tm, tn := roundUp(p.m, kr.mr)/kr.mr, roundUp(p.n, kr.nr)/kr.nr
 	byCols := tn >= tm
 	tiles := tm
 	if byCols {
@@ -150,7 +150,7 @@ func (p *problem[T]) rows(lo, hi int) problem[T] {
 // that fits L2, and the macro-kernel keeps one sliver of A (mr rows) in L1
 // while the slivers of B stream past it.
 func (p *problem[T]) serial(kr *kernel[T]) {
-	buf := getBuffers(kr)
+	buf := getBuffers(kr, p.m, p.n, p.k)
 	defer putBuffers(buf)
 	for ic := 0; ic < p.m; ic += kr.mc {
 		mb := min(kr.mc, p.m-ic)
@@ -175,7 +175,7 @@ func (p *problem[T]) packA(mr int, tr *transposer[T], dst []T, i0, mb, p0, kb in
 		packRows(dst, p.a, p.lda, mr, i0, mb, p0, kb, tr)
 	}
 	if p.alpha != 1 {
-		dst = dst[:(mb+mr-1)/mr*mr*kb]
+		dst = dst[:roundUp(mb, mr)*kb]
 		for i := range dst {
 			dst[i] *= p.alpha
 		}
@@ -242,16 +242,23 @@ func poolOf[T float]() *sync.Pool {
 	return &pool64
 }
 
-func getBuffers[T float](kr *kernel[T]) *buffers[T] {
+// getBuffers returns buffers for an m×n×k product from the pool, grown to
+// what its blocks need (no more, so that small products stay cheap when the
+// pool is empty).
+func getBuffers[T float](kr *kernel[T], m, n, k int) *buffers[T] {
 	buf, _ := poolOf[T]().Get().(*buffers[T])
 	if buf == nil {
 		buf = new(buffers[T])
 	}
-	buf.a = resize(buf.a, kr.mc*kr.kc)
-	buf.b = resize(buf.b, kr.nc*kr.kc)
+	kb := min(k, kr.kc)
+	buf.a = resize(buf.a, roundUp(min(m, kr.mc), kr.mr)*kb)
+	buf.b = resize(buf.b, roundUp(min(n, kr.nc), kr.nr)*kb)
 	buf.tmp = resize(buf.tmp, kr.mr*kr.nr)
 	return buf
 }
+
+// roundUp rounds n up to a multiple of q.
+func roundUp(n, q int) int { return (n + q - 1) / q * q }
 
 func putBuffers[T float](buf *buffers[T]) { poolOf[T]().Put(buf) }
 

@@ -251,3 +251,16 @@ func testTransposer[T float](t *testing.T, name string, tr *transposer[T]) {
 		}
 	}
 }
+
+// TestNoAllocs: once the pool holds buffers, a product allocates nothing.
+func TestNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	// attention's second product: [32, 256] · [64, 256]ᵀ.
+	a, b, c := random[float32](rng, 32*256), random[float32](rng, 64*256), make([]float32, 32*64)
+	allocs := testing.AllocsPerRun(100, func() {
+		Sgemm(NoTrans, Trans, 32, 64, 256, 1, a, 256, b, 256, 0, c, 64)
+	})
+	if allocs != 0 {
+		t.Errorf("Sgemm allocated %v times per call", allocs)
+	}
+}
