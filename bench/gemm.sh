@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-1}
 COUNT=${COUNT:-3}
-KERNELS=${KERNELS:-.}
+KERNELS=${KERNELS:-avx512|avx2|go}
 PYTHON=${GROW_PYTHON:-$HOME/.cache/grow/venv/bin/python}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/grow-gemm-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -67,6 +67,8 @@ for prec, kern, name, dims, M, N, K, bt, _ in grow(f"^BenchmarkGemm$/^f(32|64)$/
     kernels += [kern] if kern not in kernels else []
     shapes += [(prec, name, dims, int(M), int(N), int(K), bool(bt))] if (prec, name, dims, int(M), int(N), int(K), bool(bt)) not in shapes else []
 
+if not shapes:
+    sys.exit(f"no benchmark matches the kernels {kernels_re!r}")
 best = {}
 with threadpool_limits(threads):
     for i in threadpool_info():
