@@ -8,24 +8,31 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
+
+	kernels "github.com/grow-ml/grow/internal/gemm"
 )
 
-// gemm computes c = alpha·op(a)·op(b) + beta·c through gonum's BLAS (blas32 or
-// blas64, whichever implementation is registered there), row-major.
+// gemm computes c = alpha·op(a)·op(b) + beta·c, row-major, with the packed
+// assembly kernels of internal/gemm.
 func gemm[T float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
+	ta, tb := kernelTrans(tA), kernelTrans(tB)
 	switch a := any(a).(type) {
 	case []float32:
-		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb,
-			float32(beta), any(c).([]float32), ldc)
+		kernels.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb,
-			float64(beta), any(c).([]float64), ldc)
+		kernels.Dgemm(ta, tb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
+}
+
+// kernelTrans maps BLAS's transpose flag to internal/gemm's.
+func kernelTrans(t blas.Transpose) kernels.Transpose {
+	if t == blas.NoTrans {
+		return kernels.NoTrans
+	}
+	return kernels.Trans
 }
 
 // apply computes y = x·Wᵀ + b for the n rows of x ([n, l.in]) into y ([n, l.out]).

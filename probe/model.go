@@ -77,8 +77,8 @@ type linear[T float] struct {
 
 // outMajorLayout selects the weight layout of every linear map (see
 // BenchmarkLayout): [out, in] multiplies through Gemm(NoTrans, Trans), whose
-// gonum kernel is a dot product per output; [in, out] through Gemm(NoTrans,
-// NoTrans), an axpy per input.
+// packing transposes the weights in blocks; [in, out] through Gemm(NoTrans,
+// NoTrans), whose packing copies rows of them (internal/gemm).
 var outMajorLayout = true
 
 type norm[T float] struct{ w, b []T }
