@@ -106,6 +106,7 @@ the numbers are reported), 130 interrupted.`,
 		newExpandCmd(),
 		newMSGCmd(),
 		newShrinkCmd(),
+		newLearngeneCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
