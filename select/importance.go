@@ -25,7 +25,7 @@ type Scores struct {
 	Heads, KVHeads [][]float64
 	// FFN[l][u] is FFN unit u of teacher layer l.
 	FFN [][]float64
-	// Blocks[l] is teacher block l's importance.
+	// Blocks[l] is teacher block l's importance (nil unless measured).
 	Blocks []float64
 	// Tokens is the number of calibration positions.
 	Tokens int
@@ -34,8 +34,9 @@ type Scores struct {
 // batchTokens is how many positions one forward pass of Measure runs.
 const batchTokens = 4096
 
-// Measure runs g on the calibration sequences and scores its units.
-func Measure(g *graph.Graph, seqs [][]int) (*Scores, error) {
+// Measure runs g on the calibration sequences and scores its units, and
+// with blocks its blocks (which keeps every hidden state of a batch).
+func Measure(g *graph.Graph, seqs [][]int, blocks bool) (*Scores, error) {
 	if len(seqs) == 0 {
 		return nil, fmt.Errorf("importance: no calibration sequences")
 	}
@@ -44,7 +45,11 @@ func Measure(g *graph.Graph, seqs [][]int) (*Scores, error) {
 		return nil, err
 	}
 	d, L := g.Dims, len(g.Layers)
-	s := &Scores{Hidden: make([]float64, d.Hidden), Blocks: make([]float64, L)}
+	m.SkipHidden = !blocks
+	s := &Scores{Hidden: make([]float64, d.Hidden)}
+	if blocks {
+		s.Blocks = make([]float64, L)
+	}
 	s.Heads, s.KVHeads, s.FFN = grid(L, d.Heads), grid(L, d.KVHeads), grid(L, d.FFN)
 	m.Observe = func(l int, site probe.Site, x []float64, rows, width int) {
 		switch site {
@@ -77,6 +82,9 @@ func Measure(g *graph.Graph, seqs [][]int) (*Scores, error) {
 			return nil, fmt.Errorf("importance: calibration sequences %d..%d: %w", lo, hi-1, err)
 		}
 		for _, r := range rs {
+			if !blocks {
+				break
+			}
 			for l := 0; l < L; l++ {
 				for t := range r.Hidden[l] {
 					s.Blocks[l] += 1 - cosine(r.Hidden[l][t], r.Hidden[l+1][t])

@@ -116,16 +116,20 @@ func (o *Shrink) Selection(g *graph.Graph) (*Sets, graph.Dims, error) {
 		return nil, dims, err
 	}
 	sc := o.Scores
-	if sc == nil && (rule == ElementsImportance || o.LayersFrom == LayersImportance) {
+	wantBlocks := o.LayersFrom == LayersImportance && o.LayerMap == ""
+	if sc != nil && wantBlocks && sc.Blocks == nil {
+		sc = nil // measured without the blocks: measure again
+	}
+	if sc == nil && (rule == ElementsImportance || wantBlocks) {
 		if len(o.Calib) == 0 {
 			return nil, dims, fmt.Errorf("importance needs calibration text: give --calib-ids FILE (token ids, one sequence per line)")
 		}
-		if sc, err = Measure(g, o.Calib); err != nil {
+		if sc, err = Measure(g, o.Calib, wantBlocks); err != nil {
 			return nil, dims, err
 		}
 		o.Scores = sc
 	}
-	if o.LayersFrom == LayersImportance && o.LayerMap == "" {
+	if wantBlocks {
 		layers = Top(sc.Blocks, dims.Layers)
 	}
 	d := g.Dims
