@@ -579,7 +579,7 @@ func layerList(ls []LayerSource) string {
 // scales its embeddings by sqrt(hidden) (Features.EmbedScale) keeps its
 // stream: c(D)/c(D'), 1 otherwise.
 func (a *applier) embedRatio() float64 {
-	if !a.g.Features().EmbedScale || a.p.Dims.Hidden == a.g.Hidden {
+	if !a.g.Features().EmbedScale || a.p.Dims.Hidden == a.g.Hidden || a.p.Values.AsIs {
 		return 1
 	}
 	dt := a.g.Embed.DType()

@@ -236,3 +236,34 @@ func TestLayerMaps(t *testing.T) {
 		}
 	}
 }
+
+// TestAsIs: with Values.AsIs a family that scales its embeddings by
+// sqrt(hidden) keeps the selected embedding entries as they are (and its
+// tie); without it the embedding is rescaled for the new width.
+func TestAsIs(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "gemma", D: 32, H: 4, K: 2, HeadDim: 8, I: 48, V: 30, L: 1, Tied: true, Seed: 3})
+	keep := []int{1, 5, 9, 30}
+	m, err := Select(32, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := g.Dims
+	d.Hidden = len(keep)
+	for _, asIs := range []bool{true, false} {
+		r, err := Apply(g, &Plan{Operator: "select", Class: claim.NonPreserving, Dims: d,
+			Maps: map[graph.Axis]*Map{graph.Residual: m}, Values: Values{AsIs: asIs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, got := reference.Values(t, g.Embed), reference.Values(t, r.Graph.Embed)
+		same := true
+		for v := 0; v < 30; v++ {
+			for i, j := range keep {
+				same = same && got[v*len(keep)+i] == src[v*32+j]
+			}
+		}
+		if same != asIs || r.Graph.Tied != asIs {
+			t.Errorf("AsIs %v: embedding entries copied as they are %v, tied %v", asIs, same, r.Graph.Tied)
+		}
+	}
+}

@@ -71,6 +71,11 @@ type Values struct {
 	// 0 writes zeros.
 	FreeStd   float64
 	AbsRandom bool
+	// AsIs keeps every value the source's as it is: a family that scales its
+	// embeddings by sqrt(hidden) does not get its embedding rescaled for a
+	// new hidden width (weight selection copies entries, it does not keep
+	// the stream).
+	AsIs bool
 }
 
 // Perturb is a zero-sum perturbation over the copies of an input.
