@@ -284,7 +284,8 @@ func (o *Shrink) params(s *Sets, dims graph.Dims) map[string]any {
 func PlanOf(g *graph.Graph, s *Sets, dims graph.Dims, params map[string]any) (*transform.Plan, error) {
 	d := g.Dims
 	p := &transform.Plan{Operator: "shrink", Class: claim.NonPreserving, Dims: dims, Maps: map[graph.Axis]*transform.Map{},
-		Params: params, HiddenText: "not preserved: a new, smaller model whose every weight is a teacher weight"}
+		Values: transform.Values{AsIs: true}, Params: params,
+		HiddenText: "not preserved: a new, smaller model whose every weight is a teacher weight"}
 	identity := true
 	sel := func(n int, idx []int) (*transform.Map, error) {
 		identity = identity && n == len(idx) && slices.Equal(idx, First(n, n))
