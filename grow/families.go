@@ -3,6 +3,7 @@ package grow
 import (
 	"fmt"
 
+	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/transform"
 )
@@ -14,7 +15,8 @@ import (
 //
 //   - Features.QKNormWhole (OLMo-2): a norm over a whole query (key)
 //     projection keeps its statistics only when every head is copied
-//     equally often and no head is new: other head maps are refused.
+//     equally often and no head is new: other head maps are refused, unless
+//     the plan promises nothing (NON-PRESERVING: weight selection).
 //   - no norm-eps key in the config (OPT): a plan that scales eps cannot be
 //     written; refused.
 func familyRefusal(g *graph.Graph, p *transform.Plan) error {
@@ -24,7 +26,7 @@ func familyRefusal(g *graph.Graph, p *transform.Plan) error {
 	}
 	ft := d.Features
 	name := fmt.Sprintf("%s: %s", p.Operator, d.Name)
-	if ft.QKNorm && ft.QKNormWhole {
+	if ft.QKNorm && ft.QKNormWhole && p.Class != claim.NonPreserving {
 		for _, ax := range []struct {
 			a    graph.Axis
 			what string

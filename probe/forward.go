@@ -343,6 +343,11 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			x[i] += h[i]
 		}
 	}
+	observe := func(l int, s Site, v []T, width int) {
+		if m.Observe != nil {
+			m.Observe(l, s, toF64(v[:N*width]), N, width)
+		}
+	}
 	var prev []T // the block's input, for a growth mask below 1
 	for l := range w.layers {
 		ly := &w.layers[l]
@@ -355,6 +360,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			maskedNormRows(ly.attnNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
+		observe(l, AttnInput, in, D)
 		ly.qkv.apply(in, N, qkv)
 		if gm.Q != nil || gm.KV != nil {
 			maskQKV(qkv, gm.Q, gm.KV, N, H, K, d)
@@ -395,6 +401,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			})
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
+		observe(l, Heads, att, H*d)
 		ly.o.apply(att, N, h)
 		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {
@@ -408,6 +415,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			maskedNormRows(ly.mlpNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
+		observe(l, MLPInput, in, D)
 		ly.up.apply(in, N, ff)
 		if a.gated {
 			parRows(N, I*20, func(lo, hi int) {
@@ -427,6 +435,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 				}
 			})
 		}
+		observe(l, Units, act, I)
 		ly.down.apply(act, N, h)
 		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {

@@ -317,26 +317,23 @@ func (a *applier) tensor(key, role string, d graph.Decl, src graph.Tensor) graph
 		a.fail(fmt.Errorf("transform: %s: shape %v, want %v", key, src.Shape(), want))
 		return src
 	}
+	layer, _ := graph.SplitRole(role)
+	axisOf := func(x graph.Axis) *Map { return a.p.axisIn(layer, x, a.g.Dims.Size(x)) }
 	switch d.Kind {
 	case graph.KindLinear:
-		rows, cols := a.axisOf(d.Axes[0]), a.axisOf(d.Axes[1])
+		rows, cols := axisOf(d.Axes[0]), axisOf(d.Axes[1])
 		if c, ok := src.(cancelOf); ok {
 			return a.cancelled(key, c.Tensor, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1))
 		}
 		return a.matrix(key, src, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1), d.Layer)
 	case graph.KindTable:
-		return a.table(key, src, a.axisOf(d.Axes[0]))
+		return a.table(key, src, axisOf(d.Axes[0]))
 	case graph.KindNormWeight, graph.KindNormBias:
 		if d.Axes[0] == graph.Residual {
 			return a.norm(key, role, src, d.Kind == graph.KindNormBias)
 		}
 	}
-	return a.vector(key, src, a.axisOf(d.Axes[0]), word(d.Axes[0], 0))
-}
-
-// axisOf returns the plan's map of axis x (the identity for a fixed axis).
-func (a *applier) axisOf(x graph.Axis) *Map {
-	return a.p.axis(x, a.g.Dims.Size(x))
+	return a.vector(key, src, axisOf(d.Axes[0]), word(d.Axes[0], 0))
 }
 
 // word names an axis in the report ("hidden", "q", ...); a fixed axis is
@@ -582,7 +579,7 @@ func layerList(ls []LayerSource) string {
 // scales its embeddings by sqrt(hidden) (Features.EmbedScale) keeps its
 // stream: c(D)/c(D'), 1 otherwise.
 func (a *applier) embedRatio() float64 {
-	if !a.g.Features().EmbedScale || a.p.Dims.Hidden == a.g.Hidden {
+	if !a.g.Features().EmbedScale || a.p.Dims.Hidden == a.g.Hidden || a.p.Values.AsIs {
 		return 1
 	}
 	dt := a.g.Embed.DType()

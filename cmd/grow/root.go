@@ -105,6 +105,8 @@ the numbers are reported), 130 interrupted.`,
 		newCheckCmd(),
 		newExpandCmd(),
 		newMSGCmd(),
+		newShrinkCmd(),
+		newLearngeneCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
