@@ -105,6 +105,7 @@ the numbers are reported), 130 interrupted.`,
 		newCheckCmd(),
 		newExpandCmd(),
 		newMSGCmd(),
+		newTokensCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
