@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"container/heap"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -213,29 +212,63 @@ type symbol struct {
 	gone       bool
 }
 
-// candidate is a possible merge at a position.
+// candidate is a possible merge: key is its rank (high 32 bits) and
+// position (low 32 bits), so that the smallest key is the best-ranked merge,
+// leftmost among equals; id is the merged token.
 type candidate struct {
-	pos  int32
-	rank int32
-	id   int32
+	key uint64
+	id  int32
 }
 
+func cand(rank, pos, id int32) candidate {
+	return candidate{uint64(rank)<<32 | uint64(uint32(pos)), id}
+}
+
+// candHeap is a binary min-heap of candidates.
 type candHeap []candidate
 
-func (h candHeap) Len() int { return len(h) }
-func (h candHeap) Less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
+func (h *candHeap) push(c candidate) {
+	*h = append(*h, c)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].key <= a[i].key {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
 	}
-	return h[i].pos < h[j].pos
 }
-func (h candHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *candHeap) Push(x any)   { *h = append(*h, x.(candidate)) }
-func (h *candHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *candHeap) pop() candidate {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	h.down(0)
+	*h = a
+	return top
+}
+
+func (h candHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].key < h[l].key {
+			m = r
+		}
+		if h[i].key <= h[m].key {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // initial returns the symbols of word before any merge: one per character
@@ -308,13 +341,16 @@ func (m *bpe) mergeWord(word string) []int32 {
 	h := make(candHeap, 0, n)
 	for i := int32(0); i+1 < n; i++ {
 		if v, ok := m.merges[mergeKey{syms[i].id, syms[i+1].id}]; ok {
-			h = append(h, candidate{i, v.rank, v.id})
+			h = append(h, cand(v.rank, i, v.id))
 		}
 	}
-	heap.Init(&h)
-	for h.Len() > 0 {
-		c := heap.Pop(&h).(candidate)
-		s := &syms[c.pos]
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	for len(h) > 0 {
+		c := h.pop()
+		pos := int32(uint32(c.key))
+		s := &syms[pos]
 		if s.gone || s.next < 0 {
 			continue
 		}
@@ -326,16 +362,16 @@ func (m *bpe) mergeWord(word string) []int32 {
 		syms[s.next].gone = true
 		s.next = right.next
 		if right.next >= 0 {
-			syms[right.next].prev = c.pos
+			syms[right.next].prev = pos
 		}
 		if s.prev >= 0 {
 			if v, ok := m.merges[mergeKey{syms[s.prev].id, s.id}]; ok {
-				heap.Push(&h, candidate{s.prev, v.rank, v.id})
+				h.push(cand(v.rank, s.prev, v.id))
 			}
 		}
 		if s.next >= 0 {
 			if v, ok := m.merges[mergeKey{s.id, syms[s.next].id}]; ok {
-				heap.Push(&h, candidate{c.pos, v.rank, v.id})
+				h.push(cand(v.rank, pos, v.id))
 			}
 		}
 	}
