@@ -67,6 +67,16 @@ func (v *vocab) token(id int) (string, bool) {
 
 func (v *vocab) size() int { return len(v.ids) }
 
+// add records t with id.
+func (v *vocab) add(t string, id int) {
+	v.ids[t] = id
+	for len(v.toks) <= id {
+		v.toks = append(v.toks, "")
+		v.has = append(v.has, false)
+	}
+	v.toks[id], v.has[id] = t, true
+}
+
 // mergeKey is a pair of ids.
 type mergeKey struct{ a, b int32 }
 

@@ -41,6 +41,8 @@ type Encoder struct {
 	addedTok map[int]*AddedToken
 	rawTrie  *trie // added tokens matched in the raw text
 	normTrie *trie // added tokens matched in the normalized text
+
+	edits edits // tokens added since the file was read
 }
 
 // Load reads dir/tokenizer.json.
@@ -363,9 +365,10 @@ func (e *Encoder) Decode(ids []int, skipSpecial bool) string {
 	return strings.Join(e.dec.decode(toks), "")
 }
 
-// Bytes returns the tokenizer.json as it was read, with the edits made
-// since.
-func (e *Encoder) Bytes() []byte { return e.raw }
+// Bytes returns the tokenizer.json as it was read, with the tokens added
+// since (Add) written into model.vocab, model.merges and added_tokens as
+// their existing entries are laid out; an unchanged file is the same bytes.
+func (e *Encoder) Bytes() ([]byte, error) { return e.render() }
 
 // ModelType is model.type: BPE, WordPiece or WordLevel.
 func (e *Encoder) ModelType() string { return e.modelType }

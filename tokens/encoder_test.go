@@ -93,7 +93,7 @@ func TestRoundTripUnchanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(e.Bytes(), b) {
+		if got, err := e.Bytes(); err != nil || !bytes.Equal(got, b) {
 			t.Errorf("%s: tokenizer.json changed on a round trip", model)
 		}
 	}

@@ -19,7 +19,8 @@ func newTokensCmd() *cobra.Command {
 		Short: "Tokenize, and extend a model's vocabulary",
 		Long: `tokens works with a model directory's Hugging Face tokenizer.json in pure Go:
 encode prints the ids (and pieces) of a text as Hugging Face's tokenizers give them,
-decode turns ids back into text.`,
+decode turns ids back into text, add extends a model's vocabulary and initializes the
+new rows.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -28,7 +29,7 @@ decode turns ids back into text.`,
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newTokensEncodeCmd(), newTokensDecodeCmd())
+	cmd.AddCommand(newTokensEncodeCmd(), newTokensDecodeCmd(), newTokensAddCmd())
 	return cmd
 }
 
