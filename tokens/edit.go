@@ -432,3 +432,25 @@ func (e *Encoder) render() ([]byte, error) {
 	}
 	return b, nil
 }
+
+// IsVocab reports whether id is a model-vocabulary entry (not an added
+// token).
+func (e *Encoder) IsVocab(id int) bool {
+	if _, ok := e.addedTok[id]; ok {
+		return false
+	}
+	_, ok := e.model.token(id)
+	return ok
+}
+
+// Reachable reports whether the model produces vocabulary entry id from its
+// own string: BPE's merges turn the string into exactly this token (without
+// ignore_merges' shortcut, as tokenizer-extension's reachability check
+// does); WordPiece's longest match finds it.
+func (e *Encoder) Reachable(id int) bool {
+	t, ok := e.model.token(id)
+	if !ok {
+		return false
+	}
+	return slices.Equal(e.Decompose(t), []int{id})
+}

@@ -143,6 +143,17 @@ func Extend(dir string, reqs []Request, opt Options) (*Extension, error) {
 	x := &Extension{Old: old, New: e, OldRows: opt.Rows, Files: map[string][]byte{}, ConfigIDs: map[string]int{}, Tied: opt.Tied}
 	byText := map[string]Request{}
 	add := func(r Request, mode string) error {
+		if form, ok, _ := e.VocabForm(r.Text); ok && mode != ModeAdded && !r.Special {
+			// A token made earlier as an intermediate of another becomes
+			// the one asked for.
+			for i, t := range x.Tokens {
+				if t.Intermediate && t.Form == form {
+					x.Tokens[i].Text, x.Tokens[i].Intermediate, x.Tokens[i].Of = r.Text, false, ""
+					byText[r.Text] = r
+					return nil
+				}
+			}
+		}
 		nts, err := e.Add(r.Text, mode, r.Special)
 		if err != nil {
 			return err
@@ -204,12 +215,12 @@ func Extend(dir string, reqs []Request, opt Options) (*Extension, error) {
 	}
 	x.use = statRows(old, opt.Rows)
 	// Initialization.
-	unk := -1
+	rs := &resolver{old: old, unk: -1, seed: opt.Seed, use: x.use}
 	if m, ok := old.model.(*bpe); ok && m.hasUnk {
-		unk = m.ids[m.unk]
+		rs.unk = m.ids[m.unk]
 	}
 	if m, ok := old.model.(*wordPiece); ok {
-		unk = m.unkID
+		rs.unk = m.unkID
 	}
 	for _, nt := range x.Tokens {
 		r := byText[nt.Text]
@@ -230,12 +241,15 @@ func Extend(dir string, reqs []Request, opt Options) (*Extension, error) {
 		} else {
 			pieces = old.IDs(nt.Text, false)
 		}
-		key := nt.Form
-		ri, err := resolve(in, old, pieces, unk, opt.Seed, "input/"+key)
+		surface := nt.Text
+		if surface == "" {
+			surface = e.Decode([]int{nt.ID}, false)
+		}
+		ri, err := rs.resolve(in, pieces, surface, "input/"+nt.Form)
 		if err != nil {
 			return nil, fmt.Errorf("token %q, input: %w", nt.Form, err)
 		}
-		ro, err := resolve(out, old, pieces, unk, opt.Seed, "output/"+key)
+		ro, err := rs.resolve(out, pieces, surface, "output/"+nt.Form)
 		if err != nil {
 			return nil, fmt.Errorf("token %q, output: %w", nt.Form, err)
 		}
@@ -294,7 +308,7 @@ func (x *Extension) NewRows(role string, src Rows) ([][]float64, error) {
 	if role == "head.bias" {
 		inits = slices.Clone(inits)
 		for i, r := range inits {
-			if r.Kind == "random" || r.Kind == "mvn" {
+			if r.Kind == "random" || r.Kind == "mvn" || r.Kind == "scalar-random" {
 				inits[i].Kind = "mean" // a bias entry: the mean
 			}
 		}

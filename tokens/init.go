@@ -24,6 +24,20 @@ const (
 	MethodCopy     = "copy"      // the row of one named old token
 	MethodMeanOf   = "mean-of"   // the mean of the rows of named old tokens
 	MethodFromText = "from-text" // FVT of a description's pieces
+	// Methods with external vectors of strings from a file (Vectors).
+	MethodTokenAdapt = "tokenadapt" // TokenAdapt's local + global hybrid
+	MethodKNN        = "knn"        // OFA / WECHSEL: softmax over the top-k neighbours
+	MethodSparsemax  = "sparsemax"  // FOCUS: sparsemax over the similarities
+)
+
+// The defaults of the vector methods, as their reference code has them.
+const (
+	TokenAdaptTemperature = 0.3 // τ (+1e-5) of both softmaxes
+	TokenAdaptTopK        = 3   // neighbours of the global estimate
+	TokenAdaptWeight      = 0.3 // λ: (1-λ)·local + λ·global
+	TokenAdaptThreshold   = 0.0 // neighbours below this similarity are dropped
+	KNNNeighbours         = 10  // OFA's and WECHSEL's top-k
+	KNNTemperature        = 0.1 // and their softmax temperature
 )
 
 // Weightings of FVT's pieces.
@@ -44,6 +58,8 @@ type Method struct {
 	Tokens []string
 	// Text of from-text.
 	Text string
+	// File of the vector methods: the external vectors (LoadVectors).
+	File string
 }
 
 func (m Method) String() string {
@@ -60,6 +76,8 @@ func (m Method) String() string {
 			s += " (" + m.Weighting + ")"
 		}
 		return s
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+		return m.Name + ":" + m.File
 	}
 	return m.Name
 }
@@ -98,8 +116,13 @@ func ParseMethod(s string) (Method, error) {
 			return m, errors.New("from-text needs a description: from-text:TEXT")
 		}
 		m.Text = arg
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+		if arg == "" {
+			return m, fmt.Errorf("%s needs a vectors file: %s:FILE", name, name)
+		}
+		m.File = arg
 	default:
-		return m, fmt.Errorf("unknown method %q: want zero, random, mean, mvn, fvt, copy:TOKEN, mean-of:TOKENS or from-text:TEXT", name)
+		return m, fmt.Errorf("unknown method %q: want zero, random, mean, mvn, fvt, copy:TOKEN, mean-of:TOKENS, from-text:TEXT, tokenadapt:FILE, knn:FILE or sparsemax:FILE", name)
 	}
 	return m, m.check()
 }
@@ -175,10 +198,52 @@ func weights(l int, w string) []float64 {
 	return out
 }
 
+// resolver resolves methods against the old tokenizer.
+type resolver struct {
+	old  *Encoder
+	unk  int // the old unknown token's id, -1 when none
+	seed int64
+	use  []bool // the trained old rows
+	vecs map[string]*Vectors
+	// decoded are the old tokens' decoded strings (the vector methods'
+	// keys), by id; "" for an id with none.
+	decoded []string
+}
+
+// vectors loads (once) the vectors of a method's file.
+func (rs *resolver) vectors(path string) (*Vectors, error) {
+	if v, ok := rs.vecs[path]; ok {
+		return v, nil
+	}
+	v, err := LoadVectors(path)
+	if err != nil {
+		return nil, err
+	}
+	if rs.vecs == nil {
+		rs.vecs = map[string]*Vectors{}
+	}
+	rs.vecs[path] = v
+	return v, nil
+}
+
+// oldDecoded returns the decoded string of every old token id.
+func (rs *resolver) oldDecoded() []string {
+	if rs.decoded == nil {
+		rs.decoded = make([]string, len(rs.use))
+		for id := range rs.decoded {
+			if _, ok := rs.old.TokenString(id); ok {
+				rs.decoded[id] = rs.old.Decode([]int{id}, false)
+			}
+		}
+	}
+	return rs.decoded
+}
+
 // resolve turns a method into a RowInit for a new token: pieces are the
-// token's pieces under the old tokenizer (for fvt), unk the old unknown
-// token's id (-1: none), key the token's key for its random stream.
-func resolve(m Method, old *Encoder, pieces []int, unk int, seed int64, key string) (RowInit, error) {
+// token's pieces under the old tokenizer (for fvt), surface its text (the
+// vector methods' key), key the token's key for its random stream.
+func (rs *resolver) resolve(m Method, pieces []int, surface, key string) (RowInit, error) {
+	old := rs.old
 	r := RowInit{Method: m.String()}
 	combo := func(ids []int, w []float64) {
 		r.Kind, r.Anchors, r.Weights = "combo", ids, w
@@ -187,14 +252,17 @@ func resolve(m Method, old *Encoder, pieces []int, unk int, seed int64, key stri
 			r.Tokens[i], _ = old.TokenString(id)
 		}
 	}
+	seedOf := func() uint64 {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%s", rs.seed, key)
+		return h.Sum64()
+	}
 	switch m.Name {
 	case MethodZero, MethodMean:
 		r.Kind = m.Name
 	case MethodRandom, MethodMVN:
 		r.Kind = m.Name
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d/%s", seed, key)
-		r.Seed = h.Sum64()
+		r.Seed = seedOf()
 	case MethodFVT, MethodFromText:
 		ids := pieces
 		if m.Name == MethodFromText {
@@ -205,7 +273,7 @@ func resolve(m Method, old *Encoder, pieces []int, unk int, seed int64, key stri
 			return r, nil
 		}
 		for _, id := range ids {
-			if id == unk {
+			if id == rs.unk {
 				r.Kind, r.Fallback = "mean", "a piece is the unknown token: the mean"
 				return r, nil
 			}
@@ -221,6 +289,22 @@ func resolve(m Method, old *Encoder, pieces []int, unk int, seed int64, key stri
 			ids[i] = id
 		}
 		combo(ids, weights(len(ids), "mean"))
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+		v, err := rs.vectors(m.File)
+		if err != nil {
+			return r, err
+		}
+		ids, w, why := rs.vectorCombo(m.Name, v, surface)
+		if ids == nil {
+			fb := "mean"
+			if m.Name == MethodTokenAdapt {
+				fb = "scalar-random" // TokenAdapt's initial fill
+				r.Seed = seedOf()
+			}
+			r.Kind, r.Fallback = fb, why+": "+fb
+			return r, nil
+		}
+		combo(ids, w)
 	default:
 		return r, fmt.Errorf("unknown method %q", m.Name)
 	}
@@ -243,6 +327,8 @@ var reserved = regexp.MustCompile(`(?i)reserved|unused`)
 type stats struct {
 	n         int
 	mean, std []float64
+	// smean and sstd are the mean and standard deviation of all entries.
+	smean, sstd float64
 }
 
 // statRows returns the rows that count in the statistics: the old
@@ -285,9 +371,16 @@ func computeStats(src Rows, use []bool) (*stats, error) {
 			}
 		}
 	}
+	for j := range st.mean {
+		st.smean += st.mean[j] / float64(d)
+	}
+	sq := 0.0
 	for j := range st.std {
+		// Σ_i (x_ij − smean)² = Σ_i (x_ij − μ_j)² + n (μ_j − smean)²
+		sq += st.std[j] + float64(st.n)*(st.mean[j]-st.smean)*(st.mean[j]-st.smean)
 		st.std[j] = math.Sqrt(st.std[j] / float64(st.n))
 	}
+	st.sstd = math.Sqrt(sq / float64(st.n*d))
 	return st, nil
 }
 
@@ -304,7 +397,7 @@ func computeRows(src Rows, inits []RowInit, use []bool) ([][]float64, error) {
 	var st *stats
 	needStats := false
 	for _, r := range inits {
-		needStats = needStats || r.Kind == "mean" || r.Kind == "random" || r.Kind == "mvn"
+		needStats = needStats || r.Kind == "mean" || r.Kind == "random" || r.Kind == "mvn" || r.Kind == "scalar-random"
 	}
 	if needStats {
 		var err error
@@ -328,6 +421,11 @@ func computeRows(src Rows, inits []RowInit, use []bool) ([][]float64, error) {
 		case "mvn":
 			copy(v, st.mean)
 			mvn = append(mvn, k)
+		case "scalar-random":
+			rnd := tokenRand(r.Seed)
+			for j := range v {
+				v[j] = st.smean + st.sstd*rnd.NormFloat64()
+			}
 		case "combo":
 			for a, id := range r.Anchors {
 				if id < 0 || id >= src.Rows() {

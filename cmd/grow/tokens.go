@@ -20,7 +20,7 @@ func newTokensCmd() *cobra.Command {
 		Long: `tokens works with a model directory's Hugging Face tokenizer.json in pure Go:
 encode prints the ids (and pieces) of a text as Hugging Face's tokenizers give them,
 decode turns ids back into text, add extends a model's vocabulary and initializes the
-new rows.`,
+new rows, eval measures an extension on a text before any training.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -29,7 +29,7 @@ new rows.`,
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newTokensEncodeCmd(), newTokensDecodeCmd(), newTokensAddCmd())
+	cmd.AddCommand(newTokensEncodeCmd(), newTokensDecodeCmd(), newTokensAddCmd(), newTokensEvalCmd())
 	return cmd
 }
 
