@@ -224,3 +224,46 @@ func TestNewRows(t *testing.T) {
 		}
 	}
 }
+
+// TestUntie: an untied copy of a tied head has the embedding's rows and its
+// own new rows; the logits of old tokens are unchanged.
+func TestUntie(t *testing.T) {
+	g := reference.Synth(llama)
+	old := g.Vocab
+	d := g.Dims
+	d.Vocab = old + 2
+	f := func(role string, src RowSource) ([][]float64, error) {
+		v := 1.0
+		if role == "head" {
+			v = -1
+		}
+		rows := [][]float64{make([]float64, src.Cols()), make([]float64, src.Cols())}
+		for k := range rows {
+			for i := range rows[k] {
+				rows[k][i] = v * 0.01 * float64(i+k)
+			}
+		}
+		return rows, nil
+	}
+	p := &Plan{Operator: "test", Class: claim.Exact, Dims: d, Untie: true,
+		Maps: map[graph.Axis]*Map{graph.Vocab: Pad(old, old+2, FillMean, FillZero).WithNewRows(f)}}
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Graph.Tied || r.Graph.Head == nil {
+		t.Fatal("the head is still tied")
+	}
+	e, h := reference.Values(t, r.Graph.Embed), reference.Values(t, r.Graph.Head)
+	D := g.Hidden
+	if !slices.Equal(e[:old*D], h[:old*D]) || e[old*D+1] != -h[old*D+1] || e[old*D+1] == 0 {
+		t.Error("untied head: wrong old or new rows")
+	}
+	ids := []int{1, 5, 9, 2, 29, 0, 7}
+	src, dst := reference.Forward(t, g, ids, nil), reference.Forward(t, r.Graph, ids, nil)
+	for p := range src.Logits {
+		if !slices.Equal(src.Logits[p], dst.Logits[p][:old]) {
+			t.Fatalf("position %d: old logits changed", p)
+		}
+	}
+}
