@@ -26,7 +26,7 @@ type tokensAddFlags struct {
 	initInput, initOutput string
 	pad                   int
 	seed                  int64
-	dryRun                bool
+	dryRun, untie         bool
 }
 
 func newTokensAddCmd() *cobra.Command {
@@ -51,13 +51,16 @@ which get rows too) and its reachability proven (encoding its text gives its id)
 makes anything else an added token; vocab and added force one. Special tokens (--special)
 are always added tokens. New ids follow the largest existing id.
 
-Methods (--init-input, --init-output; a tied model uses --init-input for both):
+Methods (--init-input, --init-output; a tied model uses --init-input for both unless
+--untie writes its head as a tensor of its own):
 zero, random (per-dimension N(mean, std) of the old rows, seeded), mean, mvn
 (transformers' mean_resizing: N(mean, 1e-9·covariance), sampled without a covariance
 matrix), fvt[:mean|first|last|linear-first|linear-last] (the mean of the rows of the
 token's pieces under the old tokenizer), copy:TOKEN, mean-of:TOKEN,TOKEN,...,
-from-text:TEXT (fvt of a description). Statistics leave out padding rows beyond the
-tokenizer and reserved or unused tokens.
+from-text:TEXT (fvt of a description); with external vectors of strings from a JSON file
+(docs/tokens.md): tokenadapt:FILE (TokenAdapt's local + global hybrid), knn:FILE (OFA's and
+WECHSEL's softmax over the 10 nearest old tokens), sparsemax:FILE (FOCUS). Statistics leave
+out padding rows beyond the tokenizer and reserved or unused tokens.
 
 --pad-to-multiple-of N rounds the row count up; padding rows are never produced by the
 tokenizer and are initialized to the mean (output) or zero (an untied input).
@@ -85,6 +88,7 @@ with their weights, the seed and any fallback taken.`,
 	fl.StringVar(&f.initOutput, "init-output", "", "method of the output head rows (default mean)")
 	fl.IntVar(&f.pad, "pad-to-multiple-of", 0, "round the row count up to a multiple of N")
 	fl.Int64Var(&f.seed, "seed", 0, "seed of the random methods")
+	fl.BoolVar(&f.untie, "untie", false, "write a tied output head as its own tensor, so that --init-output applies to it")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan only")
 	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors")
@@ -190,6 +194,12 @@ func runTokensAdd(w, stderr io.Writer, src string, f tokensAddFlags, seedSet boo
 		return fmt.Errorf("%s has no token embedding to extend", src)
 	}
 	opt.Rows, opt.Tied = g.Vocab, g.Tied || g.Head == nil
+	if f.untie {
+		if !g.Tied {
+			return usagef("--untie: %s's output head is not tied", src)
+		}
+		opt.Tied = false
+	}
 	x, err := tokens.Extend(ck.Dir, reqs, opt)
 	if err != nil {
 		return err
@@ -204,7 +214,7 @@ func runTokensAdd(w, stderr io.Writer, src string, f tokensAddFlags, seedSet boo
 	d.Vocab = x.Rows
 	vocab := transform.NewMap(g.Vocab, x.RowMap(), transform.FillMean, transform.FillZero).
 		WithNewRows(func(role string, src transform.RowSource) ([][]float64, error) { return x.NewRows(role, src) })
-	plan := &transform.Plan{Operator: "tokens-add", Class: claim.Exact, Dims: d,
+	plan := &transform.Plan{Operator: "tokens-add", Class: claim.Exact, Dims: d, Untie: f.untie,
 		Maps:       map[graph.Axis]*transform.Map{graph.Vocab: vocab},
 		Hidden:     claim.HiddenMap{Kind: "tile", Src: g.Hidden, Dst: g.Hidden},
 		HiddenText: "identity"}

@@ -194,3 +194,39 @@ tokens:
 		}
 	}
 }
+
+// --untie writes the tied head of stories260k as its own matrix: the input
+// rows by --init-input, the output rows by --init-output.
+func TestTokensAddUntie(t *testing.T) {
+	src := testModel("stories260k")
+	out := filepath.Join(t.TempDir(), "ext")
+	if _, stderr, err := growExec(t, "tokens", "add", src, "-o", out, "--token", "went", "--untie",
+		"--init-input", "copy:▁Tim", "--init-output", "zero", "--quiet"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	c, err := checkpoint.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	head, ok := c.Tensor("lm_head.weight")
+	if !ok || c.Config.Tied {
+		t.Fatal("no untied head")
+	}
+	h, err := head.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := embedRows(t, out)
+	old, _ := embedRows(t, src)
+	if !slices.Equal(h[:512*64], old) || !slices.Equal(e[512*64:], old[326*64:327*64]) ||
+		slices.ContainsFunc(h[512*64:], func(x float32) bool { return x != 0 }) {
+		t.Error("untied rows are not as asked")
+	}
+	if text, _, err := growExec(t, "check", src, out); err != nil || !strings.Contains(text, "verdict (EXACT): PASS") {
+		t.Errorf("grow check: %v\n%s", err, text)
+	}
+	if _, _, err := growExec(t, "tokens", "add", out, "-o", filepath.Join(t.TempDir(), "x"), "--token", "Sara", "--untie"); exitCode(err) != exitUsage {
+		t.Errorf("--untie of an untied model: %v", err)
+	}
+}
