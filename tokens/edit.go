@@ -176,19 +176,11 @@ func (e *Encoder) Add(text, mode string, special bool) ([]NewToken, error) {
 		return nil, fmt.Errorf("%q: %w: the vocabulary has it (id %d)", text, ErrExists, id)
 	}
 	a := AddedToken{ID: e.NextID(), Content: text, Special: special}
-	// Normalized added tokens are matched in the normalized text (so a
-	// lowercasing BERT finds "Hello" as "hello"), but a normalizer that
-	// prepends a word marker (SentencePiece's "▁") would make the token
-	// word-initial only: those, and special tokens, match the raw text.
-	if !special {
-		a.Normalized = true
-		if e.norm != nil {
-			n := e.norm.normalize(text)
-			if strings.HasPrefix(n, "▁") && !strings.HasPrefix(text, "▁") {
-				a.Normalized = false
-			}
-		}
-	}
+	// As transformers' add_tokens: a non-special token is normalized,
+	// matched in the normalized text (a lowercasing BERT finds "Hello" as
+	// "hello"; a SentencePiece normalizer makes "went" "▁went", matched
+	// where a word starts and decoded with its space).
+	a.Normalized = !special
 	e.added = append(e.added, a)
 	e.edits.added = append(e.edits.added, a)
 	e.refreshAdded()

@@ -97,7 +97,7 @@ func TestAddAddedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := back.Added(); len(a) != 5 || a[3].Content != "<|tool|>" || a[3].ID != 512 || !a[3].Special || a[4].Normalized {
+	if a := back.Added(); len(a) != 5 || a[3].Content != "<|tool|>" || a[3].ID != 512 || !a[3].Special || !a[4].Normalized || a[3].Normalized {
 		t.Errorf("added tokens read back: %+v", a)
 	}
 	g := loadTestEncoder(t, "gpt2-random-realtok")

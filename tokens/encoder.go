@@ -175,11 +175,16 @@ func (e *Encoder) refreshAdded() {
 		}
 		e.addedID[a.Content] = a.ID
 		e.addedTok[a.ID] = a
+		a.str = a.Content
 		if a.Normalized {
 			c := a.Content
 			if e.norm != nil {
 				c = e.norm.normalize(c)
 			}
+			// Hugging Face's tokenizers name a normalized added token by
+			// its normalized content (its token string, what decoding
+			// gives).
+			a.str = c
 			normed = append(normed, trieEntry{c, a})
 		} else {
 			raw = append(raw, trieEntry{a.Content, a})
@@ -298,7 +303,7 @@ func (e *Encoder) Encode(text string, addSpecial bool) []Token {
 	var out []Token
 	for _, seg := range e.rawTrie.split(nil, piece{text, true}) {
 		if seg.tok != nil {
-			out = append(out, Token{seg.tok.ID, seg.tok.Content})
+			out = append(out, Token{seg.tok.ID, seg.tok.str})
 			continue
 		}
 		s := seg.s
@@ -307,7 +312,7 @@ func (e *Encoder) Encode(text string, addSpecial bool) []Token {
 		}
 		for _, sub := range e.normTrie.split(nil, piece{s, seg.first}) {
 			if sub.tok != nil {
-				out = append(out, Token{sub.tok.ID, sub.tok.Content})
+				out = append(out, Token{sub.tok.ID, sub.tok.str})
 				continue
 			}
 			out = e.tokenizePiece(sub.piece, out)
@@ -351,7 +356,7 @@ func (e *Encoder) Decode(ids []int, skipSpecial bool) string {
 	for _, id := range ids {
 		if a, ok := e.addedTok[id]; ok {
 			if !(skipSpecial && a.Special) {
-				toks = append(toks, a.Content)
+				toks = append(toks, a.str)
 			}
 			continue
 		}
@@ -382,11 +387,11 @@ func (e *Encoder) TokenID(tok string) (int, bool) {
 	return e.model.id(tok)
 }
 
-// TokenString returns the string of an id (an added token's content or the
-// model vocabulary's entry).
+// TokenString returns the string of an id (an added token's content,
+// normalized when the token is, or the model vocabulary's entry).
 func (e *Encoder) TokenString(id int) (string, bool) {
 	if a, ok := e.addedTok[id]; ok {
-		return a.Content, true
+		return a.str, true
 	}
 	return e.model.token(id)
 }

@@ -46,6 +46,9 @@ type AddedToken struct {
 	// reads them): match only whole words, absorb the whitespace on the
 	// left or right, match in the normalized rather than the raw text.
 	SingleWord, LStrip, RStrip, Normalized bool
+
+	// str is the token's string: Content, normalized when Normalized.
+	str string
 }
 
 // Tokenizer is what grow reads of a tokenizer.json.
