@@ -42,6 +42,13 @@ type AddedToken struct {
 	ID      int
 	Content string
 	Special bool
+	// The matching flags of tokenizer.json's added_tokens (ParseEncoder
+	// reads them): match only whole words, absorb the whitespace on the
+	// left or right, match in the normalized rather than the raw text.
+	SingleWord, LStrip, RStrip, Normalized bool
+
+	// str is the token's string: Content, normalized when Normalized.
+	str string
 }
 
 // Tokenizer is what grow reads of a tokenizer.json.

@@ -183,6 +183,9 @@ func (a *applier) head() error {
 	out.Tied = g.Tied
 	r := a.embedRatio()
 	switch {
+	case a.p.Untie && g.Tied && !g.Headless:
+		out.Tied = false
+		a.rep.Notes = append(a.rep.Notes, "the tied head is untied and written (asked for)")
 	case g.Headless || !g.Tied || (copies == 1 && r == 1):
 		// no head, an untied one (grown by its roles), or a tie that stays exact
 	case a.p.KeepTied:

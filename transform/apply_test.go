@@ -267,3 +267,106 @@ func TestAsIs(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRows: a vocabulary map with a row function gives the new tokens'
+// rows in the embedding, an untied head and its bias the values the function
+// computes from each tensor's source; the old rows, and so the logits of old
+// tokens, are unchanged.
+func TestNewRows(t *testing.T) {
+	spec := llama
+	spec.Tied = false
+	g := reference.Synth(spec)
+	old := g.Vocab
+	d := g.Dims
+	d.Vocab = old + 3
+	seen := map[string]int{}
+	f := func(role string, src RowSource) ([][]float64, error) {
+		seen[role] = src.Rows()
+		rows := make([][]float64, 3)
+		first := make([]float64, src.Cols())
+		src.Row(0, first)
+		for k := range rows {
+			rows[k] = make([]float64, src.Cols())
+			for i := range rows[k] {
+				rows[k][i] = float64(k+1) * first[i]
+			}
+		}
+		return rows, nil
+	}
+	p := &Plan{Operator: "test", Class: claim.Exact, Dims: d,
+		Maps: map[graph.Axis]*Map{graph.Vocab: Pad(old, old+3, FillMean, FillZero).WithNewRows(f)}}
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		role     string
+		src, dst graph.Tensor
+	}{{"embed", g.Embed, r.Graph.Embed}, {"head", g.Head, r.Graph.Head}} {
+		s, v := reference.Values(t, tc.src), reference.Values(t, tc.dst)
+		D := g.Hidden
+		if len(v) != (old+3)*D || !slices.Equal(v[:old*D], s) {
+			t.Fatalf("%s: old rows changed or wrong size %d", tc.role, len(v))
+		}
+		for k := 0; k < 3; k++ {
+			for i := 0; i < D; i++ {
+				if v[(old+k)*D+i] != float64(k+1)*s[i] {
+					t.Fatalf("%s: new row %d col %d = %g, want %g", tc.role, k, i, v[(old+k)*D+i], float64(k+1)*s[i])
+				}
+			}
+		}
+		if seen[tc.role] != old {
+			t.Errorf("%s: the row function saw %d source rows, want %d", tc.role, seen[tc.role], old)
+		}
+	}
+	ids := []int{1, 5, 9, 2, 29, 0, 7}
+	src, dst := reference.Forward(t, g, ids, nil), reference.Forward(t, r.Graph, ids, nil)
+	for p := range src.Logits {
+		if !slices.Equal(src.Logits[p], dst.Logits[p][:old]) {
+			t.Fatalf("position %d: old logits changed", p)
+		}
+	}
+}
+
+// TestUntie: an untied copy of a tied head has the embedding's rows and its
+// own new rows; the logits of old tokens are unchanged.
+func TestUntie(t *testing.T) {
+	g := reference.Synth(llama)
+	old := g.Vocab
+	d := g.Dims
+	d.Vocab = old + 2
+	f := func(role string, src RowSource) ([][]float64, error) {
+		v := 1.0
+		if role == "head" {
+			v = -1
+		}
+		rows := [][]float64{make([]float64, src.Cols()), make([]float64, src.Cols())}
+		for k := range rows {
+			for i := range rows[k] {
+				rows[k][i] = v * 0.01 * float64(i+k)
+			}
+		}
+		return rows, nil
+	}
+	p := &Plan{Operator: "test", Class: claim.Exact, Dims: d, Untie: true,
+		Maps: map[graph.Axis]*Map{graph.Vocab: Pad(old, old+2, FillMean, FillZero).WithNewRows(f)}}
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Graph.Tied || r.Graph.Head == nil {
+		t.Fatal("the head is still tied")
+	}
+	e, h := reference.Values(t, r.Graph.Embed), reference.Values(t, r.Graph.Head)
+	D := g.Hidden
+	if !slices.Equal(e[:old*D], h[:old*D]) || e[old*D+1] != -h[old*D+1] || e[old*D+1] == 0 {
+		t.Error("untied head: wrong old or new rows")
+	}
+	ids := []int{1, 5, 9, 2, 29, 0, 7}
+	src, dst := reference.Forward(t, g, ids, nil), reference.Forward(t, r.Graph, ids, nil)
+	for p := range src.Logits {
+		if !slices.Equal(src.Logits[p], dst.Logits[p][:old]) {
+			t.Fatalf("position %d: old logits changed", p)
+		}
+	}
+}

@@ -45,6 +45,9 @@ type Map struct {
 	produce Fill
 	// consume is the fill of new indices where the axis is an input (columns).
 	consume Fill
+	// newRows, when set, computes the new indices' rows instead of produce
+	// (WithNewRows).
+	newRows RowFunc
 }
 
 // NewMap makes the map of an axis of src indices whose result index i comes

@@ -38,6 +38,10 @@ type Plan struct {
 	// copied: the head's 1/copies is folded into the norm that feeds it.
 	// Otherwise such a head is untied and written.
 	KeepTied bool
+	// Untie writes a tied output head as a tensor of its own (the
+	// embedding's values, grown by the head's rules), so that its new rows
+	// can differ from the embedding's (vocabulary extension).
+	Untie bool
 	// Seed makes every random value reproducible; each tensor draws from its
 	// own stream, keyed by its role.
 	Seed int64

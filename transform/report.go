@@ -300,17 +300,9 @@ func describe(kind string, m *Map, consumer bool) string {
 	case newN == 0:
 		fmt.Fprintf(&b, " circular %d->%d", m.src, m.dst)
 	case m.idx[0] == 0 && (m.dst-newN) == m.src:
-		fill := m.produce
-		if consumer {
-			fill = m.consume
-		}
-		fmt.Fprintf(&b, " pad %d->%d (%s)", m.src, m.dst, fill)
+		fmt.Fprintf(&b, " pad %d->%d (%s)", m.src, m.dst, fillName(m, consumer))
 	default:
-		fill := m.produce
-		if consumer {
-			fill = m.consume
-		}
-		fmt.Fprintf(&b, " tile ×%d +%d %s", (m.dst-newN)/m.src, newN, fill)
+		fmt.Fprintf(&b, " tile ×%d +%d %s", (m.dst-newN)/m.src, newN, fillName(m, consumer))
 	}
 	return b.String()
 }
@@ -322,4 +314,16 @@ func isTile(m *Map) bool {
 		}
 	}
 	return true
+}
+
+// fillName names how m fills its new indices as an output or (consumer) an
+// input.
+func fillName(m *Map, consumer bool) string {
+	switch {
+	case consumer:
+		return m.consume.String()
+	case m.newRows != nil:
+		return "computed rows"
+	}
+	return m.produce.String()
 }

@@ -320,8 +320,12 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 	O, I := sh[0], sh[1]
 	O2, I2 := r.rows.dst, r.cols.dst
 	full := !hasNew(r.rows) && !hasNew(r.cols) // every element is written below
+	newRows, err := newRowsOf(r.rows, r.role, w, O, I, r.cols)
+	if err != nil {
+		return nil, err
+	}
 	if r.colsProduce {
-		return produceColumns(w, alloc[T](O2*I2, !full), O, I, r), nil
+		return produceColumns(w, alloc[T](O2*I2, !full), O, I, r, newRows), nil
 	}
 	if full && r.perturb == NoPerturb {
 		out := alloc[T](O2*I2, false)
@@ -387,6 +391,13 @@ func growMatrix[T float](src graph.Tensor, r *matrixRule) ([]T, error) {
 		dst := out[o2*I2 : (o2+1)*I2]
 		s := r.rows.idx[o2]
 		var row []float64
+		if s < 0 && newRows != nil {
+			for i, v := range newRows[0] {
+				dst[i] = T(v)
+			}
+			newRows = newRows[1:]
+			continue
+		}
 		if s >= 0 {
 			srow := w[s*I : (s+1)*I]
 			if plain {
@@ -503,6 +514,10 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 		return nil, fmt.Errorf("expand: %s: %w", r.role, err)
 	}
 	out := make([]T, r.m.dst)
+	newRows, err := newRowsOf(r.m, r.role, v, len(v), 1, nil)
+	if err != nil {
+		return nil, err
+	}
 	mult := 1.0
 	if r.norm {
 		mult = r.scale * r.fold
@@ -517,6 +532,9 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 	var rnd *rand.Rand
 	for i, j := range r.m.idx {
 		switch {
+		case j < 0 && newRows != nil:
+			out[i] = T(newRows[0][0])
+			newRows = newRows[1:]
 		case j >= 0:
 			switch {
 			case mult == 1:
@@ -578,8 +596,20 @@ func newLazyVector(src graph.Tensor, r *vectorRule) *lazy {
 }
 
 // produceColumns grows the column axis of an embedding-like matrix [rows, HID]
-// whose columns are outputs: copies, and per-row mean / zero / free values.
-func produceColumns[T float](w, out []T, O, I int, r *matrixRule) []T {
+// whose columns are outputs: copies, and per-row mean / zero / free values;
+// new rows are zero, or newRows (the row axis's row function) in order.
+func produceColumns[T float](w, out []T, O, I int, r *matrixRule, newRows [][]float64) []T {
+	if newRows != nil {
+		k := 0
+		for o2, s := range r.rows.idx {
+			if s < 0 {
+				for i, v := range newRows[k] {
+					out[o2*r.cols.dst+i] = T(v)
+				}
+				k++
+			}
+		}
+	}
 	I2 := r.cols.dst
 	var rnd *rand.Rand
 	freeStd := r.freeStd

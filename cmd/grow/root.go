@@ -107,6 +107,7 @@ the numbers are reported), 130 interrupted.`,
 		newMSGCmd(),
 		newShrinkCmd(),
 		newLearngeneCmd(),
+		newTokensCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
