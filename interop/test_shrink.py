@@ -37,9 +37,21 @@ MODELS = {
               dict(LLAMA_LIKE, num_key_value_heads=2, head_dim=12, tie_word_embeddings=False)),
     "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM,
              dict(LLAMA_LIKE, num_key_value_heads=2, tie_word_embeddings=False)),
+    "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM,
+              dict(LLAMA_LIKE, num_key_value_heads=2, head_dim=12)),
+    "gpt_neox": (transformers.GPTNeoXConfig, transformers.GPTNeoXForCausalLM,
+                 dict(LLAMA_LIKE)),
+    "opt": (transformers.OPTConfig, transformers.OPTForCausalLM,
+            dict(vocab_size=150, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                 max_position_embeddings=64, ffn_dim=72, bos_token_id=1, eos_token_id=2,
+                 pad_token_id=0)),
+    "olmo2": (transformers.Olmo2Config, transformers.Olmo2ForCausalLM,
+              dict(LLAMA_LIKE, num_key_value_heads=2)),
 }
 
 CALIB = REPO / "select" / "testdata" / "stories-calib.ids"
+# ids inside a 150-token vocabulary, for the synthetic teachers
+CALIB_SMALL = REPO / "select" / "testdata" / "synthetic-calib.ids"
 
 # (id, model, grow shrink flags, student hidden, layers)
 CASES = [
@@ -60,6 +72,14 @@ CASES = [
                                     "--ffn", "36", "--elements", "first"], 20, 3),
     ("phi3-fused", "phi3", ["--hidden", "16", "--heads", "2", "--kv-heads", "1", "--ffn", "40",
                             "--layers", "2", "--layers-from", "uniform"], 16, 2),
+    ("gemma-tied-scaled", "gemma", ["--hidden", "16", "--heads", "2", "--kv-heads", "1",
+                                    "--ffn", "40"], 16, 3),
+    ("neox-parallel", "gpt_neox", ["--hidden", "16", "--ffn", "40", "--elements", "random:2"],
+     16, 3),
+    ("opt-learned-positions", "opt", ["--hidden", "24", "--ffn", "50", "--layers", "2"], 24, 2),
+    ("olmo2-whole-qk-norm", "olmo2", ["--hidden", "16", "--heads", "2", "--kv-heads", "1",
+                                      "--ffn", "40", "--elements", "importance",
+                                      "--calib-ids", CALIB_SMALL], 16, 3),
 ]
 
 IDS = [1] + np.random.default_rng(12).integers(3, 150, size=15).tolist()
@@ -91,6 +111,8 @@ def test_shrink_loads_and_runs(tmp_path, teacher, case_id, name, flags, hidden, 
     assert "bit for bit" in p.stdout, p.stdout[-2000:]
     cfg = transformers.AutoConfig.from_pretrained(out)
     assert cfg.hidden_size == hidden and cfg.num_hidden_layers == layers, cfg
+    tied = transformers.AutoConfig.from_pretrained(src).tie_word_embeddings
+    assert cfg.tie_word_embeddings == tied, "the tie changed"
     model = load_clean(out)
     ids = IDS if name != "llama" else [1, 403, 407, 261, 378, 432, 383, 286, 261, 376]
     want = hf_outputs(model, ids)

@@ -79,7 +79,8 @@ type Site int
 // Sites.
 const (
 	// AttnInput is what the attention's projections read: the normalised
-	// residual stream (post-LN: the stream itself), [rows, D].
+	// residual stream (the stream itself where the norms come after the
+	// sublayers: post-LN, OLMo-2), [rows, D].
 	AttnInput Site = iota
 	// Heads is the attention's output before the output projection, the
 	// heads one after the other, [rows, H·d].

@@ -213,6 +213,11 @@ func writeShrunk(w, stderr io.Writer, srcPath string, ck *checkpoint.Checkpoint,
 	}
 	if f.noCheck {
 		meta["grow.check"] = "not run (--no-check)"
+		// Without the check nothing else would see a NaN or an infinity
+		// before it is written.
+		if err := probe.CheckFinite(src); err != nil {
+			return fmt.Errorf("the source: %w", err)
+		}
 	}
 	staged, err := stageModel(stderr, "shrink", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, nil, nil)
 	if err != nil {
