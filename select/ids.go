@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/grow-ml/grow/tokens"
 )
 
 // ParseIDs reads token-id sequences: one per line, ids separated by commas
@@ -28,6 +30,29 @@ func ParseIDs(data []byte, what string) ([][]int, error) {
 	}
 	if len(seqs) == 0 {
 		return nil, fmt.Errorf("%s: no sequences", what)
+	}
+	return seqs, nil
+}
+
+// TextSequences tokenizes a calibration or evaluation text with a model's
+// tokenizer: documents are separated by blank lines, and each is encoded
+// as Hugging Face's Tokenizer.encode does with its special tokens (a
+// Llama's BOS first). what names the input in errors ("--calib
+// stories.txt").
+func TextSequences(enc *tokens.Encoder, data []byte, what string) ([][]int, error) {
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	var seqs [][]int
+	for _, doc := range strings.Split(text, "\n\n") {
+		doc = strings.Trim(doc, "\n")
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		if ids := enc.IDs(doc, true); len(ids) > 0 {
+			seqs = append(seqs, ids)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, fmt.Errorf("%s: no text", what)
 	}
 	return seqs, nil
 }

@@ -160,7 +160,7 @@ func printManifest(w io.Writer, m *learngene.Manifest) {
 func newLearngeneExpandCmd() *cobra.Command {
 	var f geneFlags
 	var x learngene.Expand
-	var reportIDs string
+	var reportIDs, reportText string
 	var reportInits int
 	cmd := &cobra.Command{
 		Use:   "expand GENE -o OUT --layers L [--layers-source 0,0,1,1,2]",
@@ -176,7 +176,8 @@ func newLearngeneExpandCmd() *cobra.Command {
 
 Embeddings, the final norm and the head are the gene's (the source's). The output is
 checked before it is moved into place: every tensor as computed, and finite outputs on
-a probe. --report-ids FILE measures its next-token loss, raw and at its best
+a probe. --report FILE (text, documents separated by blank lines, tokenized with the
+gene's tokenizer.json) or --report-ids FILE (token ids) measures its next-token loss, raw and at its best
 temperature, against random initialisations of the same shape.`,
 		Example: `  grow learngene expand /tmp/gene-tleg -o /tmp/tleg8 --layers 8
   grow learngene expand /tmp/gene-sws -o /tmp/sws6 --layers-source 0,0,1,1,1,1`,
@@ -185,30 +186,29 @@ temperature, against random initialisations of the same shape.`,
 			if reportInits < 0 {
 				return usagef("--report-inits %d: want 0 or more", reportInits)
 			}
-			return runGeneExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &f, x, reportIDs, reportInits)
+			eval, err := readSequences(args[0], "report", reportText, reportIDs)
+			if err != nil {
+				return err
+			}
+			return runGeneExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], &f, x, eval, reportInits)
 		},
 	}
 	f.define(cmd)
 	cmd.Flags().IntVar(&x.Layers, "layers", 0, "the model's depth")
 	cmd.Flags().StringVar(&x.LayersSource, "layers-source", "", "sws: the stage each block copies, e.g. 0,0,1,1,2")
+	cmd.Flags().StringVar(&reportText, "report", "", "measure losses against random init on this text (documents separated by blank lines)")
 	cmd.Flags().StringVar(&reportIDs, "report-ids", "", "measure losses against random init on these token ids (one sequence per line)")
 	cmd.Flags().IntVar(&reportInits, "report-inits", 3, "random initialisations in the --report-ids table")
 	return cmd
 }
 
-func runGeneExpand(w, stderr io.Writer, genePath string, f *geneFlags, x learngene.Expand, reportIDs string, inits int) error {
+func runGeneExpand(w, stderr io.Writer, genePath string, f *geneFlags, x learngene.Expand, eval [][]int, inits int) error {
 	dt, err := parseOutputDType(f.dtype)
 	if err != nil {
 		return err
 	}
 	if !f.dryRun {
 		if err := f.prepare(genePath); err != nil {
-			return err
-		}
-	}
-	var eval [][]int
-	if reportIDs != "" {
-		if eval, err = readIDsFile(reportIDs, "--report-ids"); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
 	selection "github.com/grow-ml/grow/select"
+	"github.com/grow-ml/grow/tokens"
 	"github.com/grow-ml/grow/transform"
 )
 
@@ -24,7 +26,9 @@ type shrinkFlags struct {
 	op         selection.Shrink
 	config     string
 	calibIDs   string
+	calibText  string
 	reportIDs  string
+	reportText string
 	reportInit int
 }
 
@@ -52,18 +56,20 @@ model_type) or the size flags; an absent size keeps the teacher's, or follows
       uniform is the paper's code's rule (a stride when it divides, else
       round(linspace(0, T-1, S)) half to even); importance ranks channels, heads,
       FFN units (and, with --layers-from importance, blocks) by their activations
-      in grow's forward pass on --calib-ids FILE (token ids, one sequence per line)
+      in grow's forward pass on --calib FILE (text, documents separated by blank
+      lines, tokenized with SRC's tokenizer.json) or --calib-ids FILE (token ids,
+      one sequence per line)
 
 Every index set is recorded in the output's metadata (grow.params, "selection").
 Unless --no-check, the output is written beside OUT and every tensor is checked to be
 the teacher's at the recorded indices, bit for bit, before it is moved into place; the
 outputs of both models are then compared on probes (nothing to verify: status 0).
---report-ids FILE measures the next-token loss, raw and at its best temperature, of
+--report FILE (text, as --calib) or --report-ids FILE measures the next-token loss, raw and at its best temperature, of
 the teacher, of this student, of the other element rules' students and of random
 initialisations of the student's shape, on the sequences of FILE.`,
 		Example: `  grow shrink testdata/stories260k -o /tmp/small --hidden 32 --heads 4 --kv-heads 2 --ffn 86 --layers 3
-  grow shrink SRC -o OUT --config student.json --elements importance --calib-ids calib.ids
-  grow shrink SRC -o OUT --hidden 32 --layers-from uniform --report-ids eval.ids`,
+  grow shrink SRC -o OUT --config student.json --elements importance --calib corpus.txt
+  grow shrink SRC -o OUT --hidden 32 --layers-from uniform --report eval.txt`,
 		Args: exactArgs("SRC"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runShrink(cmd, args[0], &f)
@@ -80,7 +86,9 @@ initialisations of the student's shape, on the sequences of FILE.`,
 	fl.StringVar(&f.op.LayersFrom, "layers-from", "", "blocks kept: first (default), last, uniform or importance")
 	fl.StringVar(&f.op.LayerMap, "layer-map", "", "teacher blocks kept, in order, e.g. 0,2,4")
 	fl.StringVar(&f.op.Elements, "elements", "uniform", "units kept on every axis: uniform, first, random[:seed] or importance")
+	fl.StringVar(&f.calibText, "calib", "", "calibration text for importance (documents separated by blank lines)")
 	fl.StringVar(&f.calibIDs, "calib-ids", "", "calibration token ids for importance, one sequence per line")
+	fl.StringVar(&f.reportText, "report", "", "measure losses against random init on this text (documents separated by blank lines)")
 	fl.StringVar(&f.reportIDs, "report-ids", "", "measure losses against random init on these token ids (one sequence per line)")
 	fl.IntVar(&f.reportInit, "report-inits", 3, "random initialisations in the --report-ids table")
 	fl.StringVar(&f.dtype, "dtype", "", "output dtype: f32, f16, bf16 or f64 (default: the source's)")
@@ -144,16 +152,12 @@ func runShrink(cmd *cobra.Command, srcPath string, f *shrinkFlags) error {
 			return usageError{err}
 		}
 	}
-	if f.calibIDs != "" {
-		if op.Calib, err = readIDsFile(f.calibIDs, "--calib-ids"); err != nil {
-			return err
-		}
+	if op.Calib, err = readSequences(srcPath, "calib", f.calibText, f.calibIDs); err != nil {
+		return err
 	}
-	var eval [][]int
-	if f.reportIDs != "" {
-		if eval, err = readIDsFile(f.reportIDs, "--report-ids"); err != nil {
-			return err
-		}
+	eval, err := readSequences(srcPath, "report", f.reportText, f.reportIDs)
+	if err != nil {
+		return err
 	}
 	res, err := grow.Expand(src, op)
 	var refused *grow.OptionError
@@ -182,6 +186,37 @@ func runShrink(cmd *cobra.Command, srcPath string, f *shrinkFlags) error {
 		selection.PrintRows(w, rows)
 	}
 	return nil
+}
+
+// readSequences reads the token sequences of a pair of flags: --NAME FILE
+// (text, tokenized with the model's tokenizer.json) or --NAME-ids FILE
+// (token ids); nil when neither is given.
+func readSequences(modelPath, name, textPath, idsPath string) ([][]int, error) {
+	switch {
+	case textPath != "" && idsPath != "":
+		return nil, usagef("give --%s or --%s-ids, not both", name, name)
+	case idsPath != "":
+		return readIDsFile(idsPath, "--"+name+"-ids")
+	case textPath == "":
+		return nil, nil
+	}
+	b, err := os.ReadFile(textPath)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dir := modelPath
+	if fi, err := os.Stat(modelPath); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(modelPath)
+	}
+	enc, err := tokens.Load(dir)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%s %s needs the model's tokenizer (or give --%s-ids): %w", name, textPath, name, err)}
+	}
+	seqs, err := selection.TextSequences(enc, b, "--"+name+" "+textPath)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return seqs, nil
 }
 
 // readIDsFile reads token-id sequences from a file named by flag.

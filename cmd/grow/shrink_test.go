@@ -111,6 +111,8 @@ func TestShrinkRefusals(t *testing.T) {
 		{[]string{"--elements", "importance"}, 2, "importance needs calibration text"},
 		{[]string{"--heads", "4", "--kv-heads", "1"}, 2, "4 heads over 1 key/value heads is 4 per group"},
 		{[]string{"--calib-ids", filepath.Join(dir, "none.ids")}, 2, "no such file"},
+		{[]string{"--calib", filepath.Join(dir, "none.txt")}, 2, "no such file"},
+		{[]string{"--report", other, "--report-ids", other}, 2, "give --report or --report-ids, not both"},
 	} {
 		var stderr strings.Builder
 		code := runWith(append([]string{"shrink", expandStories, "-o", out}, c.args...), &strings.Builder{}, &stderr)
@@ -144,5 +146,46 @@ func TestShrinkReport(t *testing.T) {
 		if !strings.Contains(text, s) {
 			t.Errorf("report lacks %q:\n%s", s, text)
 		}
+	}
+}
+
+// TestShrinkCalibText: --calib TEXT tokenizes the text with the teacher's
+// tokenizer, so importance selection on three stories as text keeps the
+// index sets it keeps on the same stories as Hugging Face's token ids.
+func TestShrinkCalibText(t *testing.T) {
+	dir := t.TempDir()
+	corpus, err := os.ReadFile("../../testdata/reference/stories-corpus.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := os.ReadFile("../../select/testdata/stories-calib.ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stories := strings.SplitN(string(corpus), "\n\n", 4)[:3]
+	lines := strings.SplitN(string(ids), "\n", 4)[:3]
+	text, idsFile := filepath.Join(dir, "calib.txt"), filepath.Join(dir, "calib.ids")
+	if err := os.WriteFile(text, []byte(strings.Join(stories, "\n\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(idsFile, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"shrink", expandStories, "--dry-run", "--hidden", "32", "--layers", "3", "--elements", "importance"}
+	fromText, stderr, err := growExec(t, append(args, "--calib", text)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	fromIDs, stderr, err := growExec(t, append(args, "--calib-ids", idsFile)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if fromText != fromIDs || !strings.Contains(fromText, "hidden") {
+		t.Errorf("--calib text and --calib-ids of the same stories select differently:\n%s\n---\n%s", fromText, fromIDs)
+	}
+	report, stderr, err := growExec(t, "shrink", expandStories, "--dry-run", "--hidden", "32", "--layers", "3",
+		"--report", text, "--report-inits", "1")
+	if err != nil || !strings.Contains(report, "calibrated") {
+		t.Errorf("--report text: %v\n%s\n%s", err, report, stderr)
 	}
 }
