@@ -328,6 +328,9 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 	fmt.Fprintf(w, "result   %s (%s)\n", dstPath, checkDescribeGraph(dst))
 	if m != nil {
 		layers := "layers identity"
+		if m.Layers == nil && src.Dims.Layers != dst.Dims.Layers {
+			layers = "layers not mapped"
+		}
 		if m.Layers != nil {
 			layers = fmt.Sprintf("layers %v", m.Layers)
 		}

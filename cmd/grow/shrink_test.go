@@ -60,7 +60,7 @@ func TestShrinkCLI(t *testing.T) {
 		text   []string
 	}{
 		{"uniform layers", append([]string{"--layers-from", "uniform"}, issue...), "", []int{0, 2, 4},
-			[]string{"bit for bit", "verdict (NON-PRESERVING): NOTHING TO VERIFY", "blocks    0,2,4 (of 5)"}},
+			[]string{"bit for bit", "verdict (NON-PRESERVING): NOTHING TO VERIFY", "blocks    0,2,4 (of 5)", "layers not mapped"}},
 		{"student config first layers", []string{"--config", student, "--elements", "first"}, "", []int{0, 1, 2},
 			[]string{"hidden    0-31 (32 of 64)"}},
 		{"bf16 random", append([]string{"--elements", "random:4", "--dtype", "bf16", "--quiet"}, issue...), checkpoint.BF16, []int{0, 1, 2}, nil},
