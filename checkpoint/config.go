@@ -13,9 +13,9 @@ import (
 )
 
 // Config is a typed view of a config.json for the model types package family
-// describes (gpt2, llama, mistral, qwen2, qwen3, phi3, bert), reading both
-// transformers v4 and v5 spellings: each model type's descriptor gives its key
-// names, aliases and defaults. Marshal writes the typed fields back under the family's own key
+// describes (gpt2, llama, mistral, qwen2, qwen3, phi3, gemma, gpt_neox, opt,
+// olmo2, bert), reading both transformers v4 and v5 spellings: each model
+// type's descriptor gives its key names, aliases and defaults. Marshal writes the typed fields back under the family's own key
 // names and keeps every other key as it was read.
 //
 // Raw values (Get, Set) are what encoding/json decodes into an any: numbers are
@@ -46,6 +46,10 @@ type Config struct {
 	AttentionBias  bool   // the attention-bias switch (llama attention_bias), or whether q/k/v biases are fixed on
 	MLPBias        bool   // the MLP-bias switch (llama mlp_bias), or whether MLP biases are fixed on
 	DType          string // torch_dtype or dtype, e.g. "float32"
+	// ParallelResidual: attention and the MLP read the same block input
+	// and both add to it (GPT-NeoX's use_parallel_residual, with the
+	// family's default); false for a family without the switch.
+	ParallelResidual bool
 
 	// LayerTypes is the v5 per-layer list (e.g. "full_attention",
 	// "sliding_attention"), nil when the config has none. Marshal truncates or
@@ -69,9 +73,9 @@ func descriptor(modelType string) *family.Descriptor {
 }
 
 // Family returns the graph family of the config's model_type (the
-// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3 and
-// phi3, "bert"),
-// or "" for an unknown model_type.
+// descriptor's Family: "gpt2", "llama" also for mistral, qwen2, qwen3, phi3
+// and gemma, "gpt_neox", "opt", "olmo2", "bert"), or "" for an unknown
+// model_type.
 func (c *Config) Family() string {
 	if d := descriptor(c.ModelType); d != nil {
 		return d.Family
@@ -323,12 +327,16 @@ func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
 	c.NormEps = r.optFloat(k.NormEpsDefault, k.NormEps...)
 	c.Act = r.optString(k.ActDefault, k.Act...)
 	c.Tied = r.optBool(k.TiedDefault, "tie_word_embeddings")
-	c.AttentionBias = r.biasSwitch(k.AttentionBias, d.Features.Biases.QKV)
-	c.MLPBias = r.biasSwitch(k.MLPBias, d.Features.Biases.MLP)
+	c.AttentionBias = r.biasSwitch(k.AttentionBias, k.BiasDefault, d.Features.Biases.QKV)
+	c.MLPBias = r.biasSwitch(k.MLPBias, k.BiasDefault, d.Features.Biases.MLP)
+	if k.ParallelResidual != "" {
+		c.ParallelResidual = r.optBool(k.ParallelResidualDefault, k.ParallelResidual)
+	}
 	if d.Features.Positions == family.Rotary {
-		c.readRope(r)
+		c.readRope(r, ropeThetaKeys(d))
 		c.readRotaryFraction(r, d)
 	}
+	r.requires(c, d)
 	if d.Features.HeadDim == family.Derived && !d.Features.GQA {
 		r.fullHeads(c, k.Heads[0], k.Hidden[0])
 		return
@@ -353,18 +361,52 @@ func (c *Config) readTyped(r *configReader, d *family.Descriptor) {
 	}
 }
 
-// biasSwitch reads a family's bias switch under key; a family without the
-// switch has the biases its rule fixes.
-func (r *configReader) biasSwitch(key string, rule family.Bias) bool {
+// biasSwitch reads a family's bias switch under key (def when absent); a
+// family without the switch has the biases its rule fixes.
+func (r *configReader) biasSwitch(key string, def bool, rule family.Bias) bool {
 	if key != "" {
-		return r.optBool(false, key)
+		return r.optBool(def, key)
 	}
 	return rule == family.BiasAlways
 }
 
-// readRope reads rope_theta (v4), rope_parameters (v5) and rope_scaling.
-func (c *Config) readRope(r *configReader) {
-	theta := r.optFloat(0, "rope_theta")
+// requires refuses a config that sets one of the family's required keys to
+// a value grow does not compute (family.Require).
+func (r *configReader) requires(c *Config, d *family.Descriptor) {
+	for _, q := range d.Config.Requires {
+		if r.err != nil || !r.present(q.Key) {
+			continue
+		}
+		v := r.raw[q.Key]
+		ok := reflect.DeepEqual(v, q.Want)
+		if q.EqualsHidden {
+			f, isNum := v.(float64)
+			ok = isNum && f == float64(c.Hidden)
+		}
+		if !ok {
+			want := describe(q.Want)
+			if q.EqualsHidden {
+				want = fmt.Sprintf("%s %d", d.Config.Hidden[0], c.Hidden)
+			}
+			r.fail(q.Key, "%s: %s (grow computes %s only with %s)", describe(v), q.Why, d.Name, want)
+		}
+	}
+}
+
+// ropeThetaKeys are the top-level keys of a family's RoPE base.
+func ropeThetaKeys(d *family.Descriptor) []string {
+	if len(d.Config.RopeTheta) > 0 {
+		return d.Config.RopeTheta
+	}
+	return []string{"rope_theta"}
+}
+
+// readRope reads the RoPE base under the family's top-level keys (v4:
+// rope_theta, GPT-NeoX's rotary_emb_base), rope_parameters (v5) and
+// rope_scaling.
+func (c *Config) readRope(r *configReader, thetaKeys []string) {
+	r.agree(thetaKeys...)
+	theta := r.optFloat(0, thetaKeys...)
 	if v, ok := r.raw["rope_parameters"]; ok && v != nil {
 		p, ok := v.(map[string]any)
 		if !ok {
@@ -378,7 +420,7 @@ func (c *Config) readRope(r *configReader) {
 				return
 			}
 			if theta != 0 && theta != f {
-				r.fail("rope_parameters", "rope_theta %v contradicts the top-level rope_theta %v", f, theta)
+				r.fail("rope_parameters", "rope_theta %v contradicts the top-level %s %v", f, r.firstKey(thetaKeys...), theta)
 				return
 			}
 			theta = f
@@ -404,9 +446,9 @@ func (c *Config) readRope(r *configReader) {
 }
 
 // readRotaryFraction reads the fraction of each head that RoPE rotates under
-// the family's keys (partial_rotary_factor) and in the v5 rope_parameters
-// object, which must agree; a family without the keys rotates its fixed
-// fraction.
+// the family's keys (partial_rotary_factor, GPT-NeoX's rotary_pct) and as
+// partial_rotary_factor in the v5 rope_parameters object, which must agree; a
+// family without the keys rotates its fixed fraction.
 func (c *Config) readRotaryFraction(r *configReader, d *family.Descriptor) {
 	c.RotaryFraction = d.Features.RotaryFraction
 	keys := d.Config.RotaryFraction
@@ -420,9 +462,9 @@ func (c *Config) readRotaryFraction(r *configReader, d *family.Descriptor) {
 		v = r.raw[key]
 	}
 	if p, ok := r.raw["rope_parameters"].(map[string]any); ok {
-		if pv, ok := p[keys[0]]; ok && pv != nil {
+		if pv, ok := p[ropeFractionKey]; ok && pv != nil {
 			if key != "" && !reflect.DeepEqual(pv, v) {
-				r.fail("rope_parameters", "%s %s contradicts the top-level %s %s", keys[0], describe(pv), key, describe(v))
+				r.fail("rope_parameters", "%s %s contradicts the top-level %s %s", ropeFractionKey, describe(pv), key, describe(v))
 				return
 			}
 			key, v = "rope_parameters", pv
@@ -433,11 +475,14 @@ func (c *Config) readRotaryFraction(r *configReader, d *family.Descriptor) {
 	}
 	f, ok := v.(float64)
 	if !ok || !(f > 0 && f <= 1) {
-		r.fail(key, "%s: want a number in (0, 1], got %s", keys[0], describe(v))
+		r.fail(key, "%s: want a number in (0, 1], got %s", ropeFractionKey, describe(v))
 		return
 	}
 	c.RotaryFraction = f
 }
+
+// ropeFractionKey is the rotary fraction's key in the v5 rope_parameters.
+const ropeFractionKey = "partial_rotary_factor"
 
 // readDType reads torch_dtype (v4) and dtype (v5).
 func (c *Config) readDType(r *configReader) {
@@ -622,12 +667,17 @@ func (c *Config) writeTyped(out map[string]any, d *family.Descriptor) {
 		key string
 		on  bool
 	}{{k.AttentionBias, c.AttentionBias}, {k.MLPBias, c.MLPBias}} {
-		if _, there := out[b.key]; b.key != "" && (there || b.on) {
+		if _, there := out[b.key]; b.key != "" && (there || b.on != k.BiasDefault) {
 			out[b.key] = b.on
 		}
 	}
+	if key := k.ParallelResidual; key != "" {
+		if _, there := out[key]; there || c.ParallelResidual != k.ParallelResidualDefault {
+			out[key] = c.ParallelResidual
+		}
+	}
 	if d.Features.Positions == family.Rotary {
-		c.writeRope(out)
+		c.writeRope(out, ropeThetaKeys(d))
 		c.writeRotaryFraction(out, d)
 	}
 }
@@ -648,8 +698,8 @@ func (c *Config) writeRotaryFraction(out map[string]any, d *family.Descriptor) {
 		}
 	}
 	if p, ok := out["rope_parameters"].(map[string]any); ok {
-		if _, there := p[keys[0]]; there {
-			p[keys[0]], wrote = v, true
+		if _, there := p[ropeFractionKey]; there {
+			p[ropeFractionKey], wrote = v, true
 		}
 	}
 	if !wrote && c.RotaryFraction != d.Features.RotaryFraction {
@@ -672,12 +722,19 @@ func (c *Config) typedValue(v family.Value) int {
 	return 0
 }
 
-// writeRope writes the RoPE base (and scaling) under the spellings the source used.
-func (c *Config) writeRope(out map[string]any) {
+// writeRope writes the RoPE base (and scaling) under the spellings the source
+// used: the family's top-level keys (thetaKeys) that it had, rope_parameters
+// when it had it, the first top-level key when it had neither.
+func (c *Config) writeRope(out map[string]any, thetaKeys []string) {
 	if c.RopeTheta == 0 {
 		return
 	}
-	_, v4 := out["rope_theta"]
+	v4 := false
+	for _, k := range thetaKeys {
+		if _, there := out[k]; there {
+			out[k], v4 = pyFloat(c.RopeTheta), true
+		}
+	}
 	p, v5 := out["rope_parameters"].(map[string]any)
 	_, hasScaling := out["rope_scaling"]
 	if v5 {
@@ -690,8 +747,8 @@ func (c *Config) writeRope(out map[string]any) {
 			}
 		}
 	}
-	if v4 || !v5 {
-		out["rope_theta"] = pyFloat(c.RopeTheta)
+	if !v4 && !v5 {
+		out[thetaKeys[0]] = pyFloat(c.RopeTheta)
 	}
 	if hasScaling || (c.RopeScaling != nil && !v5) {
 		if c.RopeScaling == nil {

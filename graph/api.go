@@ -9,12 +9,15 @@ import (
 // descriptor's Family; package family describes each model_type).
 type Family string
 
-// The families of the registered descriptors. Mistral, Qwen2, Qwen3 and
-// Phi-3 are FamilyLlama with their own model_type.
+// The families of the registered descriptors. Mistral, Qwen2, Qwen3, Phi-3
+// and Gemma are FamilyLlama with their own model_type.
 const (
-	FamilyGPT2  Family = "gpt2"
-	FamilyLlama Family = "llama"
-	FamilyBERT  Family = "bert"
+	FamilyGPT2    Family = "gpt2"
+	FamilyLlama   Family = "llama"
+	FamilyBERT    Family = "bert"
+	FamilyGPTNeoX Family = "gpt_neox"
+	FamilyOPT     Family = "opt"
+	FamilyOLMo2   Family = "olmo2"
 )
 
 // Tensor is a weight of the graph. Matrices are [out, in].
@@ -52,9 +55,17 @@ type Norm struct {
 // Layer is one transformer block.
 //
 // Pre-LN (GPT-2, LLaMA): h += O·Attn(AttnNorm(h)); h += Down·MLP(MLPNorm(h)).
+// Parallel (GPT-NeoX): h += O·Attn(AttnNorm(h)) + Down·MLP(MLPNorm(h)).
+// Norms after the sublayers (OLMo-2): h += AttnOutNorm(O·Attn(h));
+// h += MLPOutNorm(Down·MLP(h)).
 // Post-LN (BERT): h = AttnNorm(h + O·Attn(h)); h = MLPNorm(h + Down·MLP(h)).
 type Layer struct {
 	AttnNorm, MLPNorm Norm
+	// AttnOutNorm and MLPOutNorm normalise the attention's and the MLP's
+	// outputs before they are added to the stream (family.NormsOut:
+	// OLMo-2's post_attention_layernorm and post_feedforward_layernorm;
+	// zero otherwise): roles attn_out_norm, mlp_out_norm.
+	AttnOutNorm, MLPOutNorm Norm
 	// Q [H·d, D], K and V [K·d, D], O [D, H·d].
 	Q, K, V, O Linear
 	// QNorm and KNorm normalise each query and each key head (W [d]) after Q
@@ -62,6 +73,11 @@ type Layer struct {
 	// k_norm; zero otherwise): roles attn.q_norm.weight, attn.k_norm.weight
 	// (and .bias, which no registered family has).
 	QNorm, KNorm Norm
+	// QProjNorm [H·d] and KProjNorm [K·d] normalise the whole query and key
+	// projections after Q and K and before RoPE, in a family with
+	// Features.QKNormWhole (OLMo-2's q_norm and k_norm; zero otherwise):
+	// roles attn.q_proj_norm, attn.k_proj_norm.
+	QProjNorm, KProjNorm Norm
 	// Up [I, D], Gate [I, D] (LLaMA only; W nil otherwise), Down [D, I].
 	Up, Gate, Down Linear
 }
@@ -114,9 +130,16 @@ type Graph struct {
 	// (the config's partial_rotary_factor where the family has one); 0 means
 	// the family's (Features.RotaryFraction). See RotaryDim.
 	RotaryFraction float64
+	// ParallelResidual: each block's attention and MLP read its input and
+	// both add to it (GPT-NeoX's use_parallel_residual).
+	ParallelResidual bool
 
 	// Embed [V, D]; Pos [P, D] (nil for RoPE); TokenType [T, D] (BERT only).
 	Embed, Pos, TokenType Tensor
+	// PosPad [2, D] are the learned position rows before position 0 that
+	// OPT's offset of 2 keeps (a padded position reads row 1); nil
+	// otherwise. Role pos_pad.
+	PosPad Tensor
 	// EmbedNorm is BERT's embedding LayerNorm.
 	EmbedNorm Norm
 	Layers    []Layer

@@ -44,6 +44,9 @@ type slot struct {
 	copy bool
 	// tiedAlt: alt may appear beside name as a tied copy (family.Tensor.AltTiedCopy).
 	tiedAlt bool
+	// units is the number of key/value heads a FusedHeads tensor
+	// interleaves its parts over.
+	units int
 }
 
 // dim returns the dimension of a symbol: D, V, P, T, I, Hd (H·d), Kd (K·d),
@@ -111,7 +114,7 @@ func (s *slot) stored() []dim {
 	case family.Conv1D:
 		w := s.want[0]
 		return []dim{w[1], w[0]}
-	case family.FusedConv1D, family.FusedRows:
+	case family.FusedConv1D, family.FusedRows, family.FusedHeads:
 		total := dim{}
 		syms := make([]string, len(s.want))
 		for i, w := range s.want {
@@ -119,7 +122,7 @@ func (s *slot) stored() []dim {
 			syms[i] = w[0].sym
 		}
 		total.sym = strings.Join(syms, "+")
-		if s.kind == family.FusedRows {
+		if s.kind != family.FusedConv1D {
 			return append([]dim{total}, s.want[0][1:]...)
 		}
 		return []dim{s.want[0][1], total}
@@ -135,6 +138,7 @@ func (g *Graph) fieldRoles() ([]string, []*Tensor) {
 	add("embed", &g.Embed)
 	add("pos", &g.Pos)
 	add("token_type", &g.TokenType)
+	add("pos_pad", &g.PosPad)
 	add("embed_norm.weight", &g.EmbedNorm.W)
 	add("embed_norm.bias", &g.EmbedNorm.B)
 	for i := range g.Layers {
@@ -153,6 +157,12 @@ func (g *Graph) fieldRoles() ([]string, []*Tensor) {
 		add(p+"attn.q_norm.bias", &l.QNorm.B)
 		add(p+"attn.k_norm.weight", &l.KNorm.W)
 		add(p+"attn.k_norm.bias", &l.KNorm.B)
+		add(p+"attn.q_proj_norm.weight", &l.QProjNorm.W)
+		add(p+"attn.q_proj_norm.bias", &l.QProjNorm.B)
+		add(p+"attn.k_proj_norm.weight", &l.KProjNorm.W)
+		add(p+"attn.k_proj_norm.bias", &l.KProjNorm.B)
+		add(p+"attn_out_norm.weight", &l.AttnOutNorm.W)
+		add(p+"attn_out_norm.bias", &l.AttnOutNorm.B)
 		add(p+"mlp_norm.weight", &l.MLPNorm.W)
 		add(p+"mlp_norm.bias", &l.MLPNorm.B)
 		for _, x := range []struct {
@@ -162,6 +172,8 @@ func (g *Graph) fieldRoles() ([]string, []*Tensor) {
 			add(p+x.n+".weight", &x.l.W)
 			add(p+x.n+".bias", &x.l.B)
 		}
+		add(p+"mlp_out_norm.weight", &l.MLPOutNorm.W)
+		add(p+"mlp_out_norm.bias", &l.MLPOutNorm.B)
 	}
 	add("final_norm.weight", &g.FinalNorm.W)
 	add("final_norm.bias", &g.FinalNorm.B)
@@ -221,11 +233,13 @@ func (g *Graph) OutputConfig() *checkpoint.Config {
 	if g.Eps > 0 {
 		c.NormEps = g.Eps
 	}
-	if g.Act != "" && g.Act != normAct(c.Act) {
+	d := g.Descriptor()
+	if g.Act != "" && (d == nil || g.Act != actOf(d, c.Act)) {
 		c.Act = g.Act
 	}
 	c.Tied = g.Tied
-	if d := g.Descriptor(); d != nil {
+	c.ParallelResidual = g.ParallelResidual
+	if d != nil {
 		if d.Features.Positions == family.Rotary {
 			if g.RopeTheta > 0 {
 				c.RopeTheta = g.RopeTheta
@@ -250,4 +264,21 @@ func (g *Graph) OutputConfig() *checkpoint.Config {
 		}
 	}
 	return c
+}
+
+// unitRows returns the rows of one key/value head's unit of a FusedHeads
+// slot (Σ part rows / units), or an error when a part's rows do not divide
+// among the units.
+func (s *slot) unitRows() (int, error) {
+	if s.units <= 0 {
+		return 0, fmt.Errorf("%d key/value heads to interleave over", s.units)
+	}
+	n := 0
+	for i, w := range s.want {
+		if w[0].n%s.units != 0 {
+			return 0, fmt.Errorf("%s has %d rows, not a multiple of the %d key/value heads it interleaves over", s.roles[i], w[0].n, s.units)
+		}
+		n += w[0].n / s.units
+	}
+	return n, nil
 }

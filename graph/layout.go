@@ -3,9 +3,11 @@ package graph
 import (
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"strings"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph/family"
 )
 
@@ -120,7 +122,7 @@ func (g *Graph) prefix(d *family.Descriptor) string {
 		return g.names.prefix
 	}
 	if g.Config != nil && archIs(g.Config, d.Tensors.BaseArchitectures...) {
-		return ""
+		return d.Tensors.BasePrefix
 	}
 	return d.Tensors.Prefixes[0]
 }
@@ -138,7 +140,7 @@ func (g *Graph) layout(d *family.Descriptor, f flags) []slot {
 		if t.Global {
 			names = ""
 		}
-		sl := slot{name: names + t.Name, kind: t.Stored, copy: t.Copy, tiedAlt: t.AltTiedCopy}
+		sl := slot{name: names + t.Name, kind: t.Stored, copy: t.Copy, tiedAlt: t.AltTiedCopy, units: g.KVHeads}
 		if t.Alt != "" {
 			sl.alt = names + t.Alt
 		}
@@ -226,6 +228,7 @@ func readFamily(g *Graph, s *source, d *family.Descriptor) error {
 	g.Family = Family(d.Family)
 	g.NormKind = ft.Norm
 	g.PostLN = ft.PostLN
+	g.ParallelResidual = cfg.ParallelResidual
 	if ft.Positions == family.Rotary {
 		g.RopeTheta = cfg.RopeTheta
 		g.RotaryFraction = cfg.RotaryFraction
@@ -294,7 +297,7 @@ func (s *source) readHead(g *Graph, d *family.Descriptor) (flags, error) {
 			return f, nil
 		}
 	case family.BaseByPrefix:
-		base = g.names.prefix == ""
+		base = g.names.prefix == t.BasePrefix
 	default:
 		base = archIs(s.ck.Config, t.BaseArchitectures...)
 	}
@@ -403,4 +406,77 @@ func biasHint(d *family.Descriptor, s *source) func(name string) string {
 func layerIndex(d *family.Descriptor) *regexp.Regexp {
 	q := strings.Replace(regexp.QuoteMeta(d.Tensors.Layer), "%d", `(\d+)`, 1)
 	return regexp.MustCompile(`(?:^|\.)` + q)
+}
+
+// EmbedScale returns the factor the forward pass multiplies the token
+// embeddings by: for a family with Features.EmbedScale (Gemma),
+// sqrt(Hidden) rounded to the model's dtype (the config's dtype, else the
+// embedding's), as transformers computes its normalizer; 1 otherwise.
+func (g *Graph) EmbedScale() float64 {
+	if !g.Features().EmbedScale {
+		return 1
+	}
+	dt := checkpoint.F64
+	if g.Embed != nil {
+		dt = g.Embed.DType()
+	}
+	if g.Config != nil {
+		if c, err := checkpoint.ParseDType(g.Config.DType); err == nil && c.IsFloat() {
+			dt = c
+		}
+	}
+	return EmbedNormalizer(g.Hidden, dt)
+}
+
+// EmbedNormalizer returns sqrt(hidden) rounded to the float dtype dt (F64
+// keeps it), the embedding scale of a model of that width and dtype
+// (Gemma's normalizer: 45.25 for 2048 in BF16).
+func EmbedNormalizer(hidden int, dt checkpoint.DType) float64 {
+	v := math.Sqrt(float64(hidden))
+	if !dt.IsFloat() || dt == checkpoint.F64 {
+		return v
+	}
+	b := make([]byte, dt.Size())
+	out := make([]float64, 1)
+	if checkpoint.EncodeFloat64(b, []float64{v}, dt) != nil || checkpoint.DecodeFloat64(out, b, dt) != nil {
+		return v
+	}
+	return out[0]
+}
+
+// Distinctive lists, in words, what the graph's forward pass does beyond a
+// plain pre-LN transformer block of its norm kind: what grow inspect shows
+// of a family (norm form and placement, QK-norm, parallel blocks, the
+// embedding scale, partial rotary, OPT's position offset).
+func (g *Graph) Distinctive() []string {
+	ft := g.Features()
+	var out []string
+	if g.PostLN {
+		out = append(out, "post-LN: each block normalises the stream after adding to it")
+	}
+	if ft.NormPlusOne {
+		out = append(out, "norm gains applied as 1 + w")
+	}
+	if ft.BlockNorms == family.NormsOut {
+		out = append(out, "each sublayer's output normalised before it is added (no norm before a sublayer)")
+	}
+	switch {
+	case ft.QKNorm && ft.QKNormWhole:
+		out = append(out, "queries and keys normalised over their whole projections")
+	case ft.QKNorm:
+		out = append(out, "queries and keys normalised per head")
+	}
+	if g.ParallelResidual {
+		out = append(out, "attention and MLP in parallel on each block's input")
+	}
+	if s := g.EmbedScale(); s != 1 {
+		out = append(out, fmt.Sprintf("embeddings × sqrt(hidden_size) = %g", s))
+	}
+	if r := g.RotaryDim(); r > 0 && r != g.HeadDim {
+		out = append(out, fmt.Sprintf("rotary positions on %d of each head's %d dims", r, g.HeadDim))
+	}
+	if g.PosPad != nil {
+		out = append(out, "learned positions offset by 2 (two rows before position 0)")
+	}
+	return out
 }

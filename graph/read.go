@@ -87,6 +87,17 @@ func (s *source) assign(sl *slot, legend map[string]string) error {
 			*p = &View{Src: t, Transposed: sl.kind == family.FusedConv1D, Lo: lo, Hi: lo + n}
 			lo += n
 		}
+	case family.FusedHeads:
+		stride, err := sl.unitRows()
+		if err != nil {
+			return fmt.Errorf("graph: %s: tensor %q: %v", t.File, t.Name, err)
+		}
+		lo := 0
+		for i, p := range sl.ptrs {
+			n := sl.want[i][0].n / sl.units
+			*p = &View{Src: t, Lo: lo, Hi: lo + n, Stride: stride}
+			lo += n
+		}
 	}
 	return nil
 }
@@ -257,7 +268,6 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Graph, error) {
 			TypeVocab: cfg.TypeVocab,
 		},
 		Eps: cfg.NormEps,
-		Act: normAct(cfg.Act),
 	}
 	g.Layers = make([]Layer, cfg.Layers)
 	s, err := newSource(c)
@@ -268,11 +278,18 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Graph, error) {
 	if !ok {
 		return nil, fmt.Errorf("graph: %s: model_type %q is not supported", s.cfg, cfg.ModelType)
 	}
+	g.Act = actOf(d, cfg.Act)
 	if err := readFamily(g, s, d); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
+
+// ActName returns the graph's spelling (Graph.Act) of an activation as a
+// config of family d spells it, through the family's aliases (GemmaConfig
+// reads a legacy "gelu" as the tanh GELU): "gelu_new" (tanh GELU), "gelu"
+// (exact), "silu"; others pass through.
+func ActName(d *family.Descriptor, a string) string { return actOf(d, a) }
 
 // normAct maps activation spellings to the graph's: "gelu_new" (tanh GELU),
 // "gelu" (exact), "silu"; others pass through.
@@ -284,6 +301,15 @@ func normAct(a string) string {
 		return "silu"
 	}
 	return a
+}
+
+// actOf maps a config's activation to the graph's spelling, through the
+// family's aliases (GemmaConfig's legacy "gelu" is the tanh GELU).
+func actOf(d *family.Descriptor, a string) string {
+	if to, ok := d.Config.ActAliases[a]; ok {
+		a = to
+	}
+	return normAct(a)
 }
 
 func archIs(cfg *checkpoint.Config, names ...string) bool {

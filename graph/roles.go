@@ -23,6 +23,9 @@ const (
 	Positions  Axis = "P"  // learned positions
 	TokenTypes Axis = "T"  // token types (BERT)
 	HeadDim    Axis = "d"  // inside one head (per-head norms)
+	// PosPad are the two learned position rows before position 0 that
+	// OPT's offset keeps (a fixed axis of length 2).
+	PosPad Axis = "2"
 )
 
 // Kind says what a role's tensor does in the forward pass, which decides how a
@@ -77,25 +80,39 @@ type Decl struct {
 // decls are the declarations of the graph's roles, without the "layers.i."
 // of a layer's roles.
 var decls = map[string]Decl{
-	"embed":                {Axes: []Axis{Vocab, Residual}, Kind: KindTable},
-	"pos":                  {Axes: []Axis{Positions, Residual}, Kind: KindTable},
-	"token_type":           {Axes: []Axis{TokenTypes, Residual}, Kind: KindTable},
-	"embed_norm.weight":    {Axes: []Axis{Residual}, Kind: KindNormWeight},
-	"embed_norm.bias":      {Axes: []Axis{Residual}, Kind: KindNormBias},
-	"attn_norm.weight":     {Axes: []Axis{Residual}, Kind: KindNormWeight, Layer: true},
-	"attn_norm.bias":       {Axes: []Axis{Residual}, Kind: KindNormBias, Layer: true},
-	"attn.q.weight":        {Axes: []Axis{QHeads, Residual}, Kind: KindLinear, Layer: true},
-	"attn.q.bias":          {Axes: []Axis{QHeads}, Kind: KindBias, Layer: true},
-	"attn.k.weight":        {Axes: []Axis{KVHeads, Residual}, Kind: KindLinear, Layer: true},
-	"attn.k.bias":          {Axes: []Axis{KVHeads}, Kind: KindBias, Layer: true},
-	"attn.v.weight":        {Axes: []Axis{KVHeads, Residual}, Kind: KindLinear, Layer: true},
-	"attn.v.bias":          {Axes: []Axis{KVHeads}, Kind: KindBias, Layer: true},
-	"attn.o.weight":        {Axes: []Axis{Residual, QHeads}, Kind: KindLinear, Layer: true},
-	"attn.o.bias":          {Axes: []Axis{Residual}, Kind: KindBias, Layer: true},
-	"attn.q_norm.weight":   {Axes: []Axis{HeadDim}, Kind: KindNormWeight, Layer: true},
-	"attn.q_norm.bias":     {Axes: []Axis{HeadDim}, Kind: KindNormBias, Layer: true},
-	"attn.k_norm.weight":   {Axes: []Axis{HeadDim}, Kind: KindNormWeight, Layer: true},
-	"attn.k_norm.bias":     {Axes: []Axis{HeadDim}, Kind: KindNormBias, Layer: true},
+	"embed":              {Axes: []Axis{Vocab, Residual}, Kind: KindTable},
+	"pos":                {Axes: []Axis{Positions, Residual}, Kind: KindTable},
+	"token_type":         {Axes: []Axis{TokenTypes, Residual}, Kind: KindTable},
+	"pos_pad":            {Axes: []Axis{PosPad, Residual}, Kind: KindTable},
+	"embed_norm.weight":  {Axes: []Axis{Residual}, Kind: KindNormWeight},
+	"embed_norm.bias":    {Axes: []Axis{Residual}, Kind: KindNormBias},
+	"attn_norm.weight":   {Axes: []Axis{Residual}, Kind: KindNormWeight, Layer: true},
+	"attn_norm.bias":     {Axes: []Axis{Residual}, Kind: KindNormBias, Layer: true},
+	"attn.q.weight":      {Axes: []Axis{QHeads, Residual}, Kind: KindLinear, Layer: true},
+	"attn.q.bias":        {Axes: []Axis{QHeads}, Kind: KindBias, Layer: true},
+	"attn.k.weight":      {Axes: []Axis{KVHeads, Residual}, Kind: KindLinear, Layer: true},
+	"attn.k.bias":        {Axes: []Axis{KVHeads}, Kind: KindBias, Layer: true},
+	"attn.v.weight":      {Axes: []Axis{KVHeads, Residual}, Kind: KindLinear, Layer: true},
+	"attn.v.bias":        {Axes: []Axis{KVHeads}, Kind: KindBias, Layer: true},
+	"attn.o.weight":      {Axes: []Axis{Residual, QHeads}, Kind: KindLinear, Layer: true},
+	"attn.o.bias":        {Axes: []Axis{Residual}, Kind: KindBias, Layer: true},
+	"attn.q_norm.weight": {Axes: []Axis{HeadDim}, Kind: KindNormWeight, Layer: true},
+	"attn.q_norm.bias":   {Axes: []Axis{HeadDim}, Kind: KindNormBias, Layer: true},
+	"attn.k_norm.weight": {Axes: []Axis{HeadDim}, Kind: KindNormWeight, Layer: true},
+	"attn.k_norm.bias":   {Axes: []Axis{HeadDim}, Kind: KindNormBias, Layer: true},
+	// A norm over the whole query (key) projection has a gain per query
+	// (key/value) coordinate, grown like the projection's rows: its
+	// statistics stay the same when every head is copied equally often.
+	"attn.q_proj_norm.weight": {Axes: []Axis{QHeads}, Kind: KindNormWeight, Layer: true},
+	"attn.q_proj_norm.bias":   {Axes: []Axis{QHeads}, Kind: KindNormBias, Layer: true},
+	"attn.k_proj_norm.weight": {Axes: []Axis{KVHeads}, Kind: KindNormWeight, Layer: true},
+	"attn.k_proj_norm.bias":   {Axes: []Axis{KVHeads}, Kind: KindNormBias, Layer: true},
+	// Norms of a sublayer's output, added to the stream after them: residual
+	// norms like those that precede a sublayer.
+	"attn_out_norm.weight": {Axes: []Axis{Residual}, Kind: KindNormWeight, Layer: true},
+	"attn_out_norm.bias":   {Axes: []Axis{Residual}, Kind: KindNormBias, Layer: true},
+	"mlp_out_norm.weight":  {Axes: []Axis{Residual}, Kind: KindNormWeight, Layer: true},
+	"mlp_out_norm.bias":    {Axes: []Axis{Residual}, Kind: KindNormBias, Layer: true},
 	"mlp_norm.weight":      {Axes: []Axis{Residual}, Kind: KindNormWeight, Layer: true},
 	"mlp_norm.bias":        {Axes: []Axis{Residual}, Kind: KindNormBias, Layer: true},
 	"mlp.up.weight":        {Axes: []Axis{FFN, Residual}, Kind: KindLinear, Layer: true},

@@ -49,9 +49,16 @@ func Float32Of(v []float64, err error) ([]float32, error) {
 // `grow convert --dtype dt` of g computes. Tensors already in dt, and non-float
 // tensors, are left as they are. It is the reference that a result stored in a
 // narrower dtype is checked against.
-func Round(g *Graph, dt checkpoint.DType) *Graph {
+func Round(g *Graph, dt checkpoint.DType) *Graph { return round(g, dt, false) }
+
+// RoundValues is Round for every float tensor, also those that say they are
+// dt: a computed tensor says the dtype it will be written in, yet its Float64
+// values come unrounded.
+func RoundValues(g *Graph, dt checkpoint.DType) *Graph { return round(g, dt, true) }
+
+func round(g *Graph, dt checkpoint.DType, all bool) *Graph {
 	return g.MapTensors(func(t Tensor) Tensor {
-		if t == nil || !t.DType().IsFloat() || t.DType() == dt || !dt.IsFloat() {
+		if t == nil || !t.DType().IsFloat() || (t.DType() == dt && !all) || !dt.IsFloat() {
 			return t
 		}
 		return rounded{t, dt}

@@ -10,7 +10,7 @@ import (
 )
 
 // familyTest matches code that tests which family a model is.
-var familyTest = regexp.MustCompile(`graph\.Family[A-Z]|== *"(llama|gpt2|bert|mistral|qwen2|qwen3|phi3)"|case +"(llama|gpt2|bert|mistral|qwen2|qwen3|phi3)"|ModelType *==`)
+var familyTest = regexp.MustCompile(`graph\.Family[A-Z]|== *"(llama|gpt2|bert|mistral|qwen2|qwen3|phi3|gemma|gpt_neox|opt|olmo2)"|case +"(llama|gpt2|bert|mistral|qwen2|qwen3|phi3|gemma|gpt_neox|opt|olmo2)"|ModelType *==`)
 
 // Outside graph/ no code (tests aside) names a family constant or compares a
 // model_type: it reads the family's features from its descriptor.

@@ -81,6 +81,11 @@ type View struct {
 	// Lo and Hi select rows [Lo, Hi) of the (transposed) view, or elements of a
 	// vector; Hi == 0 means all rows.
 	Lo, Hi int
+	// Stride, when positive, repeats the selection every Stride rows: the
+	// view's rows are [Lo+k·Stride, Hi+k·Stride) for k = 0 … rows/Stride − 1
+	// (one part of GPT-NeoX's query_key_value, interleaved per head). Only
+	// for an untransposed view with 0 ≤ Lo < Hi ≤ Stride.
+	Stride int
 }
 
 // NewView returns the view of t as stored.
@@ -88,7 +93,7 @@ func NewView(t *checkpoint.Tensor) *View { return &View{Src: t} }
 
 // Whole reports whether the view is its source exactly as stored (no transpose,
 // every row), so that writing it can copy the source's bytes.
-func (v *View) Whole() bool { return !v.Transposed && v.Hi == 0 }
+func (v *View) Whole() bool { return !v.Transposed && v.Hi == 0 && v.Stride == 0 }
 
 // Shape implements Tensor.
 func (v *View) Shape() []int {
@@ -97,7 +102,11 @@ func (v *View) Shape() []int {
 		s[0], s[1] = s[1], s[0]
 	}
 	if v.Hi > 0 && len(s) > 0 {
-		s[0] = v.Hi - v.Lo
+		if v.Stride > 0 {
+			s[0] = (v.Hi - v.Lo) * (s[0] / v.Stride)
+		} else {
+			s[0] = v.Hi - v.Lo
+		}
 	}
 	return s
 }
@@ -117,7 +126,10 @@ func (v *View) String() string {
 	if v.Transposed {
 		s += "ᵀ"
 	}
-	if v.Hi > 0 {
+	switch {
+	case v.Stride > 0:
+		s += fmt.Sprintf("[k·%d+%d:k·%d+%d]", v.Stride, v.Lo, v.Stride, v.Hi)
+	case v.Hi > 0:
 		s += fmt.Sprintf("[%d:%d]", v.Lo, v.Hi)
 	}
 	return s
@@ -138,6 +150,9 @@ func viewData[T float32 | float64](v *View, decode func(lo, hi int) ([]T, error)
 	}
 	if v.Transposed {
 		rows, cols = shape[1], shape[0]
+	}
+	if v.Stride > 0 {
+		return stridedRows(v, decode, rows, cols)
 	}
 	lo, hi := 0, rows
 	if v.Hi > 0 {
@@ -178,6 +193,28 @@ func viewData[T float32 | float64](v *View, decode func(lo, hi int) ([]T, error)
 				}
 			}
 		}
+	}
+	return out, nil
+}
+
+// stridedRows decodes the rows [Lo+k·Stride, Hi+k·Stride) of an
+// untransposed view, block by block.
+func stridedRows[T float32 | float64](v *View, decode func(lo, hi int) ([]T, error), rows, cols int) ([]T, error) {
+	if v.Transposed || v.Lo < 0 || v.Lo >= v.Hi || v.Hi > v.Stride || rows%v.Stride != 0 {
+		return nil, fmt.Errorf("graph: %s: tensor %q: rows [%d, %d) every %d do not fit %d rows", v.Src.File, v.Src.Name, v.Lo, v.Hi, v.Stride, rows)
+	}
+	w := (v.Hi - v.Lo) * cols
+	out := make([]T, 0, w*(rows/v.Stride))
+	for k := 0; k < rows/v.Stride; k++ {
+		lo := (k*v.Stride + v.Lo) * cols
+		data, err := decode(lo, lo+w)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != w {
+			return nil, fmt.Errorf("graph: %s: tensor %q: decoded %d values of a block of %d", v.Src.File, v.Src.Name, len(data), w)
+		}
+		out = append(out, data...)
 	}
 	return out, nil
 }

@@ -237,6 +237,11 @@ func slotEntry(sl *slot, parts []Tensor, dt checkpoint.DType) (checkpoint.Entry,
 	case family.Conv1D:
 		return tensorEntry(sl.name, parts[0], dt, true)
 	}
+	if sl.kind == family.FusedHeads {
+		if _, err := sl.unitRows(); err != nil {
+			return checkpoint.Entry{}, fmt.Errorf("graph: tensor %q: %v", sl.name, err)
+		}
+	}
 	// Fused: byte-copy when the parts are the source's consecutive views.
 	if src := fusedSource(sl, parts); src != nil {
 		return checkpoint.ConvertEntry(src, sl.name, target(dt, src.DType)), nil
@@ -263,22 +268,35 @@ func slotEntry(sl *slot, parts []Tensor, dt checkpoint.DType) (checkpoint.Entry,
 	}), nil
 }
 
-// fuse concatenates the parts' rows and, for a fused Conv1D, transposes the result.
+// fuse concatenates the parts' rows (FusedHeads: interleaved per key/value
+// head) and, for a fused Conv1D, transposes the result.
 func fuse[T float32 | float64](sl *slot, parts []Tensor, get func(Tensor) ([]T, error)) ([]T, error) {
 	var cat []T
 	rows := 0
+	data := make([][]T, len(parts))
 	for i, p := range parts {
 		n := checkpointNumel(p.Shape())
 		d, err := checked(sl.name+" ("+sl.roles[i]+")", n, func() ([]T, error) { return get(p) })
 		if err != nil {
 			return nil, err
 		}
+		data[i] = d
 		cat = append(cat, d...)
 		rows += p.Shape()[0]
 	}
-	if sl.kind == family.FusedConv1D {
+	switch sl.kind {
+	case family.FusedConv1D:
 		cols := len(cat) / max(rows, 1)
 		return transpose(cat, rows, cols), nil
+	case family.FusedHeads:
+		// unit u's rows of every part in turn
+		cat = cat[:0]
+		for u := 0; u < sl.units; u++ {
+			for _, d := range data {
+				w := len(d) / sl.units
+				cat = append(cat, d[u*w:(u+1)*w]...)
+			}
+		}
 	}
 	return cat, nil
 }
@@ -287,10 +305,13 @@ func fuse[T float32 | float64](sl *slot, parts []Tensor, get func(Tensor) ([]T, 
 // complete views of one source tensor laid out as the slot stores it.
 func fusedSource(sl *slot, parts []Tensor) *checkpoint.Tensor {
 	var src *checkpoint.Tensor
-	lo := 0
+	lo, stride := 0, 0
+	if sl.kind == family.FusedHeads {
+		stride, _ = sl.unitRows()
+	}
 	for _, p := range parts {
 		v, ok := p.(*View)
-		if !ok || v.Transposed != (sl.kind == family.FusedConv1D) || v.Lo != lo || v.Hi <= v.Lo {
+		if !ok || v.Transposed != (sl.kind == family.FusedConv1D) || v.Lo != lo || v.Hi <= v.Lo || v.Stride != stride {
 			return nil
 		}
 		if src == nil {
@@ -304,6 +325,9 @@ func fusedSource(sl *slot, parts []Tensor) *checkpoint.Tensor {
 		return nil
 	}
 	full := src.Shape[0]
+	if stride > 0 {
+		full = stride
+	}
 	if sl.kind == family.FusedConv1D {
 		if len(src.Shape) != 2 {
 			return nil

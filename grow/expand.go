@@ -84,6 +84,9 @@ func Expand(g *graph.Graph, op Operator) (*Result, error) {
 	if errors.As(err, &limit) {
 		return nil, err
 	}
+	if err == nil {
+		err = familyRefusal(g, p)
+	}
 	if err != nil {
 		return nil, &OptionError{err}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -136,6 +137,16 @@ const (
 // output tensor with the recorded table. The tensors are encoded by the same
 // path grow expand writes them with: Expand, Graph.Entries, Pipeline.
 func TestGoldenOutputs(t *testing.T) {
+	// The outputs must not depend on how many cores compute them (large
+	// tensors are split among goroutines): the table holds for 1 and 8.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 8} {
+		runtime.GOMAXPROCS(procs)
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), goldenRun)
+	}
+}
+
+func goldenRun(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			var src *graph.Graph
@@ -226,4 +237,37 @@ var _ io.Writer = (*countingHash)(nil)
 func (c *countingHash) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return c.h.Write(p)
+}
+
+// TestDeterministicAcrossCores grows a model whose matrices are large enough
+// for the kernels to split them among goroutines, with 1 and with 8, and
+// requires the same bytes.
+func TestDeterministicAcrossCores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large synthetic model")
+	}
+	src := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 256, H: 4, K: 2, I: 2048, V: 64, L: 1, F32: true, Seed: 3})
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, op := range []grow.Operator{&grow.HyperCloning{WidthFactor: 2, FFNFactor: 3}, &grow.LEMON{Width: grow.Width{Hidden: 384}, Common: grow.Common{Seed: 2}}} {
+		var digests []string
+		for _, procs := range []int{1, 8} {
+			runtime.GOMAXPROCS(procs)
+			r, err := grow.Expand(src, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, err := r.Graph.Entries("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := tensorsDigest(transform.Pipeline(r.Graph, entries))
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests = append(digests, d)
+		}
+		if digests[0] != digests[1] {
+			t.Errorf("%s: digest %s with 1 core, %s with 8", op.Name(), digests[0], digests[1])
+		}
+	}
 }

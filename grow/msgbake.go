@@ -173,6 +173,7 @@ func (r rowScaled) Float64() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	v = slices.Clone(v) // it may be the source's own backing data
 	n := len(v) / len(r.scale)
 	for i, c := range r.scale {
 		if c != 1 {
@@ -197,6 +198,7 @@ func (c colScaled) Float64() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	v = slices.Clone(v) // it may be the source's own backing data
 	for i := range v {
 		v[i] *= c.scale[i%len(c.scale)]
 	}

@@ -50,6 +50,13 @@ type Model struct {
 	// only the logits are wanted).
 	SkipHidden bool
 
+	// Observe, when not nil, is called during every forward pass with the
+	// activations of each block (Site), before they are used; the slice is
+	// a float64 copy the observer may keep. It is called from the goroutine
+	// running the pass: set it before running, and make it safe to call
+	// concurrently when several passes run at once.
+	Observe func(layer int, site Site, x []float64, rows, width int)
+
 	arch arch
 	w32  *weights[float32]
 	w64  *weights[float64]
@@ -63,6 +70,27 @@ type Model struct {
 	rope64  ropeTable[float64]
 	invFreq []float64
 }
+
+// Site names the activations of a block that a forward pass reports to
+// Model.Observe. Rows are the positions of every sequence of the batch, one
+// after the other.
+type Site int
+
+// Sites.
+const (
+	// AttnInput is what the attention's projections read: the normalised
+	// residual stream (the stream itself where the norms come after the
+	// sublayers: post-LN, OLMo-2), [rows, D].
+	AttnInput Site = iota
+	// Heads is the attention's output before the output projection, the
+	// heads one after the other, [rows, H·d].
+	Heads
+	// MLPInput is what the MLP's first projections read, [rows, D].
+	MLPInput
+	// Units are the MLP's unit activations that the down projection reads
+	// (act(gate)·up, or act(up)), [rows, I].
+	Units
+)
 
 // Result is the output of one forward pass over one sequence.
 type Result struct {

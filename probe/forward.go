@@ -4,27 +4,35 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
+
+	kernels "github.com/grow-ml/grow/internal/gemm"
 )
 
-// gemm computes c = alpha·op(a)·op(b) + beta·c through gonum's BLAS (blas32 or
-// blas64, whichever implementation is registered there), row-major.
+// gemm computes c = alpha·op(a)·op(b) + beta·c, row-major, with the packed
+// assembly kernels of internal/gemm.
 func gemm[T float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
+	ta, tb := kernelTrans(tA), kernelTrans(tB)
 	switch a := any(a).(type) {
 	case []float32:
-		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb,
-			float32(beta), any(c).([]float32), ldc)
+		kernels.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb,
-			float64(beta), any(c).([]float64), ldc)
+		kernels.Dgemm(ta, tb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
+}
+
+// kernelTrans maps BLAS's transpose flag to internal/gemm's.
+func kernelTrans(t blas.Transpose) kernels.Transpose {
+	if t == blas.NoTrans {
+		return kernels.NoTrans
+	}
+	return kernels.Trans
 }
 
 // apply computes y = x·Wᵀ + b for the n rows of x ([n, l.in]) into y ([n, l.out]).
@@ -191,6 +199,9 @@ func (m *Model) run(seqs [][]int, masks [][]int, hidden bool) ([]*Result, error)
 			if len(masks[b]) != len(s) {
 				return nil, fmt.Errorf("probe: sequence %d has %d tokens but its mask %d", b, len(s), len(masks[b]))
 			}
+			if m.arch.posFromMask && slices.Contains(masks[b], 0) {
+				return nil, fmt.Errorf("probe: %s: sequence %d has a mask with zeros, but the model counts its learned positions over the mask's kept positions, which this engine does not", modelName(m.g), b)
+			}
 			info[b].mask = masks[b]
 		}
 		total += len(s)
@@ -210,13 +221,20 @@ func toF64[T float](x []T) []float64 {
 }
 
 // embed writes hidden state 0 of every row n into x: the embedding row of
-// ids[n], plus the learned position pos[n] and token type 0 where the model has
-// them (HF order: (word + token_type) + position), then BERT's embedding LayerNorm.
+// ids[n] (times the embedding scale where the family has one), plus the
+// learned position pos[n] and token type 0 where the model has them (HF
+// order: (word + token_type) + position), then BERT's embedding LayerNorm.
 func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *GrowthMasks) {
 	D := a.D
+	scale := T(a.embScale)
 	for n, id := range ids {
 		row := x[n*D : (n+1)*D]
 		copy(row, w.embed[id*D:(id+1)*D])
+		if a.embScale != 1 {
+			for i := range row {
+				row[i] *= scale
+			}
+		}
 		if !a.learned {
 			continue
 		}
@@ -258,6 +276,10 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	}
 	ff := make([]T, N*upW)
 	act := make([]T, N*I)
+	var par []T // the attention's output, while the MLP runs beside it
+	if a.parallel {
+		par = make([]T, N*D)
+	}
 
 	res := make([]*Result, len(seqs))
 	for b := range res {
@@ -304,8 +326,12 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	}
 
 	// residual adds a sublayer's output h to the stream x: pre-LN in place,
-	// post-LN (BERT) as x = LayerNorm(x + h).
-	residual := func(n norm[T]) {
+	// after out (its output norm, family.NormsOut), post-LN (BERT) as
+	// x = LayerNorm(x + h).
+	residual := func(n, out norm[T]) {
+		if a.outNorms {
+			maskedNormRows(out, a.rms, a.eps, gm.Hidden, h, N, D, h)
+		}
 		if a.postLN {
 			for i := range h {
 				h[i] += x[i]
@@ -317,6 +343,11 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			x[i] += h[i]
 		}
 	}
+	observe := func(l int, s Site, v []T, width int) {
+		if m.Observe != nil {
+			m.Observe(l, s, toF64(v[:N*width]), N, width)
+		}
+	}
 	var prev []T // the block's input, for a growth mask below 1
 	for l := range w.layers {
 		ly := &w.layers[l]
@@ -325,15 +356,26 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 		// Attention.
 		in := x
-		if !a.postLN {
+		if !a.postLN && !a.outNorms {
 			maskedNormRows(ly.attnNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
+		observe(l, AttnInput, in, D)
 		ly.qkv.apply(in, N, qkv)
 		if gm.Q != nil || gm.KV != nil {
 			maskQKV(qkv, gm.Q, gm.KV, N, H, K, d)
 		}
-		if a.qkNorm {
+		if a.qkWhole {
+			// The whole query and key projections, each over its width.
+			parRows(N, (H+K)*d*4, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					q := qkv[r*qkvW : r*qkvW+H*d]
+					k := qkv[r*qkvW+H*d : r*qkvW+(H+K)*d]
+					normRange(ly.qNorm, a.rms, a.eps, q, 0, 1, H*d, q)
+					normRange(ly.kNorm, a.rms, a.eps, k, 0, 1, K*d, k)
+				}
+			})
+		} else if a.qkNorm {
 			// Each query head, then each key head, normalised over its d dims.
 			parRows(N, (H+K)*d*4, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
@@ -359,15 +401,21 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			})
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
+		observe(l, Heads, att, H*d)
 		ly.o.apply(att, N, h)
 		maskRows(h, gm.Hidden, N, D)
-		residual(ly.attnNorm)
+		if a.parallel {
+			copy(par, h) // added with the MLP's output
+		} else {
+			residual(ly.attnNorm, ly.attnOut)
+		}
 		// MLP.
 		in = x
-		if !a.postLN {
+		if !a.postLN && !a.outNorms {
 			maskedNormRows(ly.mlpNorm, a.rms, a.eps, gm.Hidden, x, N, D, h)
 			in = h
 		}
+		observe(l, MLPInput, in, D)
 		ly.up.apply(in, N, ff)
 		if a.gated {
 			parRows(N, I*20, func(lo, hi int) {
@@ -387,9 +435,16 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 				}
 			})
 		}
+		observe(l, Units, act, I)
 		ly.down.apply(act, N, h)
 		maskRows(h, gm.Hidden, N, D)
-		residual(ly.mlpNorm)
+		if a.parallel {
+			// transformers: mlp_output + attn_output + hidden_states
+			for i := range h {
+				h[i] += par[i]
+			}
+		}
+		residual(ly.mlpNorm, ly.mlpOut)
 		if gm.Layers != nil && gm.Layers[l] != 1 {
 			blend(x, prev, gm.Layers[l])
 		}

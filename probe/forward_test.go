@@ -37,6 +37,20 @@ var synthCases = []struct {
 	{"phi3-partial-half", reference.Spec{ModelType: "phi3", D: 24, L: 2, H: 2, K: 1, I: 24, V: 40, RotaryFraction: 0.5}},
 	{"phi3-partial-tied", reference.Spec{ModelType: "phi3", D: 32, L: 2, H: 4, I: 24, V: 40, RotaryFraction: 0.75,
 		Tied: true, RopeScaling: map[string]any{"rope_type": "linear", "factor": 2.0}}},
+	// Gemma: (1 + w) norms, embeddings ×sqrt(D), tanh GeGLU, explicit head_dim.
+	{"gemma-tied", reference.Spec{ModelType: "gemma", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Tied: true}},
+	{"gemma-mqa-bias", reference.Spec{ModelType: "gemma", D: 12, L: 2, H: 3, K: 1, HeadDim: 8, I: 20, V: 30, Bias: true}},
+	// GPT-NeoX: parallel blocks (and sequential), q, k, v interleaved per
+	// head, rotary over a quarter (2 of 8 dims) or half of each head.
+	{"gpt_neox-parallel", reference.Spec{ModelType: "gpt_neox", D: 32, L: 2, H: 4, I: 48, V: 40, Bias: true}},
+	{"gpt_neox-sequential-half", reference.Spec{ModelType: "gpt_neox", D: 24, L: 2, H: 2, I: 40, V: 40,
+		Sequential: true, RotaryFraction: 0.5, Tied: true}},
+	// OPT: learned positions with two rows before them, ReLU.
+	{"opt", reference.Spec{ModelType: "opt", D: 16, L: 2, H: 4, I: 32, V: 40, P: 24, Tied: true, Bias: true}},
+	{"opt-nobias", reference.Spec{ModelType: "opt", D: 12, L: 1, H: 2, I: 20, V: 30, P: 16}},
+	// OLMo-2: norms after the sublayers, q and k normalised over H·d and K·d.
+	{"olmo2-gqa", reference.Spec{ModelType: "olmo2", D: 16, L: 2, H: 4, K: 2, I: 24, V: 40}},
+	{"olmo2-mqa-bias", reference.Spec{ModelType: "olmo2", D: 12, L: 2, H: 3, K: 1, I: 20, V: 30, Bias: true, Tied: true}},
 }
 
 // TestForwardMatchesNaive compares the engine (batched, BLAS, fused weights) with
@@ -268,7 +282,7 @@ func TestNewRefusesInconsistentGraphs(t *testing.T) {
 		}, "layers.0.attn.q_norm.bias: an RMSNorm has no bias"},
 		{"llama with q_norm", base, func(g *graph.Graph) {
 			g.Layers[0].QNorm.W = graph.NewDense64(make([]float64, 4), checkpoint.F64, 4)
-		}, "layers.0.attn.{q,k}_norm: llama has no QK-norm"},
+		}, "layers.0.attn.{q,k}_norm: llama has no QK-norm of this kind"},
 		{"phi3 odd rotary dims", phi3, func(g *graph.Graph) { g.RotaryFraction = 0.375 },
 			"rotary dims int(head dim 8 × rotary fraction 0.375) = 3"},
 		{"phi3 no rotary dims", phi3, func(g *graph.Graph) { g.RotaryFraction = 0.1 },
@@ -416,5 +430,24 @@ func TestSlidingWindowRefused(t *testing.T) {
 		if (err != nil) != (c.window > 0) {
 			t.Errorf("%s: 5 tokens: %v (window %d)", c.extra, err, c.window)
 		}
+	}
+}
+
+// OPT counts its learned positions over the kept positions of the attention
+// mask (a left-padded sequence starts at position 0 after its padding): a
+// mask with zeros is refused rather than computed with unshifted positions;
+// a mask of ones runs.
+func TestPositionsFromMaskRefused(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "opt", D: 8, L: 1, H: 2, I: 16, V: 20, P: 8})
+	m, err := New(g, F64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ForwardBatchMasked([][]int{{1, 2, 3}}, [][]int{{0, 1, 1}}); err == nil ||
+		!strings.Contains(err.Error(), "counts its learned positions over the mask's kept positions") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := m.ForwardBatchMasked([][]int{{1, 2, 3}}, [][]int{{1, 1, 1}}); err != nil {
+		t.Error(err)
 	}
 }

@@ -30,10 +30,23 @@ type arch struct {
 	// unless the family's config asks for partial rotary).
 	rot int
 	// qkNorm: each query and key head is normalised after its projection
-	// and before RoPE (Features.QKNorm).
-	qkNorm  bool
-	gated   bool
-	learned bool // learned absolute positions
+	// and before RoPE (Features.QKNorm); qkWhole: the whole query and key
+	// projections are, instead of each head (Features.QKNormWhole).
+	qkNorm, qkWhole bool
+	// plusOne: norms multiply by (1 + w) (Features.NormPlusOne).
+	plusOne bool
+	// embScale multiplies the token embeddings (Graph.EmbedScale).
+	embScale float64
+	// parallel: attention and the MLP read the block's input and both add
+	// to it (Graph.ParallelResidual); outNorms: each sublayer's output is
+	// normalised before it is added, and no norm precedes it
+	// (family.NormsOut).
+	parallel, outNorms bool
+	// posFromMask: learned positions count the kept positions of a mask
+	// (Features.PositionsFromMask).
+	posFromMask bool
+	gated       bool
+	learned     bool // learned absolute positions
 	// attnScale[l] multiplies q·k in layer l.
 	attnScale []float64
 	// mlmHead: the family's output head is BERT's optional masked-LM head;
@@ -64,15 +77,18 @@ type linear[T float] struct {
 
 // outMajorLayout selects the weight layout of every linear map (see
 // BenchmarkLayout): [out, in] multiplies through Gemm(NoTrans, Trans), whose
-// gonum kernel is a dot product per output; [in, out] through Gemm(NoTrans,
-// NoTrans), an axpy per input.
+// packing transposes the weights in blocks; [in, out] through Gemm(NoTrans,
+// NoTrans), whose packing copies rows of them (internal/gemm).
 var outMajorLayout = true
 
 type norm[T float] struct{ w, b []T }
 
 type layerW[T float] struct {
 	attnNorm, mlpNorm norm[T]
-	// qNorm and kNorm normalise each query and key head (QK-norm).
+	// attnOut and mlpOut normalise the sublayers' outputs (family.NormsOut).
+	attnOut, mlpOut norm[T]
+	// qNorm and kNorm normalise each query and key head (QK-norm), or the
+	// whole query and key projections (arch.qkWhole).
 	qNorm, kNorm norm[T]
 	// qkv is the fused [D, (H+2K)·d] projection (q | k | v).
 	qkv linear[T]
@@ -267,7 +283,9 @@ func validate(g *graph.Graph) (*arch, error) {
 		I: g.FFN, V: g.Vocab, P: g.Positions, eps: g.Eps, postLN: g.PostLN, actName: g.Act,
 		causal: ft.Causal, learned: ft.Positions == family.Learned, rope: ft.Positions == family.Rotary,
 		gated: ft.GatedMLP, rms: ft.Norm == family.RMSNorm, mlmHead: ft.MLMHead,
-		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm, qkNorm: ft.QKNorm, rot: g.RotaryDim()}
+		tokenTypes: ft.TokenTypes, embedNorm: ft.EmbedNorm, qkNorm: ft.QKNorm, rot: g.RotaryDim(),
+		qkWhole: ft.QKNorm && ft.QKNormWhole, plusOne: ft.NormPlusOne, embScale: g.EmbedScale(),
+		parallel: g.ParallelResidual, outNorms: ft.BlockNorms == family.NormsOut, posFromMask: ft.PositionsFromMask}
 	v.features(g, desc)
 	if f, err := activation(g.Act); err != nil {
 		v.fail("%v", err)
@@ -353,15 +371,56 @@ func validate(g *graph.Graph) (*arch, error) {
 	// model type to its own rule), but q, k and v come together.
 	b := ft.Biases
 	allBiases := b.QKV == family.BiasAlways && b.O == family.BiasAlways && b.MLP == family.BiasAlways
+	if a.parallel && a.postLN {
+		v.fail("a post-LN graph with parallel attention and MLP")
+	}
+	if !isNil(r.t("pos_pad")) {
+		if !a.learned {
+			v.fail("pos_pad: a model without learned positions has no rows before them")
+		}
+		v.shape("pos_pad", r.t("pos_pad"), false, fmt.Sprintf("[2, D] (D=%d)", D), 2, D)
+	}
+	in, out := []string{"attn_norm", "mlp_norm"}, []string{"attn_out_norm", "mlp_out_norm"}
+	if a.outNorms {
+		in, out = out, in
+	}
+	// QK-norm roles the family has not, with how a message names them
+	noQK := map[string]string{"attn.q_norm": "attn.{q,k}_norm", "attn.k_norm": "attn.{q,k}_norm",
+		"attn.q_proj_norm": "attn.{q,k}_proj_norm", "attn.k_proj_norm": "attn.{q,k}_proj_norm"}
+	switch {
+	case a.qkWhole:
+		delete(noQK, "attn.q_proj_norm")
+		delete(noQK, "attn.k_proj_norm")
+	case a.qkNorm:
+		delete(noQK, "attn.q_norm")
+		delete(noQK, "attn.k_norm")
+	}
 	for l := range min(a.L, len(g.Layers)) {
 		p := fmt.Sprintf("layers.%d.", l)
-		v.normShape(p+"attn_norm", r.norm(p+"attn_norm"), a.rms, D)
-		v.normShape(p+"mlp_norm", r.norm(p+"mlp_norm"), a.rms, D)
-		if a.qkNorm {
-			v.headNormShape(p+"attn.q_norm", r.norm(p+"attn.q_norm"), a.rms, d)
-			v.headNormShape(p+"attn.k_norm", r.norm(p+"attn.k_norm"), a.rms, d)
-		} else if !isNil(r.norm(p+"attn.q_norm").W) || !isNil(r.norm(p+"attn.q_norm").B) || !isNil(r.norm(p+"attn.k_norm").W) || !isNil(r.norm(p+"attn.k_norm").B) {
-			v.fail("%sattn.{q,k}_norm: %s has no QK-norm", p, desc.Name)
+		// The norms the family has, and none of those it has not.
+		v.normShape(p+in[0], r.norm(p+in[0]), a.rms, D)
+		v.normShape(p+in[1], r.norm(p+in[1]), a.rms, D)
+		for _, n := range out {
+			if !isNil(r.norm(p+n).W) || !isNil(r.norm(p+n).B) {
+				v.fail("%s%s: %s has no such norm", p, n, desc.Name)
+			}
+		}
+		switch {
+		case a.qkWhole:
+			v.headNormShape(p+"attn.q_proj_norm", r.norm(p+"attn.q_proj_norm"), a.rms, H*d, fmt.Sprintf("[H·d] (H·d=%d)", H*d))
+			v.headNormShape(p+"attn.k_proj_norm", r.norm(p+"attn.k_proj_norm"), a.rms, K*d, fmt.Sprintf("[K·d] (K·d=%d)", K*d))
+		case a.qkNorm:
+			why := fmt.Sprintf("[d] (head dim d=%d)", d)
+			v.headNormShape(p+"attn.q_norm", r.norm(p+"attn.q_norm"), a.rms, d, why)
+			v.headNormShape(p+"attn.k_norm", r.norm(p+"attn.k_norm"), a.rms, d, why)
+		}
+		said := map[string]bool{}
+		for _, n := range []string{"attn.q_norm", "attn.k_norm", "attn.q_proj_norm", "attn.k_proj_norm"} {
+			what, ok := noQK[n]
+			if ok && !said[what] && (!isNil(r.norm(p+n).W) || !isNil(r.norm(p+n).B)) {
+				said[what] = true
+				v.fail("%s%s: %s has no QK-norm of this kind", p, what, desc.Name)
+			}
 		}
 		v.linShape(p+"attn.q", r.lin(p+"attn.q"), allBiases, dimsWhy("[H·d, D]"), H*d, D)
 		v.linShape(p+"attn.k", r.lin(p+"attn.k"), allBiases, dimsWhy("[K·d, D]"), K*d, D)
@@ -522,16 +581,17 @@ func (v *validator) normShape(role string, n graph.Norm, rms bool, D int) {
 	v.shape(role+".bias", n.B, false, fmt.Sprintf("[D] (D=%d)", D), D)
 }
 
-// headNormShape checks a norm over one head's width (QK-norm).
-func (v *validator) headNormShape(role string, n graph.Norm, rms bool, d int) {
-	v.shape(role+".weight", n.W, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
+// headNormShape checks a QK-norm over n values (why: "[d] (head dim d=8)"
+// per head, "[H·d] (H·d=32)" over the whole query projection).
+func (v *validator) headNormShape(role string, nw graph.Norm, rms bool, n int, why string) {
+	v.shape(role+".weight", nw.W, false, why, n)
 	if rms {
-		if !isNil(n.B) {
+		if !isNil(nw.B) {
 			v.fail("%s.bias: an RMSNorm has no bias", role)
 		}
 		return
 	}
-	v.shape(role+".bias", n.B, false, fmt.Sprintf("[d] (head dim d=%d)", d), d)
+	v.shape(role+".bias", nw.B, false, why, n)
 }
 
 func (v *validator) linShape(role string, l graph.Linear, needBias bool, why string, out, in int) {
@@ -615,11 +675,20 @@ func fuse[T float](role string, in int, parts ...graph.Linear) (linear[T], error
 	return l, nil
 }
 
-func decodeNorm[T float](n graph.Norm, role string) (norm[T], error) {
+// decodeNorm reads a norm; with plusOne (Features.NormPlusOne) its gain is
+// 1 + w, computed in precision T as transformers computes it.
+func decodeNorm[T float](n graph.Norm, role string, plusOne bool) (norm[T], error) {
 	var out norm[T]
 	var err error
 	if out.w, err = data[T](n.W, role+".weight"); err != nil {
 		return out, err
+	}
+	if plusOne {
+		w := make([]T, len(out.w)) // data may return the tensor's own slice
+		for i, x := range out.w {
+			w[i] = 1 + x
+		}
+		out.w = w
 	}
 	if !isNil(n.B) {
 		out.b, err = data[T](n.B, role+".bias")
@@ -646,7 +715,7 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		}
 	}
 	if a.embedNorm {
-		if w.embNorm, err = decodeNorm[T](r.norm("embed_norm"), "embed_norm"); err != nil {
+		if w.embNorm, err = decodeNorm[T](r.norm("embed_norm"), "embed_norm", a.plusOne); err != nil {
 			return nil, err
 		}
 	}
@@ -654,17 +723,22 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 	for l := range a.L {
 		dst := &w.layers[l]
 		p := fmt.Sprintf("layers.%d.", l)
-		if dst.attnNorm, err = decodeNorm[T](r.norm(p+"attn_norm"), p+"attn_norm"); err != nil {
-			return nil, err
+		type slot struct {
+			dst  *norm[T]
+			role string
 		}
-		if dst.mlpNorm, err = decodeNorm[T](r.norm(p+"mlp_norm"), p+"mlp_norm"); err != nil {
-			return nil, err
+		norms := []slot{{&dst.attnNorm, "attn_norm"}, {&dst.mlpNorm, "mlp_norm"}}
+		if a.outNorms {
+			norms = []slot{{&dst.attnOut, "attn_out_norm"}, {&dst.mlpOut, "mlp_out_norm"}}
 		}
-		if a.qkNorm {
-			if dst.qNorm, err = decodeNorm[T](r.norm(p+"attn.q_norm"), p+"attn.q_norm"); err != nil {
-				return nil, err
-			}
-			if dst.kNorm, err = decodeNorm[T](r.norm(p+"attn.k_norm"), p+"attn.k_norm"); err != nil {
+		switch {
+		case a.qkWhole:
+			norms = append(norms, slot{&dst.qNorm, "attn.q_proj_norm"}, slot{&dst.kNorm, "attn.k_proj_norm"})
+		case a.qkNorm:
+			norms = append(norms, slot{&dst.qNorm, "attn.q_norm"}, slot{&dst.kNorm, "attn.k_norm"})
+		}
+		for _, n := range norms {
+			if *n.dst, err = decodeNorm[T](r.norm(p+n.role), p+n.role, a.plusOne); err != nil {
 				return nil, err
 			}
 		}
@@ -687,7 +761,7 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		}
 	}
 	if !a.postLN {
-		if w.final, err = decodeNorm[T](r.norm("final_norm"), "final_norm"); err != nil {
+		if w.final, err = decodeNorm[T](r.norm("final_norm"), "final_norm", a.plusOne); err != nil {
 			return nil, err
 		}
 	}
@@ -713,7 +787,7 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		if w.mlm, err = fuse[T]("mlm.transform", a.D, r.lin("mlm.transform")); err != nil {
 			return nil, err
 		}
-		if w.mlmNorm, err = decodeNorm[T](r.norm("mlm.norm"), "mlm.norm"); err != nil {
+		if w.mlmNorm, err = decodeNorm[T](r.norm("mlm.norm"), "mlm.norm", a.plusOne); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 )
 
@@ -180,17 +181,18 @@ func (a *applier) head() error {
 		a.foldNorm = "mlm.norm"
 	}
 	out.Tied = g.Tied
+	r := a.embedRatio()
 	switch {
 	case a.p.Untie && g.Tied && !g.Headless:
 		out.Tied = false
 		a.rep.Notes = append(a.rep.Notes, "the tied head is untied and written (asked for)")
-	case g.Headless || !g.Tied || copies == 1:
+	case g.Headless || !g.Tied || (copies == 1 && r == 1):
 		// no head, an untied one (grown by its roles), or a tie that stays exact
 	case a.p.KeepTied:
 		if g.Features().MLMHead && !hasMLM {
 			return fmt.Errorf("transform: --keep-tied: this %s model has no MLM transform norm to fold 1/q into; drop --keep-tied to untie the head", g.Descriptor().Name)
 		}
-		a.fold = 1 / float64(copies)
+		a.fold = 1 / (float64(copies) * r)
 	default:
 		out.Tied = false
 		a.rep.Notes = append(a.rep.Notes, fmt.Sprintf("the tied head is untied and written (hidden copies %d need 1/%d on the head only); --keep-tied folds it into the final norm instead", copies, copies))
@@ -212,6 +214,9 @@ func (a *applier) field(role string) (graph.Tensor, error) {
 	if _, name := graph.SplitRole(role); a.qkScale != 1 && qkRoles[name] {
 		src = scaled{src, a.qkScale}
 	}
+	if r := a.embedRatio(); role == "embed" && r != 1 {
+		src = scaled{src, r}
+	}
 	return a.tensor(role, role, decl, src), nil
 }
 
@@ -226,10 +231,14 @@ type scaled struct {
 
 func (s scaled) Float64() ([]float64, error) {
 	v, err := s.Tensor.Float64()
-	for i := range v {
-		v[i] *= s.c
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	out := make([]float64, len(v)) // v may be the source's own backing data
+	for i, x := range v {
+		out[i] = x * s.c
+	}
+	return out, nil
 }
 
 func (s scaled) Float32() ([]float32, error) { return graph.Float32Of(s.Float64()) }
@@ -311,26 +320,23 @@ func (a *applier) tensor(key, role string, d graph.Decl, src graph.Tensor) graph
 		a.fail(fmt.Errorf("transform: %s: shape %v, want %v", key, src.Shape(), want))
 		return src
 	}
+	layer, _ := graph.SplitRole(role)
+	axisOf := func(x graph.Axis) *Map { return a.p.axisIn(layer, x, a.g.Dims.Size(x)) }
 	switch d.Kind {
 	case graph.KindLinear:
-		rows, cols := a.axisOf(d.Axes[0]), a.axisOf(d.Axes[1])
+		rows, cols := axisOf(d.Axes[0]), axisOf(d.Axes[1])
 		if c, ok := src.(cancelOf); ok {
 			return a.cancelled(key, c.Tensor, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1))
 		}
 		return a.matrix(key, src, rows, cols, word(d.Axes[0], 0), word(d.Axes[1], 1), d.Layer)
 	case graph.KindTable:
-		return a.table(key, src, a.axisOf(d.Axes[0]))
+		return a.table(key, src, axisOf(d.Axes[0]))
 	case graph.KindNormWeight, graph.KindNormBias:
 		if d.Axes[0] == graph.Residual {
 			return a.norm(key, role, src, d.Kind == graph.KindNormBias)
 		}
 	}
-	return a.vector(key, src, a.axisOf(d.Axes[0]), word(d.Axes[0], 0))
-}
-
-// axisOf returns the plan's map of axis x (the identity for a fixed axis).
-func (a *applier) axisOf(x graph.Axis) *Map {
-	return a.p.axis(x, a.g.Dims.Size(x))
+	return a.vector(key, src, axisOf(d.Axes[0]), word(d.Axes[0], 0))
 }
 
 // word names an axis in the report ("hidden", "q", ...); a fixed axis is
@@ -449,7 +455,14 @@ func (a *applier) table(key string, t graph.Tensor, rows *Map) graph.Tensor {
 	if a.resid.produce == FillMean && hasNew(a.resid) {
 		mw = "mean columns"
 	}
-	a.step(key, t, []int{rows.dst, a.resid.dst}, describe("hidden", a.resid, false), false, mw)
+	rule, sw := describe("hidden", a.resid, false), ""
+	if sc, ok := t.(scaled); ok {
+		rule += fmt.Sprintf(", ×%.6g (embedding scale)", sc.c)
+		if sc.c != math.Exp2(math.Round(math.Log2(sc.c))) {
+			sw = "embedding ×sqrt(D/D')"
+		}
+	}
+	a.step(key, t, []int{rows.dst, a.resid.dst}, rule, sw != "", mw, sw)
 	if rows.isIdentity() && a.resid.isIdentity() {
 		return t
 	}
@@ -489,7 +502,7 @@ func (a *applier) norm(key, role string, t graph.Tensor, bias bool) graph.Tensor
 		fold = a.fold
 	}
 	r := &vectorRule{m: a.resid, norm: !bias, normBias: bias, scale: scale, fold: fold,
-		newCyclic: v.NormNewCyclic, newOne: v.NormNewOne, role: key}
+		newCyclic: v.NormNewCyclic, newOne: v.NormNewOne, plusOne: a.g.Features().NormPlusOne, role: key}
 	rule := describe("hidden", a.resid, false)
 	var why []string
 	if !bias && scale != 1 {
@@ -563,4 +576,20 @@ func layerList(ls []LayerSource) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, " ")
+}
+
+// embedRatio is what the embedding is multiplied by so that a family that
+// scales its embeddings by sqrt(hidden) (Features.EmbedScale) keeps its
+// stream: c(D)/c(D'), 1 otherwise.
+func (a *applier) embedRatio() float64 {
+	if !a.g.Features().EmbedScale || a.p.Dims.Hidden == a.g.Hidden || a.p.Values.AsIs {
+		return 1
+	}
+	dt := a.g.Embed.DType()
+	if c := a.g.Config; c != nil {
+		if d, err := checkpoint.ParseDType(c.DType); err == nil && d.IsFloat() {
+			dt = d
+		}
+	}
+	return a.g.EmbedScale() / graph.EmbedNormalizer(a.p.Dims.Hidden, dt)
 }

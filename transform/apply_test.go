@@ -165,6 +165,109 @@ func TestReportSaysSelect(t *testing.T) {
 	}
 }
 
+// TestSourceUnchanged: reading a result's tensors never changes the
+// source's, also when a rule scales values (QK-norm families under an eps
+// scale) and the source holds its data in memory.
+func TestSourceUnchanged(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "qwen3", D: 32, H: 4, K: 2, HeadDim: 8, I: 48, V: 30, L: 1, Seed: 2})
+	before := slices.Clone(reference.Values(t, g.Layers[0].Q.W))
+	d := g.Dims
+	d.Hidden = 48
+	p := &Plan{Operator: "test", Class: claim.Exact, Dims: d,
+		Maps:   map[graph.Axis]*Map{graph.Residual: TileResidue(32, 48, FillZero, FillZero)},
+		Values: Values{EpsScale: 32.0 / 48, NormScale: math.Sqrt(32.0 / 48)}}
+	r, err := Apply(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		reference.Values(t, r.Graph.Layers[0].Q.W)
+	}
+	if !slices.Equal(before, reference.Values(t, g.Layers[0].Q.W)) {
+		t.Error("reading the result changed the source's q_proj")
+	}
+}
+
+// TestLayerMaps: each layer keeps its own FFN units and heads when the plan
+// maps them per layer, and the axes every layer shares are refused there.
+func TestLayerMaps(t *testing.T) {
+	g := reference.Synth(llama)
+	keep := [][]int{{5, 0, 47}, {1, 2, 3}, {46, 9, 30}}
+	d := g.Dims
+	d.FFN, d.Heads, d.KVHeads = 3, 2, 1
+	lm := make([]map[graph.Axis]*Map, len(keep))
+	heads := [][]int{{0, 1}, {2, 3}, {3, 2}}
+	for l, k := range keep {
+		f, err := Select(llama.I, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := Select(llama.H, heads[l])
+		kv, _ := Select(llama.K, []int{heads[l][0] / 2})
+		lm[l] = map[graph.Axis]*Map{graph.FFN: f, graph.QHeads: Block(q, g.HeadDim), graph.KVHeads: Block(kv, g.HeadDim)}
+	}
+	r, err := Apply(g, &Plan{Operator: "select", Class: claim.NonPreserving, Dims: d, LayerMaps: lm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	D, hd := llama.D, g.HeadDim
+	for l := range g.Layers {
+		up, gotUp := reference.Values(t, g.Layers[l].Up.W), reference.Values(t, r.Graph.Layers[l].Up.W)
+		for i, j := range keep[l] {
+			if !slices.Equal(gotUp[i*D:(i+1)*D], up[j*D:(j+1)*D]) {
+				t.Fatalf("layer %d up row %d is not source row %d", l, i, j)
+			}
+		}
+		q, gotQ := reference.Values(t, g.Layers[l].Q.W), reference.Values(t, r.Graph.Layers[l].Q.W)
+		for i, h := range heads[l] {
+			if !slices.Equal(gotQ[i*hd*D:(i+1)*hd*D], q[h*hd*D:(h+1)*hd*D]) {
+				t.Fatalf("layer %d query head %d is not source head %d", l, i, h)
+			}
+		}
+	}
+	res, _ := Select(llama.D, []int{0, 1})
+	for name, p := range map[string]*Plan{
+		"residual per layer": {Operator: "x", Dims: g.Dims, LayerMaps: []map[graph.Axis]*Map{{graph.Residual: res}, nil, nil}},
+		"too few layers":     {Operator: "x", Dims: g.Dims, LayerMaps: []map[graph.Axis]*Map{nil}},
+		"wrong size":         {Operator: "x", Dims: g.Dims, LayerMaps: []map[graph.Axis]*Map{{graph.FFN: Identity(7)}, nil, nil}},
+	} {
+		if _, err := Apply(g, p); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestAsIs: with Values.AsIs a family that scales its embeddings by
+// sqrt(hidden) keeps the selected embedding entries as they are (and its
+// tie); without it the embedding is rescaled for the new width.
+func TestAsIs(t *testing.T) {
+	g := reference.Synth(reference.Spec{ModelType: "gemma", D: 32, H: 4, K: 2, HeadDim: 8, I: 48, V: 30, L: 1, Tied: true, Seed: 3})
+	keep := []int{1, 5, 9, 30}
+	m, err := Select(32, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := g.Dims
+	d.Hidden = len(keep)
+	for _, asIs := range []bool{true, false} {
+		r, err := Apply(g, &Plan{Operator: "select", Class: claim.NonPreserving, Dims: d,
+			Maps: map[graph.Axis]*Map{graph.Residual: m}, Values: Values{AsIs: asIs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, got := reference.Values(t, g.Embed), reference.Values(t, r.Graph.Embed)
+		same := true
+		for v := 0; v < 30; v++ {
+			for i, j := range keep {
+				same = same && got[v*len(keep)+i] == src[v*32+j]
+			}
+		}
+		if same != asIs || r.Graph.Tied != asIs {
+			t.Errorf("AsIs %v: embedding entries copied as they are %v, tied %v", asIs, same, r.Graph.Tied)
+		}
+	}
+}
+
 // TestNewRows: a vocabulary map with a row function gives the new tokens'
 // rows in the embedding, an untied head and its bias the values the function
 // computes from each tensor's source; the old rows, and so the logits of old

@@ -22,6 +22,13 @@ type Plan struct {
 	// Maps are the index maps of the axes that change; an axis without one
 	// keeps its indices.
 	Maps map[graph.Axis]*Map
+	// LayerMaps, when not nil, has one entry per layer of the result: maps
+	// of that layer's own axes (query and key/value heads, FFN units) that
+	// replace Maps' inside the layer, so that each block may keep its own
+	// units (weight selection by importance). The axes shared by the whole
+	// model (the residual stream, the vocabulary, positions) cannot be
+	// given per layer.
+	LayerMaps []map[graph.Axis]*Map
 	// Layers says where each layer of the result comes from; nil keeps the
 	// source's layers.
 	Layers []LayerSource
@@ -68,6 +75,11 @@ type Values struct {
 	// 0 writes zeros.
 	FreeStd   float64
 	AbsRandom bool
+	// AsIs keeps every value the source's as it is: a family that scales its
+	// embeddings by sqrt(hidden) does not get its embedding rescaled for a
+	// new hidden width (weight selection copies entries, it does not keep
+	// the stream).
+	AsIs bool
 }
 
 // Perturb is a zero-sum perturbation over the copies of an input.
@@ -131,6 +143,9 @@ func (p *Plan) validate(g *graph.Graph) error {
 				p.Operator, a, m.src, m.dst, g.Dims.Size(a), p.Dims.Size(a))
 		}
 	}
+	if err := p.validateLayerMaps(g); err != nil {
+		return err
+	}
 	if p.Layers == nil {
 		if p.Dims.Layers != len(g.Layers) {
 			return fmt.Errorf("transform: %s: %d layers from %d without a layer map", p.Operator, p.Dims.Layers, len(g.Layers))
@@ -151,6 +166,45 @@ func (p *Plan) validate(g *graph.Graph) error {
 		}
 	}
 	return nil
+}
+
+// layerAxes are the axes a plan may map per layer (Plan.LayerMaps).
+var layerAxes = map[graph.Axis]bool{graph.QHeads: true, graph.KVHeads: true, graph.FFN: true}
+
+// validateLayerMaps checks the per-layer maps: one entry per result layer,
+// only the axes of a block, each of the axis's sizes.
+func (p *Plan) validateLayerMaps(g *graph.Graph) error {
+	if p.LayerMaps == nil {
+		return nil
+	}
+	if len(p.LayerMaps) != p.Dims.Layers {
+		return fmt.Errorf("transform: %s: %d per-layer maps for %d layers", p.Operator, len(p.LayerMaps), p.Dims.Layers)
+	}
+	for l, ms := range p.LayerMaps {
+		for a, m := range ms {
+			switch {
+			case !layerAxes[a]:
+				return fmt.Errorf("transform: %s: layer %d maps axis %s, which every layer shares", p.Operator, l, a)
+			case m == nil:
+				return fmt.Errorf("transform: %s: layer %d: nil map for axis %s", p.Operator, l, a)
+			case m.src != g.Dims.Size(a) || m.dst != p.Dims.Size(a):
+				return fmt.Errorf("transform: %s: layer %d: the %s map goes %d -> %d, but the axis is %d -> %d",
+					p.Operator, l, a, m.src, m.dst, g.Dims.Size(a), p.Dims.Size(a))
+			}
+		}
+	}
+	return nil
+}
+
+// axisIn returns the map of axis a in result layer l (-1: outside the
+// layers): the layer's own map when it has one, else axis's.
+func (p *Plan) axisIn(l int, a graph.Axis, n int) *Map {
+	if l >= 0 && l < len(p.LayerMaps) {
+		if m := p.LayerMaps[l][a]; m != nil {
+			return m
+		}
+	}
+	return p.axis(a, n)
 }
 
 // axis returns the map of axis a (the identity when the plan keeps it).

@@ -495,7 +495,10 @@ type vectorRule struct {
 	// newGain: "cyclic" (scale·fold·w[i mod src]) or "zero" for new norm entries.
 	newCyclic bool
 	// newOne: new norm entries are 1 (newCyclic and newOne unset: 0).
-	newOne  bool
+	newOne bool
+	// plusOne: the norm applies its gain as 1 + w (Gemma), so a scaled gain
+	// is (1 + w)·scale − 1 and a gain meant to be 0 is stored as −1.
+	plusOne bool
 	freeStd float64
 	seed    int64
 	role    string
@@ -533,17 +536,26 @@ func growVector[T float](src graph.Tensor, r *vectorRule) ([]T, error) {
 			out[i] = T(newRows[0][0])
 			newRows = newRows[1:]
 		case j >= 0:
-			if mult == 1 {
+			switch {
+			case mult == 1:
 				out[i] = v[j]
-			} else {
+			case r.norm && r.plusOne:
+				out[i] = T((1+float64(v[j]))*mult - 1)
+			default:
 				out[i] = T(float64(v[j]) * mult)
 			}
 		case r.norm:
 			switch {
+			case r.newCyclic && r.plusOne:
+				out[i] = T((1+float64(v[i%len(v)]))*mult - 1)
 			case r.newCyclic:
 				out[i] = T(float64(v[i%len(v)]) * mult)
+			case r.newOne && r.plusOne:
+				out[i] = 0
 			case r.newOne:
 				out[i] = 1
+			case r.plusOne:
+				out[i] = -1
 			}
 		case r.normBias:
 		case r.m.produce == FillMean:

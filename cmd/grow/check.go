@@ -119,6 +119,9 @@ spaces) or a JSON array of arrays.`,
 			if err != nil {
 				return err
 			}
+			if err := sensitivity(rep, found.Mapping, opts, cs, src, cd, dst); err != nil {
+				return err
+			}
 			if plotPath != "" {
 				if err := checkPlot(rep, plotPath); err != nil {
 					return err
@@ -325,6 +328,9 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 	fmt.Fprintf(w, "result   %s (%s)\n", dstPath, checkDescribeGraph(dst))
 	if m != nil {
 		layers := "layers identity"
+		if m.Layers == nil && src.Dims.Layers != dst.Dims.Layers {
+			layers = "layers not mapped"
+		}
 		if m.Layers != nil {
 			layers = fmt.Sprintf("layers %v", m.Layers)
 		}

@@ -172,6 +172,12 @@ func claimIntoConfig(cfg *checkpoint.Config, meta map[string]string) error {
 	if cfg == nil {
 		return nil
 	}
+	// An output written without its check says so in config.json too.
+	if c, ok := meta["grow.check"]; ok {
+		cfg.Set("grow_check", c)
+	} else {
+		cfg.Delete("grow_check")
+	}
 	s, ok := meta[claim.MetadataKey]
 	if !ok {
 		cfg.Delete(claim.ConfigKey)

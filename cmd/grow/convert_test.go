@@ -492,30 +492,39 @@ func readMapping(t *testing.T, dir string) *probe.Mapping {
 // name changed by delta, keeping every other tensor and the metadata.
 func editTensor(t *testing.T, dir, name string, delta float32) {
 	t.Helper()
+	editTensors(t, dir, map[string]func(v []float32, shape []int){name: func(v []float32, _ []int) { v[0] += delta }})
+}
+
+// editTensors rewrites dir/model.safetensors with each named tensor changed
+// by its function (given the values, row-major, and the shape), keeping
+// every other tensor and the metadata.
+func editTensors(t *testing.T, dir string, edits map[string]func(v []float32, shape []int)) {
+	t.Helper()
 	path := filepath.Join(dir, "model.safetensors")
 	f, err := checkpoint.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var es []checkpoint.Entry
-	found := false
+	found := 0
 	for _, x := range f.Tensors {
-		if x.Name != name {
+		edit, ok := edits[x.Name]
+		if !ok {
 			es = append(es, checkpoint.CopyEntry(x))
 			continue
 		}
-		found = true
+		found++
 		es = append(es, checkpoint.Float32Entry(x.Name, x.DType, x.Shape, func() ([]float32, error) {
 			v, err := x.Float32()
 			if err != nil {
 				return nil, err
 			}
-			v[0] += delta
+			edit(v, x.Shape)
 			return v, nil
 		}))
 	}
-	if !found {
-		t.Fatalf("no tensor %s in %s", name, path)
+	if found != len(edits) {
+		t.Fatalf("%s has %d of the %d tensors to edit", path, found, len(edits))
 	}
 	var buf bytes.Buffer
 	err = checkpoint.WriteSafetensors(&buf, es, f.Metadata)

@@ -148,6 +148,11 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	}
 	if f.noCheck {
 		meta["grow.check"] = "not run (--no-check)"
+		// Without the check nothing else would see a NaN or an infinity
+		// before it is written.
+		if err := probe.CheckFinite(src); err != nil {
+			return fmt.Errorf("the source: %w", err)
+		}
 	}
 	wrap := splitWrites
 	if computed, total := transform.ComputedShare(res.Graph); 2*computed < total && dt == "" {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,6 +185,10 @@ func TestExpandNoCheckAndForce(t *testing.T) {
 	if got := shardMetadata(t, out)["model.safetensors"]["grow.check"]; got != "not run (--no-check)" {
 		t.Errorf("grow.check metadata %q, want \"not run (--no-check)\"", got)
 	}
+	raw, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil || !strings.Contains(string(raw), `"grow_check": "not run (--no-check)"`) {
+		t.Errorf("config.json does not say the output was not checked (%v):\n%s", err, raw)
+	}
 	_, stderr, err := growExec(t, append(args, "--force")...)
 	if err != nil || !strings.Contains(stderr, "note: the existing "+out+" was ") {
 		t.Errorf("--force: %v, stderr %q", err, stderr)
@@ -218,5 +225,23 @@ func TestExpandThenCheckRounded(t *testing.T) {
 	rep := checkReport(t, stdout)
 	if !rep.Pass || rep.Class != "EXACT" || rep.MaxAbs == 0 {
 		t.Errorf("check of the F32 LEMON output: class %s, pass %v, max abs %g", rep.Class, rep.Pass, rep.MaxAbs)
+	}
+}
+
+// TestExpandNonFiniteSource: a NaN in the source is refused before anything
+// is written, with --no-check too (nothing else would see it then).
+func TestExpandNonFiniteSource(t *testing.T) {
+	src := copyModel(t, "stories260k", modelEdit{tensor: "model.layers.1.mlp.up_proj.weight", delta: float32(math.NaN())})
+	for _, extra := range [][]string{nil, {"--no-check"}} {
+		out := filepath.Join(t.TempDir(), "out")
+		args := append([]string{"expand", src, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--quiet"}, extra...)
+		var stderr bytes.Buffer
+		code := runWith(args, io.Discard, &stderr)
+		if code != exitFailure || !strings.Contains(stderr.String(), "NaN") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 naming the NaN", extra, code, stderr.String())
+		}
+		if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
+			t.Errorf("%v: left %v", extra, left)
+		}
 	}
 }

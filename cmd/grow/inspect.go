@@ -88,9 +88,13 @@ type inspectReport struct {
 	// RotaryDims is how many dims of each head RoPE rotates (head_dim unless
 	// the config asks for partial rotary); QKNorm: queries and keys are
 	// normalised per head (Qwen3).
-	RotaryDims  int    `json:"rotary_dims,omitempty"`
-	QKNorm      bool   `json:"qk_norm,omitempty"`
-	ConfigDType string `json:"config_dtype,omitempty"`
+	RotaryDims int  `json:"rotary_dims,omitempty"`
+	QKNorm     bool `json:"qk_norm,omitempty"`
+	// Features says in words what the family's forward pass does beyond a
+	// plain block (graph.Graph.Distinctive): parallel residual, rotary
+	// fraction, norm form, QK-norm, post-LN, ...
+	Features    []string `json:"features,omitempty"`
+	ConfigDType string   `json:"config_dtype,omitempty"`
 	// DTypes counts tensors per dtype.
 	DTypes map[string]int `json:"dtypes"`
 	// Parameters counts the elements of float weights (a tied head once; buffers
@@ -212,6 +216,7 @@ func describeGraph(rep *inspectReport, g *graph.Graph) {
 	}
 	rep.Norm, rep.Eps, rep.Act, rep.RopeTheta, rep.ConfigDType = string(g.NormKind), g.Eps, g.Act, g.RopeTheta, c.DType
 	rep.RotaryDims, rep.QKNorm = g.RotaryDim(), g.Features().QKNorm
+	rep.Features = g.Distinctive()
 	for _, x := range g.Extras {
 		rep.Extras = append(rep.Extras, inspectExtra{Name: x.Name, Role: x.Role, Rule: x.Rule})
 	}
@@ -291,10 +296,9 @@ func (r *inspectReport) writeText(w io.Writer) error {
 		default:
 			line("output head", "none (base model; tie_word_embeddings %v)", r.Tied)
 		}
-		if r.QKNorm {
-			line("norm", "%s, eps %g; queries and keys normalised per head", r.Norm, r.Eps)
-		} else {
-			line("norm", "%s, eps %g", r.Norm, r.Eps)
+		line("norm", "%s, eps %g", r.Norm, r.Eps)
+		for _, f := range r.Features {
+			line("feature", "%s", f)
 		}
 		line("activation", "%s", r.Act)
 		if r.RopeTheta > 0 {

@@ -297,7 +297,8 @@ func writeSynth(t *testing.T, s reference.Spec) string {
 	return dir
 }
 
-// Qwen3's QK-norm and Phi-3's partial rotary are reported, in text and JSON.
+// Qwen3's QK-norm and Phi-3's partial rotary are reported, in text and JSON;
+// every family's distinctive features are listed (graph.Graph.Distinctive).
 func TestInspectQKNormAndPartialRotary(t *testing.T) {
 	qwen3 := writeSynth(t, reference.Spec{ModelType: "qwen3", D: 16, L: 1, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, F32: true})
 	phi3 := writeSynth(t, reference.Spec{ModelType: "phi3", D: 16, L: 1, H: 2, K: 1, I: 24, V: 40, F32: true, RotaryFraction: 0.5})
@@ -308,7 +309,7 @@ func TestInspectQKNormAndPartialRotary(t *testing.T) {
 		t.Errorf("phi3: %+v", r)
 	}
 	for dir, re := range map[string]string{
-		qwen3: `(?m)^norm\s+rmsnorm, eps 1e-05; queries and keys normalised per head$`,
+		qwen3: `(?m)^feature\s+queries and keys normalised per head$`,
 		phi3:  `(?m)^rope theta\s+10000, rotating 4 of each head's 8 dims$`,
 	} {
 		out, _, err := growExec(t, "inspect", dir)
@@ -317,6 +318,24 @@ func TestInspectQKNormAndPartialRotary(t *testing.T) {
 		}
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+}
+
+// TestInspectFeatures: grow inspect names what each family's forward pass does
+// beyond a plain block.
+func TestInspectFeatures(t *testing.T) {
+	for _, c := range []struct {
+		spec reference.Spec
+		want string
+	}{
+		{reference.Spec{ModelType: "gemma", D: 16, L: 1, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, F32: true, Tied: true}, "applied as 1 + w"},
+		{reference.Spec{ModelType: "olmo2", D: 16, L: 1, H: 4, K: 4, I: 24, V: 40, F32: true}, "whole projections"},
+		{reference.Spec{ModelType: "bert", D: 16, L: 1, H: 4, I: 24, V: 40, P: 16, F32: true, MLM: true}, "post-LN"},
+	} {
+		r := inspectJSON(t, writeSynth(t, c.spec))
+		if !strings.Contains(strings.Join(r.Features, "; "), c.want) {
+			t.Errorf("%s: features %q, want one saying %q", c.spec.ModelType, r.Features, c.want)
 		}
 	}
 }

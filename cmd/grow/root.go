@@ -80,10 +80,9 @@ func newRootCmd() *cobra.Command {
 into an architecture-neutral weight graph, grows their width or depth so that they compute
 the same function (grow expand), converts their dtype or sharding (grow convert), writes
 checkpoints that transformers loads unchanged, and runs source and result side by
-side to show how far their outputs differ (grow check).
-
-Shrinking (weight selection) and vocabulary extension are planned, not yet
-available.
+side to show how far their outputs differ (grow check). It also initialises a smaller
+model from a larger one (grow shrink), models of any depth from a compact learngene
+(grow learngene), and extends a vocabulary with initialised embeddings (grow tokens).
 
 Exit status: 0 success, 1 an error or a failed check, 2 a command line that cannot
 be used, 3 a check with nothing to verify (no claim, or one that promises nothing:
@@ -105,6 +104,8 @@ the numbers are reported), 130 interrupted.`,
 		newCheckCmd(),
 		newExpandCmd(),
 		newMSGCmd(),
+		newShrinkCmd(),
+		newLearngeneCmd(),
 		newTokensCmd(),
 		newVersionCmd(),
 	)

@@ -74,7 +74,7 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{[]string{}, 0, "grow reads Hugging Face checkpoints"},
 		{[]string{"help", "expand"}, 0, "expand writes a wider or deeper model"},
-		{[]string{"shrink", m}, 2, `grow: unknown command "shrink" for "grow"`},
+		{[]string{"shrink", m}, 2, "grow shrink: no output directory: give -o OUT"},
 		{[]string{"tokens"}, 0, "tokens works with a model directory"},
 		{[]string{"tokens", "frobnicate"}, 2, `grow tokens: unknown command "frobnicate" for "grow tokens"`},
 		{[]string{"--no-such-flag"}, 2, "grow: unknown flag: --no-such-flag"},

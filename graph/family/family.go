@@ -72,27 +72,67 @@ type Config struct {
 	// n_inner: 4).
 	FFNPerHidden int
 
+	// NormEps are the keys of the norms' epsilon; nil for a family whose
+	// config has none, whose eps is NormEpsDefault whatever the model (OPT's
+	// nn.LayerNorm default 1e-5): an operator cannot change it.
 	NormEps        []string
 	NormEpsDefault float64
 	Act            []string
 	ActDefault     string
+	// ActAliases map an activation as the config spells it to what the
+	// config class makes of it (GemmaConfig reads a legacy "gelu" as
+	// "gelu_pytorch_tanh"); the config keeps its spelling.
+	ActAliases map[string]string
 	// TiedDefault is tie_word_embeddings when the config does not say.
 	TiedDefault bool
 	// RotaryFraction are the keys of the fraction of each head that rotary
 	// positions rotate (partial_rotary_factor), nil for a family that always
 	// rotates Features.RotaryFraction. The value may also sit in the v5
-	// rope_parameters object under the first key's name; where both are
-	// present they must agree. Absent, it is Features.RotaryFraction.
+	// rope_parameters object as partial_rotary_factor (GPT-NeoX's v4 key is
+	// rotary_pct); where both are present they must agree. Absent, it is
+	// Features.RotaryFraction.
 	RotaryFraction []string
+	// RopeTheta are the keys of the RoPE base at the top level of a v4
+	// config, nil for "rope_theta" (GPT-NeoX's is rotary_emb_base); the v5
+	// rope_parameters object holds it as rope_theta.
+	RopeTheta []string
 
 	// AttentionBias and MLPBias are the keys of the bias switches (see
-	// BiasIfAttention and BiasIfMLP), "" for a family without them.
+	// BiasIfAttention and BiasIfMLP), "" for a family without them; both may
+	// name one key (OPT's enable_bias). BiasDefault is a switch's value when
+	// the config does not give it (GPT-NeoX's attention_bias and OPT's
+	// enable_bias are true).
 	AttentionBias, MLPBias string
+	BiasDefault            bool
+
+	// ParallelResidual is the key of the switch that runs attention and the
+	// MLP side by side on a block's input (GPT-NeoX's use_parallel_residual:
+	// h + attn(ln1(h)) + mlp(ln2(h))), "" for a family without it;
+	// ParallelResidualDefault its value when the config does not give it.
+	ParallelResidual        string
+	ParallelResidualDefault bool
+
+	// Requires are settings of the config class that grow computes only one
+	// way: a config that sets one otherwise is refused with the reason (OPT's
+	// post-LN do_layer_norm_before false).
+	Requires []Require
 
 	// WriteOnly are further keys that carry a value but are not read: they
 	// are written, from the value they name, only where the source config
 	// had them (GPT-2's n_ctx).
 	WriteOnly []Alias
+}
+
+// Require is a config key whose value must be Want (or, with EqualsHidden,
+// the hidden width); absent or null, the config class's default is that
+// value. Why says what the other values mean, for the refusal.
+type Require struct {
+	Key string
+	// Want is the supported value as encoding/json decodes it (true,
+	// "absolute", 1.0).
+	Want         any
+	EqualsHidden bool
+	Why          string
 }
 
 // Alias is a config key that carries one of the typed values.
@@ -110,6 +150,22 @@ const (
 	ValueLayers    Value = "layers"
 	ValueHeads     Value = "heads"
 	ValuePositions Value = "positions"
+)
+
+// BlockNorms says where the norms of a pre-LN block sit.
+type BlockNorms string
+
+// Block norm placements.
+const (
+	// NormsIn (the zero value): each sublayer reads a norm of the stream,
+	// h += attn(norm(h)); h += mlp(norm(h)) (graph roles attn_norm,
+	// mlp_norm).
+	NormsIn BlockNorms = ""
+	// NormsOut: each sublayer reads the stream and its output is normalised
+	// before it is added, h += norm(attn(h)); h += norm(mlp(h)) (OLMo-2's
+	// post_attention_layernorm and post_feedforward_layernorm: graph roles
+	// attn_out_norm, mlp_out_norm).
+	NormsOut BlockNorms = "out"
 )
 
 // NormKind is the kind of every norm of a family.
@@ -193,12 +249,31 @@ type Features struct {
 	// arXiv 2002.05202); otherwise down(act(up(x))). The activation is the
 	// config's (Config.Act, Config.ActDefault).
 	GatedMLP bool
-	// QKNorm: queries and keys are normalised per head, after their
-	// projections and before rotary positions, by a norm of the family's kind
-	// over head_dim with the config's eps (Qwen3's q_norm and k_norm,
-	// graph roles attn.q_norm and attn.k_norm).
-	QKNorm bool
-	Biases Biases
+	// QKNorm: queries and keys are normalised after their projections and
+	// before rotary positions, by a norm of the family's kind with the
+	// config's eps: per head, over head_dim (Qwen3's q_norm and k_norm, graph
+	// roles attn.q_norm and attn.k_norm), or, with QKNormWhole, over the
+	// whole query and key projections, H·d and K·d wide (OLMo-2's q_norm
+	// and k_norm, graph roles attn.q_proj_norm and attn.k_proj_norm).
+	QKNorm      bool
+	QKNormWhole bool
+	// NormPlusOne: a norm's stored gain w multiplies as (1 + w) (Gemma's
+	// RMSNorm, whose gains start at 0): a gain rescaled by s is stored as
+	// s·(1 + w) − 1, and a gain of 0 as −1.
+	NormPlusOne bool
+	// EmbedScale: the token embeddings are multiplied by sqrt(hidden_size),
+	// rounded to the model's dtype, before the first block (Gemma). The
+	// factor follows the hidden width, so a wider model reproduces a
+	// stream only with its embeddings rescaled by sqrt(D)/sqrt(D').
+	EmbedScale bool
+	// BlockNorms says where a block's norms sit (pre-LN families).
+	BlockNorms BlockNorms
+	// PositionsFromMask: learned positions count the positions an
+	// attention mask keeps (OPT: cumsum(mask)·mask − 1, a padded position
+	// reading the row before position 0), so that they differ from 0, 1, …
+	// in a padded batch.
+	PositionsFromMask bool
+	Biases            Biases
 	// HeadDim is how the config gives the head width.
 	HeadDim HeadDim
 	// GQA: the key/value heads may be fewer than the query heads
@@ -270,6 +345,9 @@ type Tensors struct {
 	Embed string
 	// Base is how a base model (one without an output head) is recognised.
 	Base Base
+	// BasePrefix is the backbone prefix of a base model's names (OPTModel's
+	// "decoder."; "" for most families).
+	BasePrefix string
 	// BaseArchitectures are the architectures of base models, written
 	// without a prefix (GPT2Model).
 	BaseArchitectures []string
@@ -292,7 +370,8 @@ type Base string
 const (
 	// BaseByArchitecture: its architectures list a BaseArchitectures entry.
 	BaseByArchitecture Base = "architecture"
-	// BaseByPrefix: its names have no backbone prefix.
+	// BaseByPrefix: its names have the base model's prefix
+	// (Tensors.BasePrefix, usually none).
 	BaseByPrefix Base = "prefix"
 	// BaseByHeadTensors: none of the optional head's tensors (WhenHead,
 	// WhenMLM) is present (BERT without its masked-LM head).
@@ -315,6 +394,11 @@ const (
 	// FusedRows: several parts stacked along the first axis, [Σ nᵢ, ...]
 	// (GPT-2's c_attn bias).
 	FusedRows Storage = "fused-rows"
+	// FusedHeads: several parts interleaved per key/value head along the
+	// first axis: for each of the graph's KVHeads units, the unit's rows of
+	// every part in turn (GPT-NeoX's query_key_value, viewed [heads, 3,
+	// head_dim, ...]).
+	FusedHeads Storage = "fused-heads"
 )
 
 // When says when an optional tensor is present.

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// The registry holds the seven model types, each under its own key.
+// The registry holds the eleven model types, each under its own key.
 func TestRegistry(t *testing.T) {
-	want := []string{"bert", "gpt2", "llama", "mistral", "phi3", "qwen2", "qwen3"}
+	want := []string{"bert", "gemma", "gpt2", "gpt_neox", "llama", "mistral", "olmo2", "opt", "phi3", "qwen2", "qwen3"}
 	if got := ModelTypes(); !slices.Equal(got, want) {
 		t.Errorf("ModelTypes() = %v, want %v", got, want)
 	}
@@ -23,7 +23,7 @@ func TestRegistry(t *testing.T) {
 	if _, ok := Lookup("t5"); ok {
 		t.Errorf("Lookup(t5) found a descriptor")
 	}
-	if got := Known(); got != "bert, gpt2, llama, mistral, phi3, qwen2, qwen3" {
+	if got := Known(); got != "bert, gemma, gpt2, gpt_neox, llama, mistral, olmo2, opt, phi3, qwen2, qwen3" {
 		t.Errorf("Known() = %q", got)
 	}
 }
@@ -56,6 +56,14 @@ func TestFeatures(t *testing.T) {
 			Biases{BiasIfAttention, BiasIfAttention, BiasNever}, false, true},
 		{"phi3", "llama", RMSNorm, false, true, Rotary, true, true, false, Derived,
 			Biases{BiasNever, BiasNever, BiasNever}, false, false},
+		{"gemma", "llama", RMSNorm, false, true, Rotary, true, true, false, Explicit,
+			Biases{BiasIfAttention, BiasIfAttention, BiasNever}, false, false},
+		{"gpt_neox", "gpt_neox", LayerNorm, false, true, Rotary, false, false, false, Derived,
+			Biases{BiasIfAttention, BiasIfAttention, BiasAlways}, false, false},
+		{"opt", "opt", LayerNorm, false, true, Learned, false, false, false, Derived,
+			Biases{BiasIfAttention, BiasIfAttention, BiasIfMLP}, false, false},
+		{"olmo2", "olmo2", RMSNorm, false, true, Rotary, true, true, false, Derived,
+			Biases{BiasIfAttention, BiasIfAttention, BiasNever}, false, true},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			d, ok := Lookup(tc.modelType)
@@ -86,8 +94,9 @@ func TestDescriptorsConsistent(t *testing.T) {
 			if d.Family == "" || d.Name == "" || d.ConfigClass == "" {
 				fail("Family %q, Name %q, ConfigClass %q", d.Family, d.Name, d.ConfigClass)
 			}
+			// NormEps may have no key: the eps is then fixed (OPT).
 			for name, keys := range map[string][]string{"Hidden": c.Hidden, "Layers": c.Layers, "Heads": c.Heads,
-				"FFN": c.FFN, "Vocab": c.Vocab, "Positions": c.Positions, "NormEps": c.NormEps, "Act": c.Act} {
+				"FFN": c.FFN, "Vocab": c.Vocab, "Positions": c.Positions, "Act": c.Act} {
 				if len(keys) == 0 {
 					fail("Config.%s has no key", name)
 				}
@@ -157,14 +166,20 @@ func TestDescriptorsConsistent(t *testing.T) {
 			if (ts.Base == BaseByHeadTensors) != f.MLMHead {
 				fail("Base %s with MLMHead %v", ts.Base, f.MLMHead)
 			}
+			// Names are unique in the layer template and outside it (OPT's
+			// final_layer_norm is both a layer's and the model's).
 			all := slices.Concat(ts.Top, ts.PerLayer, ts.Bottom)
 			names := map[string]bool{}
 			embed, head := false, false
-			for _, x := range all {
-				if names[x.Name] {
+			for i, x := range all {
+				key := x.Name
+				if i >= len(ts.Top) && i < len(ts.Top)+len(ts.PerLayer) {
+					key = ts.Layer + key
+				}
+				if names[key] {
 					fail("tensor %q listed twice", x.Name)
 				}
-				names[x.Name] = true
+				names[key] = true
 				embed = embed || (x.Name == ts.Embed && !x.Global)
 				head = head || (x.Name == ts.Head && x.Global && x.When == WhenHead)
 				switch x.Stored {
@@ -172,7 +187,7 @@ func TestDescriptorsConsistent(t *testing.T) {
 					if len(x.Roles) != 1 {
 						fail("tensor %q: %s storage of %d roles", x.Name, x.Stored, len(x.Roles))
 					}
-				case FusedConv1D, FusedRows:
+				case FusedConv1D, FusedRows, FusedHeads:
 					if len(x.Roles) < 2 {
 						fail("tensor %q: fused storage of %d roles", x.Name, len(x.Roles))
 					}
@@ -192,6 +207,17 @@ func TestDescriptorsConsistent(t *testing.T) {
 				}
 				if e.Rule != RuleHidden && e.Rule != RuleCopy && e.Rule != RuleDrop {
 					fail("extra %s: rule %q", e.Role, e.Rule)
+				}
+			}
+			if f.QKNormWhole && !f.QKNorm {
+				fail("QKNormWhole without QKNorm")
+			}
+			if (c.ParallelResidual == "") && c.ParallelResidualDefault {
+				fail("a parallel-residual default without its key")
+			}
+			for _, q := range c.Requires {
+				if q.Key == "" || q.Why == "" || (q.Want == nil) == !q.EqualsHidden {
+					fail("require %+v", q)
 				}
 			}
 			if len(errs) > 0 {
@@ -219,6 +245,15 @@ func TestLegend(t *testing.T) {
 		{"phi3", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
 			"Hd": "hidden_size", "Kd": "num_key_value_heads×hidden_size/num_attention_heads",
 			"d": "hidden_size/num_attention_heads"}},
+		{"gemma", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
+			"Hd": "num_attention_heads×head_dim", "Kd": "num_key_value_heads×head_dim", "d": "head_dim"}},
+		{"gpt_neox", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
+			"Hd": "hidden_size", "Kd": "hidden_size", "d": "hidden_size/num_attention_heads"}},
+		{"opt", map[string]string{"D": "hidden_size", "V": "vocab_size", "P": "max_position_embeddings", "I": "ffn_dim",
+			"Hd": "hidden_size", "Kd": "hidden_size", "d": "hidden_size/num_attention_heads"}},
+		{"olmo2", map[string]string{"D": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
+			"Hd": "hidden_size", "Kd": "num_key_value_heads×hidden_size/num_attention_heads",
+			"d": "hidden_size/num_attention_heads"}},
 	} {
 		d, _ := Lookup(tc.modelType)
 		got := d.Legend()
@@ -231,6 +266,33 @@ func TestLegend(t *testing.T) {
 				t.Errorf("%s: legend %v, want %v", tc.modelType, got, tc.want)
 				break
 			}
+		}
+	}
+}
+
+// The features of the families that Features' table above does not show.
+func TestFamilyFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		modelType                    string
+		plusOne, embScale, qkWhole   bool
+		posFromMask                  bool
+		blockNorms                   BlockNorms
+		parallel                     string
+		parallelDefault, biasDefault bool
+		rotary                       float64
+	}{
+		{modelType: "llama", rotary: 1},
+		{modelType: "gemma", plusOne: true, embScale: true, rotary: 1},
+		{modelType: "gpt_neox", parallel: "use_parallel_residual", parallelDefault: true, biasDefault: true, rotary: 0.25},
+		{modelType: "opt", posFromMask: true, biasDefault: true},
+		{modelType: "olmo2", qkWhole: true, blockNorms: NormsOut, rotary: 1},
+	} {
+		d, _ := Lookup(tc.modelType)
+		f, c := d.Features, d.Config
+		if f.NormPlusOne != tc.plusOne || f.EmbedScale != tc.embScale || f.QKNormWhole != tc.qkWhole ||
+			f.PositionsFromMask != tc.posFromMask || f.BlockNorms != tc.blockNorms || c.ParallelResidual != tc.parallel ||
+			c.ParallelResidualDefault != tc.parallelDefault || c.BiasDefault != tc.biasDefault || f.RotaryFraction != tc.rotary {
+			t.Errorf("%s: features %+v, config %+v", tc.modelType, f, c)
 		}
 	}
 }

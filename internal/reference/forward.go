@@ -1,6 +1,8 @@
 // Package reference is a deliberately plain float64 forward pass over
 // graph.Graph (GPT-2, the LLaMA family with Qwen3's QK-norm and Phi-3's
-// partial rotary, BERT), used only as a test oracle. It
+// partial rotary, Gemma's (1 + w) norms and scaled embeddings, GPT-NeoX's
+// parallel blocks, OPT, OLMo-2's norms after the sublayers and over the
+// whole q and k, BERT), used only as a test oracle. It
 // is written from docs/exactness.md (the forward pass) independently of package probe's engine
 // (it does not import probe): one position, one head, one dot product at a
 // time, float64 throughout, no BLAS, no fused weights. Tests compare the engine,
@@ -97,14 +99,24 @@ type norm struct {
 	// mask, when set, weights the statistics and multiplies the output
 	// (MSG's masked norm over the residual stream).
 	mask []float64
+	// plusOne: the gain is 1 + w (Gemma).
+	plusOne bool
 }
 
-func readNorm(t testing.TB, what string, n graph.Norm, rms bool, eps float64) norm {
+func readNorm(t testing.TB, what string, n graph.Norm, rms bool, eps float64, plusOne bool) norm {
 	t.Helper()
 	if n.W == nil {
 		t.Fatalf("reference: %s: missing weight", what)
 	}
-	return norm{w: Values(t, n.W), b: Values(t, n.B), rms: rms, eps: eps}
+	return norm{w: Values(t, n.W), b: Values(t, n.B), rms: rms, eps: eps, plusOne: plusOne}
+}
+
+// gain returns the i-th gain.
+func (n norm) gain(i int) float64 {
+	if n.plusOne {
+		return 1 + n.w[i]
+	}
+	return n.w[i]
 }
 
 func (n norm) apply(x []float64) []float64 {
@@ -119,7 +131,7 @@ func (n norm) apply(x []float64) []float64 {
 			ms += v * v / D
 		}
 		for i, v := range x {
-			y[i] = n.w[i] * v / math.Sqrt(ms+n.eps)
+			y[i] = n.gain(i) * v / math.Sqrt(ms+n.eps)
 		}
 		return y
 	}
@@ -132,7 +144,7 @@ func (n norm) apply(x []float64) []float64 {
 		va += (v - mu) * (v - mu) / D
 	}
 	for i, v := range x {
-		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.w[i]
+		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.gain(i)
 		if n.b != nil {
 			y[i] += n.b[i]
 		}
@@ -153,7 +165,7 @@ func (n norm) masked(x []float64) []float64 {
 			ms += n.mask[i] * v * v / D
 		}
 		for i, v := range x {
-			y[i] = n.w[i] * v / math.Sqrt(ms+n.eps) * n.mask[i]
+			y[i] = n.gain(i) * v / math.Sqrt(ms+n.eps) * n.mask[i]
 		}
 		return y
 	}
@@ -166,7 +178,7 @@ func (n norm) masked(x []float64) []float64 {
 		va += n.mask[i] * (v - mu) * (v - mu) / D
 	}
 	for i, v := range x {
-		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.w[i]
+		y[i] = (v - mu) / math.Sqrt(va+n.eps) * n.gain(i)
 		if n.b != nil {
 			y[i] += n.b[i]
 		}
@@ -201,6 +213,8 @@ func act(t testing.TB, name string) func(float64) float64 {
 		}
 	case "silu":
 		return func(x float64) float64 { return x / (1 + math.Exp(-x)) }
+	case "relu":
+		return func(x float64) float64 { return math.Max(x, 0) }
 	}
 	t.Fatalf("reference: activation %q is not implemented", name)
 	return nil
@@ -288,13 +302,19 @@ func perHead(n norm, v []float64, d int) {
 // Forward runs g on ids and returns the hidden states and the outputs at every
 // position. mask (nil: all ones) hides the key positions where it is 0, as
 // transformers' attention_mask does. Attention is causal except for BERT
-// (PostLN); the LLaMA family uses RoPE (RopeTheta > 0) over the first
-// int(HeadDim × RotaryFraction) dims of each head (all when RotaryFraction is
-// 0), may normalise each query and key head first (QNorm, KNorm: Qwen3) and
-// may have grouped or multi-query attention and biases. The outputs go through the final norm
-// (pre-LN families) or BERT's MLM transform when the graph has one, then the
-// head (Head, or Embed when tied or when Head is nil) plus HeadBias; a BERT
-// encoder without an MLM head outputs its last hidden state.
+// (PostLN); rotary families use RoPE (RopeTheta > 0) over the first
+// int(HeadDim × fraction) dims of each head (RotaryFraction, or the family's
+// when it is 0), may normalise each query and key head first (QNorm, KNorm:
+// Qwen3) or the whole query and key (QProjNorm, KProjNorm: OLMo-2) and may
+// have grouped or multi-query attention and biases. A block adds attention
+// and MLP one after the other, or both computed from its input
+// (ParallelResidual: GPT-NeoX); a layer with AttnOutNorm normalises each
+// sublayer's output instead of its input (OLMo-2). Embeddings are scaled by
+// Graph.EmbedScale (Gemma); norms multiply by 1 + w where the family says so
+// (Gemma). The outputs go through the final norm (pre-LN families) or
+// BERT's MLM transform when the graph has one, then the head (Head, or Embed
+// when tied or when Head is nil) plus HeadBias; a BERT encoder without an
+// MLM head outputs its last hidden state.
 func Forward(t testing.TB, g *graph.Graph, ids, mask []int) Output {
 	t.Helper()
 	return ForwardMasked(t, g, ids, mask, nil)
@@ -311,6 +331,12 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 		gm = &Masks{}
 	}
 	D, H, K, d := g.Hidden, g.Heads, g.KVHeads, g.HeadDim
+	plusOne := g.Features().NormPlusOne
+	readNorm := func(t testing.TB, what string, n graph.Norm, rms bool, eps float64) norm {
+		t.Helper()
+		return readNorm(t, what, n, rms, eps, plusOne)
+	}
+	embScale := g.EmbedScale()
 	if K <= 0 || H%K != 0 {
 		t.Fatalf("reference: %d query heads in groups over %d kv heads", H, K)
 	}
@@ -341,6 +367,9 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 			t.Fatalf("reference: id %d at position %d is outside the vocabulary of %d", id, p, len(emb)/max(D, 1))
 		}
 		h := append([]float64(nil), emb[id*D:(id+1)*D]...)
+		for i := range h {
+			h[i] *= embScale
+		}
 		if pos != nil {
 			if (p+1)*D > len(pos) {
 				t.Fatalf("reference: position %d beyond the %d learned positions", p, len(pos)/D)
@@ -363,10 +392,16 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 
 	var freqs []float64
 	if g.RopeTheta > 0 {
-		// Partial rotary: the first int(d × RotaryFraction) dims of a head.
+		// Partial rotary: the first int(d × fraction) dims of a head, with
+		// the graph's fraction or, when it has none, its family's
+		// (GPT-NeoX's 0.25).
+		frac := g.RotaryFraction
+		if frac == 0 {
+			frac = g.Features().RotaryFraction
+		}
 		rot := d
-		if g.RotaryFraction > 0 {
-			rot = int(float64(d) * g.RotaryFraction)
+		if frac > 0 {
+			rot = int(float64(d) * frac)
 		}
 		if rot%2 != 0 || rot <= 0 || rot > d {
 			t.Fatalf("reference: %d rotary dims of a %d-wide head", rot, d)
@@ -376,9 +411,24 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 	f := act(t, g.Act)
 	scale := 1 / math.Sqrt(float64(d))
 	for l, ly := range g.Layers {
-		attnNorm := readNorm(t, "attn_norm", ly.AttnNorm, rms, g.Eps)
-		mlpNorm := readNorm(t, "mlp_norm", ly.MLPNorm, rms, g.Eps)
-		attnNorm.mask, mlpNorm.mask = gm.Hidden, gm.Hidden
+		// Norms before the sublayers (attnNorm, mlpNorm) or after them
+		// (attnOut, mlpOut), all over the stream.
+		var attnNorm, mlpNorm, attnOut, mlpOut norm
+		if ly.AttnOutNorm.W != nil {
+			attnOut = readNorm(t, "attn_out_norm", ly.AttnOutNorm, rms, g.Eps)
+			mlpOut = readNorm(t, "mlp_out_norm", ly.MLPOutNorm, rms, g.Eps)
+			attnOut.mask, mlpOut.mask = gm.Hidden, gm.Hidden
+		} else {
+			attnNorm = readNorm(t, "attn_norm", ly.AttnNorm, rms, g.Eps)
+			mlpNorm = readNorm(t, "mlp_norm", ly.MLPNorm, rms, g.Eps)
+			attnNorm.mask, mlpNorm.mask = gm.Hidden, gm.Hidden
+		}
+		pre := func(n norm, x []float64) []float64 { // a norm before a sublayer, if any
+			if n.w == nil || g.PostLN {
+				return x
+			}
+			return n.apply(x)
+		}
 		q, k, v, o := readLinear(t, "q", ly.Q), readLinear(t, "k", ly.K), readLinear(t, "v", ly.V), readLinear(t, "o", ly.O)
 		up, down := readLinear(t, "up", ly.Up), readLinear(t, "down", ly.Down)
 		var gate linear
@@ -390,18 +440,23 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 			qNorm = readNorm(t, "q_norm", ly.QNorm, rms, g.Eps)
 			kNorm = readNorm(t, "k_norm", ly.KNorm, rms, g.Eps)
 		}
+		var qAll, kAll norm // QK-norm over the whole q and k, before RoPE
+		if ly.QProjNorm.W != nil {
+			qAll = readNorm(t, "q_proj_norm", ly.QProjNorm, rms, g.Eps)
+			kAll = readNorm(t, "k_proj_norm", ly.KProjNorm, rms, g.Eps)
+		}
 
 		// attention
 		qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
 		for p := range hs {
-			in := hs[p]
-			if !g.PostLN {
-				in = attnNorm.apply(in)
-			}
+			in := pre(attnNorm, hs[p])
 			qs[p], ks[p], vs[p] = q.apply(t, in), k.apply(t, in), v.apply(t, in)
 			times(qs[p], gm.Q)
 			times(ks[p], gm.KV)
 			times(vs[p], gm.KV)
+			if qAll.w != nil {
+				qs[p], ks[p] = qAll.apply(qs[p]), kAll.apply(ks[p])
+			}
 			if qNorm.w != nil {
 				perHead(qNorm, qs[p], d)
 				perHead(kNorm, ks[p], d)
@@ -446,19 +501,27 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 			}
 			a := o.apply(t, cat)
 			times(a, gm.Hidden)
+			if attnOut.w != nil {
+				a = attnOut.apply(a)
+			}
 			x := make([]float64, D)
 			for i := range x {
-				x[i] = hs[p][i] + a[i]
+				x[i] = hs[p][i]
+				if !g.ParallelResidual { // parallel: added with the MLP's output
+					x[i] += a[i]
+				}
 			}
 			if g.PostLN {
 				x = attnNorm.apply(x)
 			}
 
-			// MLP
+			// MLP: on the stream after the attention, or on the block's
+			// input beside it (parallel)
 			in := x
-			if !g.PostLN {
-				in = mlpNorm.apply(x)
+			if g.ParallelResidual {
+				in = hs[p]
 			}
+			in = pre(mlpNorm, in)
 			u := up.apply(t, in)
 			if gate.w != nil {
 				gt := gate.apply(t, in)
@@ -474,7 +537,13 @@ func ForwardMasked(t testing.TB, g *graph.Graph, ids, mask []int, gm *Masks) Out
 			}
 			dn := down.apply(t, u)
 			times(dn, gm.Hidden)
+			if mlpOut.w != nil {
+				dn = mlpOut.apply(dn)
+			}
 			for i := range x {
+				if g.ParallelResidual {
+					dn[i] += a[i] // transformers: mlp + attn + h
+				}
 				x[i] += dn[i]
 			}
 			if g.PostLN {

@@ -199,3 +199,92 @@ func TestQKNormAndPartialRotary(t *testing.T) {
 		}
 	}
 }
+
+// Gemma's features by equivalence: a Gemma model computes what a LLaMA
+// model computes whose norm gains are 1 + w and whose embeddings are
+// multiplied by sqrt(hidden) (the head untied, so that only the input is
+// scaled).
+func TestGemmaEqualsScaledLlama(t *testing.T) {
+	ids := []int{3, 1, 4, 1, 5, 9}
+	gm := Synth(Spec{ModelType: "gemma", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Seed: 4})
+	ll := Synth(Spec{ModelType: "llama", D: 16, L: 2, H: 4, K: 2, HeadDim: 6, I: 24, V: 40, Seed: 4})
+	plus1 := func(n graph.Norm) graph.Norm {
+		w := Values(t, n.W)
+		out := make([]float64, len(w))
+		for i, x := range w {
+			out[i] = 1 + x
+		}
+		return graph.Norm{W: graph.NewDense64(out, checkpoint.F64, len(out))}
+	}
+	ll.Act, ll.Head = gm.Act, gm.Head
+	emb := Values(t, gm.Embed)
+	scaled := make([]float64, len(emb))
+	for i, x := range emb {
+		scaled[i] = x * math.Sqrt(16)
+	}
+	ll.Embed = graph.NewDense64(scaled, checkpoint.F64, 40, 16)
+	for i, l := range gm.Layers {
+		l.AttnNorm, l.MLPNorm = plus1(l.AttnNorm), plus1(l.MLPNorm)
+		ll.Layers[i] = l
+	}
+	ll.FinalNorm = plus1(gm.FinalNorm)
+	a, b := Forward(t, gm, ids, nil), Forward(t, ll, ids, nil)
+	if d := maxDiff(a.Logits, b.Logits); d > 1e-12 {
+		t.Errorf("Gemma and the scaled LLaMA differ by %.3g", d)
+	}
+	if d := maxDiff(a.Hidden[0], b.Hidden[0]); d > 1e-12 {
+		t.Errorf("hidden state 0 differs by %.3g: the scaled embeddings are the stream", d)
+	}
+}
+
+// GPT-NeoX's parallel block: with the attention's output projection zero
+// it is the sequential block (both add only the MLP of the block's input),
+// and with weights it is not.
+func TestParallelResidual(t *testing.T) {
+	ids := []int{3, 1, 4, 1, 5, 9}
+	par := Synth(Spec{ModelType: "gpt_neox", D: 16, L: 2, H: 2, I: 24, V: 40, Bias: true, Seed: 6})
+	seq := *par
+	seq.ParallelResidual = false
+	if d := maxDiff(Forward(t, par, ids, nil).Logits, Forward(t, &seq, ids, nil).Logits); d < 1e-3 {
+		t.Errorf("parallel blocks change the logits by only %.3g", d)
+	}
+	zero := func(g *graph.Graph) *graph.Graph {
+		c := *g
+		c.Layers = append([]graph.Layer(nil), g.Layers...)
+		for i := range c.Layers {
+			c.Layers[i].O = graph.Linear{W: graph.NewDense64(make([]float64, 16*16), checkpoint.F64, 16, 16)}
+		}
+		return &c
+	}
+	if d := maxDiff(Forward(t, zero(par), ids, nil).Logits, Forward(t, zero(&seq), ids, nil).Logits); d > 1e-12 {
+		t.Errorf("without attention output, parallel and sequential blocks differ by %.3g", d)
+	}
+}
+
+// OLMo-2's norms: the QK-norm over the whole q and k changes what the model
+// computes, and a block whose output projections are zero adds nothing
+// through the norms after its sublayers (the norm of a zero vector is
+// zero).
+func TestOLMo2Norms(t *testing.T) {
+	ids := []int{3, 1, 4, 1, 5, 9}
+	g := Synth(Spec{ModelType: "olmo2", D: 16, L: 2, H: 4, K: 2, I: 24, V: 40, Seed: 8})
+	if l := g.Layers[0]; l.AttnNorm.W != nil || l.AttnOutNorm.W == nil || len(Values(t, l.QProjNorm.W)) != 16 || len(Values(t, l.KProjNorm.W)) != 8 {
+		t.Fatalf("olmo2 synth layer %+v", l)
+	}
+	c := *g
+	c.Layers = append([]graph.Layer(nil), g.Layers...)
+	for i := range c.Layers {
+		c.Layers[i].QProjNorm, c.Layers[i].KProjNorm = graph.Norm{}, graph.Norm{}
+	}
+	if d := maxDiff(Forward(t, g, ids, nil).Logits, Forward(t, &c, ids, nil).Logits); d < 1e-3 {
+		t.Errorf("the whole-projection QK-norm changes the logits by only %.3g", d)
+	}
+	z := *g
+	z.Layers = append([]graph.Layer(nil), g.Layers...)
+	z.Layers[1].O = graph.Linear{W: graph.NewDense64(make([]float64, 16*16), checkpoint.F64, 16, 16)}
+	z.Layers[1].Down = graph.Linear{W: graph.NewDense64(make([]float64, 16*24), checkpoint.F64, 16, 24)}
+	a, b := Forward(t, g, ids, nil), Forward(t, &z, ids, nil)
+	if d := maxDiff(a.Hidden[1], b.Hidden[2]); d != 0 {
+		t.Errorf("a block with zero outputs changes the stream by %.3g", d)
+	}
+}

@@ -3,6 +3,7 @@ package reference
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -47,6 +48,10 @@ type Spec struct {
 	// family's); only for a family whose config has the key (Phi-3's
 	// partial_rotary_factor).
 	RotaryFraction float64
+	// Sequential runs attention and the MLP one after the other in a family
+	// whose blocks run them side by side by default (GPT-NeoX with
+	// use_parallel_residual false).
+	Sequential bool
 	// Std is the standard deviation of the weight matrices (0: 0.1).
 	Std float64
 	// Seed seeds the random weights.
@@ -57,8 +62,8 @@ type Spec struct {
 
 // Synth builds a graph with random weights from s: embeddings with standard
 // deviation 1, learned positions and token types 0.3, norm gains (QK-norm
-// gains included) 1 ± 0.1, norm and linear biases 0.1 and weight matrices
-// s.Std. The tensors present and the norm kind follow the family's features;
+// gains included) 1 ± 0.1 (stored as ±0.1 where the family multiplies by
+// 1 + w), norm and linear biases 0.1 and weight matrices s.Std. The tensors present and the norm kind follow the family's features;
 // the norm eps is 1e-12 for a post-LN family, else 1e-5, and the activation
 // the family's default. Synth panics when s.Family or s.ModelType has no
 // descriptor, or when s asks for what the family does not have (a mistake in
@@ -101,11 +106,20 @@ func Synth(s Spec) *graph.Graph {
 	gain := func(n int) graph.Tensor {
 		return tensor([]int{n}, func() float64 { return 1 + 0.1*rng.NormFloat64() })
 	}
-	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
-		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
 	var d *family.Descriptor
 	if s.ModelType != "" {
 		d, _ = family.Lookup(s.ModelType)
+	} else {
+		d, _ = family.Lookup(string(s.Family))
+	}
+	if d != nil && d.Features.NormPlusOne {
+		gain = func(n int) graph.Tensor { // the gain is 1 + w
+			return tensor([]int{n}, func() float64 { return 0.1 * rng.NormFloat64() })
+		}
+	}
+	g := &graph.Graph{Family: s.Family, Dims: graph.Dims{Hidden: s.D, Layers: s.L, Heads: s.H, KVHeads: s.K,
+		HeadDim: s.HeadDim, FFN: s.I, Vocab: s.V, Positions: s.P}, Act: s.Act, Tied: s.Tied}
+	if s.ModelType != "" {
 		if d == nil {
 			panic("reference: Synth: unknown model_type " + s.ModelType)
 		}
@@ -120,6 +134,12 @@ func Synth(s Spec) *graph.Graph {
 			return graph.Norm{W: gain(s.HeadDim)}
 		}
 		return graph.Norm{W: gain(s.HeadDim), B: mat(0.1, s.HeadDim)}
+	}
+	wideNorm := func(n int) graph.Norm { // QK-norm over a whole projection
+		if rms {
+			return graph.Norm{W: gain(n)}
+		}
+		return graph.Norm{W: gain(n), B: mat(0.1, n)}
 	}
 	normOf := func() graph.Norm {
 		if rms {
@@ -141,7 +161,12 @@ func Synth(s Spec) *graph.Graph {
 		g.Eps = 1e-12
 	}
 	if g.Act == "" {
-		g.Act = d.Config.ActDefault
+		g.Act = graph.ActName(d, d.Config.ActDefault)
+	}
+	if d.Config.ParallelResidual != "" {
+		g.ParallelResidual = d.Config.ParallelResidualDefault && !s.Sequential
+	} else if s.Sequential {
+		panic("reference: Synth: " + d.Name + " has no parallel blocks")
 	}
 	if s.RotaryFraction != 0 && (ft.Positions != family.Rotary || d.Config.RotaryFraction == nil) {
 		panic("reference: Synth: " + d.Name + " has no partial rotary")
@@ -155,6 +180,9 @@ func Synth(s Spec) *graph.Graph {
 		g.RotaryFraction = s.RotaryFraction
 	} else {
 		g.Pos = mat(0.3, s.P, s.D)
+		if hasRole(d, "pos_pad") {
+			g.PosPad = mat(0.3, 2, s.D)
+		}
 	}
 	if ft.TokenTypes {
 		g.TokenType = mat(0.3, 2, s.D)
@@ -165,21 +193,32 @@ func Synth(s Spec) *graph.Graph {
 	}
 	b := ft.Biases
 	qkvBias, oBias := s.Bias || b.QKV == family.BiasAlways, b.O == family.BiasAlways
-	if s.ModelType != "" {
-		on := func(r family.Bias) bool {
-			return r == family.BiasAlways || (r == family.BiasIfAttention && s.Bias)
-		}
-		qkvBias, oBias = on(b.QKV), on(b.O)
-	}
 	mlpBias := b.MLP == family.BiasAlways
+	if s.ModelType != "" {
+		// Bias turns the attention-bias switch on, and the MLP-bias switch
+		// where it is the same key (OPT's enable_bias).
+		shared := d.Config.MLPBias != "" && d.Config.MLPBias == d.Config.AttentionBias
+		on := func(r family.Bias) bool {
+			return r == family.BiasAlways || (r == family.BiasIfAttention && s.Bias) || (r == family.BiasIfMLP && shared && s.Bias)
+		}
+		qkvBias, oBias, mlpBias = on(b.QKV), on(b.O), on(b.MLP)
+	}
 	for range s.L {
-		ly := graph.Layer{AttnNorm: normOf(), MLPNorm: normOf(),
+		// (the norms first: the order of the draws keeps the golden outputs)
+		n1, n2 := normOf(), normOf()
+		ly := graph.Layer{AttnNorm: n1, MLPNorm: n2,
 			Q: lin(s.H*s.HeadDim, s.D, qkvBias), K: lin(s.K*s.HeadDim, s.D, qkvBias), V: lin(s.K*s.HeadDim, s.D, qkvBias),
 			O: lin(s.D, s.H*s.HeadDim, oBias), Up: lin(s.I, s.D, mlpBias), Down: lin(s.D, s.I, mlpBias)}
+		if ft.BlockNorms == family.NormsOut {
+			ly.AttnNorm, ly.MLPNorm, ly.AttnOutNorm, ly.MLPOutNorm = graph.Norm{}, graph.Norm{}, n1, n2
+		}
 		if ft.GatedMLP {
 			ly.Gate = lin(s.I, s.D, mlpBias)
 		}
-		if ft.QKNorm {
+		switch {
+		case ft.QKNorm && ft.QKNormWhole:
+			ly.QProjNorm, ly.KProjNorm = wideNorm(s.H*s.HeadDim), wideNorm(s.K*s.HeadDim)
+		case ft.QKNorm:
 			ly.QNorm, ly.KNorm = headNorm(), headNorm()
 		}
 		g.Layers = append(g.Layers, ly)
@@ -201,6 +240,18 @@ func Synth(s Spec) *graph.Graph {
 		g.Config = synthConfig(d, g, s.Bias)
 	}
 	return g
+}
+
+// hasRole reports whether family d's tensor table holds role.
+func hasRole(d *family.Descriptor, role string) bool {
+	for _, ts := range [][]family.Tensor{d.Tensors.Top, d.Tensors.PerLayer, d.Tensors.Bottom} {
+		for _, t := range ts {
+			if slices.Contains(t.Roles, role) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // synthConfig returns the config of model type d that states g's dims, eps,
@@ -227,6 +278,9 @@ func synthConfig(d *family.Descriptor, g *graph.Graph, bias bool) *checkpoint.Co
 	set(k.Act, g.Act)
 	if k.AttentionBias != "" {
 		m[k.AttentionBias] = bias
+	}
+	if k.ParallelResidual != "" {
+		m[k.ParallelResidual] = g.ParallelResidual
 	}
 	if g.RopeTheta > 0 {
 		m["rope_theta"] = g.RopeTheta

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestFullDisk writes a model onto a small tmpfs that cannot hold it: the
+// command fails with the system's error, leaves nothing on the file system
+// and the source unchanged. It needs the right to mount (root, or a user
+// namespace); elsewhere it is skipped with a message.
+func TestFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v): the full-disk case is not tested", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, 0) })
+	src := testModel("stories260k")
+	before := tensorHashes(t, src)
+	for _, args := range [][]string{
+		{"convert", src, "-o", filepath.Join(mnt, "out"), "--quiet"},
+		{"expand", src, "-o", filepath.Join(mnt, "out"), "--method", "hypercloning", "--width-factor", "2", "--quiet"},
+	} {
+		var stderr bytes.Buffer
+		code := runWith(args, io.Discard, &stderr)
+		if code != exitFailure || !strings.Contains(stderr.String(), "no space left on device") {
+			t.Errorf("grow %s: exit %d, stderr %q; want exit 1 saying the device is full", args[0], code, stderr.String())
+		}
+		if left, _ := os.ReadDir(mnt); len(left) != 0 {
+			t.Errorf("grow %s left %v on the full file system", args[0], left)
+		}
+	}
+	sameHashes(t, before, tensorHashes(t, src))
+}
