@@ -157,6 +157,24 @@ def metaspace(scheme, split):
     return edit
 
 
+def set_keys(**kv):
+    def edit(doc):
+        for path, v in kv.items():
+            d = doc
+            keys = path.split("__")
+            for k in keys[:-1]:
+                d = d[k]
+            d[keys[-1]] = v
+    return edit
+
+
+def pre(*pts):
+    return set_keys(pre_tokenizer={"type": "Sequence", "pretokenizers": list(pts)} if len(pts) > 1 else pts[0])
+
+
+BYTELEVEL_NOREGEX = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+
+
 # The pre-tokenizers the testdata tokenizers do not use, on variants of them, against the tokenizers
 # library itself (what transformers' fast tokenizers run): the Llama-3 and Qwen2 regexes (hand-written
 # scanners in grow, since Go's regexp has no lookahead) with ignore_merges, and Metaspace (Llama-2
@@ -166,6 +184,28 @@ def metaspace(scheme, split):
     ("qwen2", "gpt2-random-realtok", llama3(QWEN2, False)),
     ("metaspace-first", "stories260k", metaspace("first", False)),
     ("metaspace-always-split", "stories260k", metaspace("always", True)),
+    ("metaspace-never-split", "stories260k", metaspace("never", True)),
+    ("gpt2-prefix-space", "gpt2-random-realtok", set_keys(pre_tokenizer__add_prefix_space=True)),
+    ("gpt2-digits", "gpt2-random-realtok", pre({"type": "Digits", "individual_digits": True},
+                                                {"type": "ByteLevel", "add_prefix_space": False,
+                                                 "trim_offsets": True, "use_regex": True})),
+    ("gpt2-split-merged-next", "gpt2-random-realtok", pre(
+        {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+        BYTELEVEL_NOREGEX)),
+    ("gpt2-split-merged-previous", "gpt2-random-realtok", pre(
+        {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False},
+        BYTELEVEL_NOREGEX)),
+    ("gpt2-punct-contiguous", "gpt2-random-realtok", pre(
+        {"type": "Punctuation", "behavior": "Contiguous"}, {"type": "WhitespaceSplit"}, BYTELEVEL_NOREGEX)),
+    ("gpt2-nfkc", "gpt2-random-realtok", set_keys(normalizer={"type": "NFKC"})),
+    ("bert-cased", "bert-random-realtok", set_keys(normalizer={"type": "BertNormalizer", "clean_text": True,
+                                                               "handle_chinese_chars": True,
+                                                               "strip_accents": None, "lowercase": False})),
+    ("bert-whitespace-nfd-lower", "bert-random-realtok", lambda doc: (
+        set_keys(normalizer={"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "StripAccents"},
+                                                                 {"type": "Lowercase"},
+                                                                 {"type": "Strip", "strip_left": True, "strip_right": True}]})(doc),
+        pre({"type": "Whitespace"})(doc))),
 ])
 def test_encode_matches_tokenizers_variants(name, src, edit, tmp_path):
     from tokenizers import Tokenizer

@@ -81,6 +81,8 @@ type Extension struct {
 	Tied bool
 	// use marks the old rows that count in the statistics.
 	use []bool
+	// byID indexes Tokens by id (Token).
+	byID map[int]int
 }
 
 // Extend plans adding reqs to the tokenizer of the model directory dir (its
@@ -91,6 +93,9 @@ type Extension struct {
 // tokenizer has, an unknown role or method is an error, and nothing is
 // planned.
 func Extend(dir string, reqs []Request, opt Options) (*Extension, error) {
+	if _, err := os.Stat(filepath.Join(dir, TokenizerJSON)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s has no %s: a vocabulary extension edits a Hugging Face tokenizer.json", dir, TokenizerJSON)
+	}
 	old, err := Load(dir)
 	if err != nil {
 		return nil, err
@@ -318,12 +323,17 @@ func (x *Extension) NewRows(role string, src Rows) ([][]float64, error) {
 
 // Token returns the new token with id (ok false for a padding row).
 func (x *Extension) Token(id int) (NewToken, bool) {
-	for _, t := range x.Tokens {
-		if t.ID == id {
-			return t, true
+	if x.byID == nil {
+		x.byID = map[int]int{}
+		for i, t := range x.Tokens {
+			x.byID[t.ID] = i
 		}
 	}
-	return NewToken{}, false
+	i, ok := x.byID[id]
+	if !ok {
+		return NewToken{}, false
+	}
+	return x.Tokens[i], true
 }
 
 // readIfExists reads dir/name, nil when it does not exist.

@@ -88,6 +88,9 @@ import "unicode"
 	diff("hfOtherNot", "control and format characters BertNormalizer's clean_text keeps", set("removed"), other, false)
 	diff("hfMarkExtra", "marks strip_accents removes that are not Mn in Go", set("mark"), mark, true)
 	diff("hfMarkNot", "Mn characters strip_accents keeps", set("mark"), mark, false)
+	comb := func(r rune) bool { return unicode.Is(unicode.M, r) }
+	diff("hfCombiningExtra", "characters the StripAccents normalizer removes that are not marks (M) in Go", set("combining"), comb, true)
+	diff("hfCombiningNot", "marks (M) in Go that the StripAccents normalizer keeps", set("combining"), comb, false)
 	diff("hfLetterExtra", `the \p{L} of the byte-level regexes beyond Go's letters`, set("L"), unicode.IsLetter, true)
 	diff("hfNumberExtra", `the \p{N} of the byte-level regexes beyond Go's numbers`, set("N"), unicode.IsNumber, true)
 	for _, k := range []string{"L", "N", "S"} {

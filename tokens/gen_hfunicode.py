@@ -1,7 +1,7 @@
 """Probes Hugging Face's tokenizers library (the Python package of the Rust library) for the
 Unicode character classes it uses, for every code point, and writes them as JSON: BERT's
 punctuation (BertPreTokenizer), the characters BertNormalizer's clean_text removes or turns into a
-space, the marks strip_accents removes, Lowercase's mapping, NFD
+space, the marks BertNormalizer's strip_accents and the StripAccents normalizer remove, Lowercase's mapping, NFD
 where it differs from Python's, and the \\p{L}, \\p{N} and \\s of the GPT-2 regex (Oniguruma).
 gen_hfunicode.go turns the differences from Go's unicode tables into hfunicode.go.
 
@@ -13,9 +13,10 @@ bp = pre_tokenizers.BertPreTokenizer()
 clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False)
 strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False)
 low = normalizers.Lowercase()
+sa = normalizers.StripAccents()
 nfd = normalizers.NFD()
 bl = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-res = {k: [] for k in ["punct","removed","space","mark","lower","nfd","L","N","S"]}
+res = {k: [] for k in ["punct","removed","space","mark","combining","lower","nfd","L","N","S"]}
 for c in range(0x110000):
     if 0xD800 <= c <= 0xDFFF: continue
     ch = chr(c)
@@ -25,6 +26,7 @@ for c in range(0x110000):
     if cl == "ab": res["removed"].append(c)
     elif cl == "a b" and ch != " ": res["space"].append(c)
     if strip.normalize_str(ch) == "" : res["mark"].append(c)
+    if sa.normalize_str(ch) == "": res["combining"].append(c)
     l = low.normalize_str(ch)
     if l != ch: res["lower"].append([c, l])
     n = nfd.normalize_str(ch)

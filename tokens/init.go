@@ -28,6 +28,9 @@ const (
 	MethodTokenAdapt = "tokenadapt" // TokenAdapt's local + global hybrid
 	MethodKNN        = "knn"        // OFA / WECHSEL: softmax over the top-k neighbours
 	MethodSparsemax  = "sparsemax"  // FOCUS: sparsemax over the similarities
+	// MethodOMP takes a donor model's embedding rows of the same strings
+	// (the vectors file) and fits them: tokensurgeon's OMP.
+	MethodOMP = "omp"
 )
 
 // The defaults of the vector methods, as their reference code has them.
@@ -38,6 +41,7 @@ const (
 	TokenAdaptThreshold   = 0.0 // neighbours below this similarity are dropped
 	KNNNeighbours         = 10  // OFA's and WECHSEL's top-k
 	KNNTemperature        = 0.1 // and their softmax temperature
+	OMPAtoms              = 64  // tokensurgeon's --k: the atoms of OMP
 )
 
 // Weightings of FVT's pieces.
@@ -76,7 +80,7 @@ func (m Method) String() string {
 			s += " (" + m.Weighting + ")"
 		}
 		return s
-	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax, MethodOMP:
 		return m.Name + ":" + m.File
 	}
 	return m.Name
@@ -116,13 +120,13 @@ func ParseMethod(s string) (Method, error) {
 			return m, errors.New("from-text needs a description: from-text:TEXT")
 		}
 		m.Text = arg
-	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax, MethodOMP:
 		if arg == "" {
 			return m, fmt.Errorf("%s needs a vectors file: %s:FILE", name, name)
 		}
 		m.File = arg
 	default:
-		return m, fmt.Errorf("unknown method %q: want zero, random, mean, mvn, fvt, copy:TOKEN, mean-of:TOKENS, from-text:TEXT, tokenadapt:FILE, knn:FILE or sparsemax:FILE", name)
+		return m, fmt.Errorf("unknown method %q: want zero, random, mean, mvn, fvt, copy:TOKEN, mean-of:TOKENS, from-text:TEXT, tokenadapt:FILE, knn:FILE, sparsemax:FILE or omp:FILE", name)
 	}
 	return m, m.check()
 }
@@ -289,7 +293,7 @@ func (rs *resolver) resolve(m Method, pieces []int, surface, key string) (RowIni
 			ids[i] = id
 		}
 		combo(ids, weights(len(ids), "mean"))
-	case MethodTokenAdapt, MethodKNN, MethodSparsemax:
+	case MethodTokenAdapt, MethodKNN, MethodSparsemax, MethodOMP:
 		v, err := rs.vectors(m.File)
 		if err != nil {
 			return r, err

@@ -132,3 +132,36 @@ func TestVectorMethods(t *testing.T) {
 		t.Errorf("missing vectors file: %v", err)
 	}
 }
+
+// OMP fits the new token's donor vector with old tokens' donor vectors; the
+// coefficients are unconstrained.
+func TestOMP(t *testing.T) {
+	dir := filepath.Join(testdata, "stories260k")
+	old := loadTestEncoder(t, "stories260k")
+	target := []float64{0.3, -1.2, 2.5, 0.7}
+	vec := writeVectors(t, old, map[string][]float64{"went": target})
+	m, err := ParseMethod("omp:" + vec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Extend(dir, []Request{{Text: "went"}}, Options{Input: m, Output: Method{Name: MethodMean}, Rows: 512, Tied: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := x.Input[0]
+	if r.Kind != "combo" || len(r.Anchors) == 0 || len(r.Anchors) > 4 {
+		t.Fatalf("%+v", r)
+	}
+	v, _ := LoadVectors(vec)
+	fit := make([]float64, 4)
+	for i, id := range r.Anchors {
+		for j, a := range v.raw[old.Decode([]int{id}, false)] {
+			fit[j] += r.Weights[i] * a
+		}
+	}
+	for j := range fit {
+		if math.Abs(fit[j]-target[j]) > 1e-9 {
+			t.Fatalf("OMP fit %v, want %v", fit, target)
+		}
+	}
+}

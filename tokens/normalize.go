@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -55,7 +56,40 @@ func (p prependNorm) normalize(s string) string {
 
 type formNorm struct{ f norm.Form }
 
-func (f formNorm) normalize(s string) string { return f.f.String(s) }
+func (f formNorm) normalize(s string) string { return hfForm(f.f, s) }
+
+// isHFBarrier reports whether Hugging Face's normalization tables (an
+// older Unicode version than Go's) do not know r as a combining mark or a
+// decomposable character: there it is a starter of combining class 0 that
+// nothing crosses or composes with.
+func isHFBarrier(r rune) bool {
+	return r >= 0x300 && (unicode.Is(hfMarkNot, r) || r == 0x11938)
+}
+
+// hfForm normalizes s to form f as Hugging Face's tokenizers do: Go's
+// normalization, with the characters Hugging Face's tables do not know kept
+// in place as barriers (isHFBarrier).
+func hfForm(f norm.Form, s string) string {
+	if f.IsNormalString(s) {
+		return s
+	}
+	if strings.IndexFunc(s, isHFBarrier) < 0 {
+		return f.String(s)
+	}
+	var sb strings.Builder
+	for len(s) > 0 {
+		i := strings.IndexFunc(s, isHFBarrier)
+		if i < 0 {
+			sb.WriteString(f.String(s))
+			break
+		}
+		sb.WriteString(f.String(s[:i]))
+		_, w := utf8.DecodeRuneInString(s[i:])
+		sb.WriteString(s[i : i+w])
+		s = s[i+w:]
+	}
+	return sb.String()
+}
 
 type lowercaseNorm struct{}
 
@@ -101,9 +135,18 @@ func (st stripNorm) normalize(s string) string {
 	return s
 }
 
+// stripAccentsNorm is StripAccents: every combining mark (Mn, Mc, Me, as
+// Hugging Face's tables have them) removed.
 type stripAccentsNorm struct{}
 
-func (stripAccentsNorm) normalize(s string) string { return dropMarks(s) }
+func (stripAccentsNorm) normalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 0x300 && (unicode.Is(unicode.M, r) || unicode.Is(hfCombiningExtra, r)) && !unicode.Is(hfCombiningNot, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
 
 // dropMarks removes the non-spacing marks (Mn) of s (as the tables of
 // Hugging Face's tokenizers have them: hfunicode.go).
@@ -164,7 +207,7 @@ func (b bertNorm) normalize(s string) string {
 		s = sb.String()
 	}
 	if b.stripAccents {
-		s = dropMarks(norm.NFD.String(s))
+		s = dropMarks(hfForm(norm.NFD, s))
 	}
 	if b.lowercase {
 		s = lower(s)

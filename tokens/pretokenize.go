@@ -307,11 +307,14 @@ func isBertPunct(r rune) bool {
 	return (unicode.IsPunct(r) || unicode.Is(hfPunctExtra, r)) && !unicode.Is(hfPunctNot, r)
 }
 
-// isWordRune is \w of the Rust regex crate: letters, marks, decimal digits,
-// connector punctuation and joiners.
+// isWordRune is \w of the Rust regex crate: Alphabetic (letters, letter
+// numbers, Other_Alphabetic such as circled letters), marks, decimal
+// digits, connector punctuation and the joiners.
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Nd, r) ||
-		unicode.Is(unicode.Pc, r) || unicode.Is(unicode.Nl, r) || r == 0x200C || r == 0x200D
+	if r < 0x80 {
+		return r == '_' || (r >= '0' && r <= '9') || (r|0x20 >= 'a' && r|0x20 <= 'z')
+	}
+	return unicode.IsLetter(r) || unicode.In(r, unicode.Nl, unicode.Other_Alphabetic, unicode.M, unicode.Nd, unicode.Pc, unicode.Join_Control)
 }
 
 // whitespacePre is Whitespace: \w+|[^\w\s]+ runs, whitespace dropped.
@@ -426,7 +429,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}
 		return splitPre{charMatcher(isBertPunct), b, false}, nil
 	case "Digits":
-		isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
+		isDigit := isN // Rust's char::is_numeric: Nd, Nl, No
 		if h.Individual {
 			return splitPre{charMatcher(isDigit), isolated, false}, nil
 		}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // Vectors are external vectors of strings: what a sentence-embedding model
@@ -19,7 +21,8 @@ import (
 // a byte-level "Ġwent" is " went") and the new tokens' texts.
 type Vectors struct {
 	Dim int
-	m   map[string][]float64
+	m   map[string][]float64 // unit vectors
+	raw map[string][]float64 // as read (OMP's atoms are not normalized)
 }
 
 // LoadVectors reads a vectors file.
@@ -38,7 +41,7 @@ func LoadVectors(path string) (*Vectors, error) {
 	if doc.Dim <= 0 || len(doc.Vectors) == 0 {
 		return nil, fmt.Errorf("vectors: %s: want {\"dim\": D, \"vectors\": {string: [D numbers]}}", path)
 	}
-	v := &Vectors{Dim: doc.Dim, m: map[string][]float64{}}
+	v := &Vectors{Dim: doc.Dim, m: map[string][]float64{}, raw: doc.Vectors}
 	for k, x := range doc.Vectors {
 		if len(x) != doc.Dim {
 			return nil, fmt.Errorf("vectors: %s: %q has %d numbers, want %d", path, k, len(x), doc.Dim)
@@ -154,6 +157,8 @@ func (rs *resolver) vectorCombo(name string, v *Vectors, surface string) ([]int,
 		return nil, nil, fmt.Sprintf("no vector for %q", surface)
 	}
 	switch name {
+	case MethodOMP:
+		return rs.omp(v, surface)
 	case MethodKNN:
 		nb := rs.similar(v, u)
 		if len(nb) == 0 {
@@ -269,4 +274,80 @@ func (rs *resolver) vectorCombo(name string, v *Vectors, surface string) ([]int,
 		}
 	}
 	return ids, ws, ""
+}
+
+// omp is mergekit tokensurgeon's orthogonal matching pursuit: the donor
+// vector t of the new token is approximated by OMPAtoms donor vectors of
+// old tokens (atoms not normalized: the one with the largest |⟨r, D_j⟩|
+// joins, then the least-squares coefficients on the chosen atoms give the
+// new residual r), and the same coefficients combine the old tokens' rows.
+// The coefficients are unconstrained: not a convex combination.
+func (rs *resolver) omp(v *Vectors, surface string) ([]int, []float64, string) {
+	t := v.raw[surface]
+	var ids []int
+	var atoms [][]float64
+	seen := map[string]bool{}
+	for id, s := range rs.oldDecoded() {
+		if !rs.use[id] || s == "" || seen[s] {
+			continue
+		}
+		if a, ok := v.raw[s]; ok {
+			seen[s] = true // one atom per string
+			ids = append(ids, id)
+			atoms = append(atoms, a)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, "no old token has a vector"
+	}
+	d := len(t)
+	r := append([]float64(nil), t...)
+	var sel []int
+	chosen := make([]bool, len(ids))
+	var coef []float64
+	tn := math.Sqrt(dot(t, t))
+	for step := 0; step < min(OMPAtoms, len(ids), d); step++ {
+		best, bv := -1, 0.0
+		for j, a := range atoms {
+			if chosen[j] {
+				continue
+			}
+			if x := math.Abs(dot(r, a)); best < 0 || x > bv {
+				best, bv = j, x
+			}
+		}
+		if best < 0 || bv == 0 {
+			break
+		}
+		chosen[best] = true
+		sel = append(sel, best)
+		a := mat.NewDense(d, len(sel), nil)
+		for c, j := range sel {
+			for i := 0; i < d; i++ {
+				a.Set(i, c, atoms[j][i])
+			}
+		}
+		var x mat.VecDense
+		if err := x.SolveVec(a, mat.NewVecDense(d, append([]float64(nil), t...))); err != nil {
+			sel = sel[:len(sel)-1] // a dependent atom: stop before it
+			break
+		}
+		coef = x.RawVector().Data
+		var fit mat.VecDense
+		fit.MulVec(a, &x)
+		for i := range r {
+			r[i] = t[i] - fit.AtVec(i)
+		}
+		if math.Sqrt(dot(r, r)) <= 1e-12*tn {
+			break
+		}
+	}
+	if len(coef) == 0 {
+		return nil, nil, "no atom fits"
+	}
+	out := make([]int, len(coef))
+	for c := range coef {
+		out[c] = ids[sel[c]]
+	}
+	return out, append([]float64(nil), coef...), ""
 }

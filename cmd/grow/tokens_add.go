@@ -59,8 +59,9 @@ matrix), fvt[:mean|first|last|linear-first|linear-last] (the mean of the rows of
 token's pieces under the old tokenizer), copy:TOKEN, mean-of:TOKEN,TOKEN,...,
 from-text:TEXT (fvt of a description); with external vectors of strings from a JSON file
 (docs/tokens.md): tokenadapt:FILE (TokenAdapt's local + global hybrid), knn:FILE (OFA's and
-WECHSEL's softmax over the 10 nearest old tokens), sparsemax:FILE (FOCUS). Statistics leave
-out padding rows beyond the tokenizer and reserved or unused tokens.
+WECHSEL's softmax over the 10 nearest old tokens), sparsemax:FILE (FOCUS), omp:FILE (a donor
+model's embedding rows of the same strings, fitted by mergekit tokensurgeon's orthogonal matching
+pursuit). Statistics leave out padding rows beyond the tokenizer and reserved or unused tokens.
 
 --pad-to-multiple-of N rounds the row count up; padding rows are never produced by the
 tokenizer and are initialized to the mean (output) or zero (an untied input).

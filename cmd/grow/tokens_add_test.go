@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grow-ml/grow/checkpoint"
+	"github.com/grow-ml/grow/probe"
 	"github.com/grow-ml/grow/tokens"
 )
 
@@ -92,6 +93,48 @@ func TestTokensAddMethods(t *testing.T) {
 		text, _, err := growExec(t, "check", src, out)
 		if err != nil || !strings.Contains(text, "verdict (EXACT): PASS") {
 			t.Errorf("%s: grow check: %v\n%s", m, err, text)
+		}
+		if m == "fvt" || m == "mean" || m == "copy:▁Tim" {
+			greedyUnchanged(t, m, out)
+		}
+	}
+}
+
+// greedyUnchanged: with output rows that are the mean or a convex
+// combination of old rows, no new token's logit exceeds the largest old
+// one, so greedy continuation of old ids is run.c's (reference/stories260k-logits.json).
+func greedyUnchanged(t *testing.T, m, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(testModel(filepath.Join("reference", "stories260k-logits.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Prompts []struct {
+			IDs    []int `json:"ids"`
+			Greedy []int `json:"greedy_continuation"`
+		} `json:"prompts"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	ck, g, err := openGraph(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	model, err := probe.New(g, probe.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.SkipHidden = true
+	for _, p := range ref.Prompts[:2] {
+		got, err := model.Greedy(p.IDs, 24)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, p.Greedy[:24]) {
+			t.Errorf("%s: greedy continuation %v, run.c's %v", m, got, p.Greedy[:24])
 		}
 	}
 }
