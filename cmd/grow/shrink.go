@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/grow-ml/grow/checkpoint"
-	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
@@ -128,10 +127,8 @@ func runShrink(cmd *cobra.Command, srcPath string, f *shrinkFlags) error {
 		return err
 	}
 	defer ck.Close()
-	if _, gs, err := growthOf(ck.Dir); err != nil {
+	if err := refuseMasked(ck, srcPath); err != nil {
 		return err
-	} else if gs != nil {
-		return fmt.Errorf("%s holds masked growth (%s): bake it (grow msg bake) before shrinking it", srcPath, claim.GrowthStateFile)
 	}
 	op := &f.op
 	if f.config != "" {
