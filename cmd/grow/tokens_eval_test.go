@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grow-ml/grow/tokens/tokeneval"
 )
 
 // grow tokens eval on the first stories of the corpus: the source's bits
@@ -24,7 +26,7 @@ func TestTokensEval(t *testing.T) {
 	if err := os.WriteFile(corpus, []byte(strings.Join(docs, "\n\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	reps := map[string]evalReport{}
+	reps := map[string]tokeneval.Report{}
 	for _, m := range []string{"fvt", "mean"} {
 		out := filepath.Join(dir, m)
 		if _, stderr, err := growExec(t, "tokens", "add", src, "-o", out, "--token", "went", "--token", "wanted", "--token", "park",
@@ -35,7 +37,7 @@ func TestTokensEval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r evalReport
+		var r tokeneval.Report
 		if err := json.Unmarshal([]byte(text), &r); err != nil {
 			t.Fatal(err)
 		}
