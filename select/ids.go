@@ -40,13 +40,8 @@ func ParseIDs(data []byte, what string) ([][]int, error) {
 // Llama's BOS first). what names the input in errors ("--calib
 // stories.txt").
 func TextSequences(enc *tokens.Encoder, data []byte, what string) ([][]int, error) {
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	var seqs [][]int
-	for _, doc := range strings.Split(text, "\n\n") {
-		doc = strings.Trim(doc, "\n")
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
+	for _, doc := range tokens.Documents(string(data)) {
 		if ids := enc.IDs(doc, true); len(ids) > 0 {
 			seqs = append(seqs, ids)
 		}

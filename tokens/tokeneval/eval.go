@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/probe"
@@ -52,19 +51,6 @@ type Report struct {
 	MaxNewMass    float64  `json:"max_new_mass"`
 	HewittBoundKL float64  `json:"kl_bound_mean_rows"`
 	Notes         []string `json:"notes,omitempty"`
-}
-
-// documents splits a text at blank lines; empty documents are dropped.
-func documents(text string) []string {
-	text = strings.ReplaceAll(text, "\r\n", "\n")
-	var out []string
-	for _, d := range strings.Split(text, "\n\n") {
-		d = strings.Trim(d, "\n")
-		if strings.TrimSpace(d) != "" {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // model is one side: its graph, forward pass and tokenizer.
@@ -193,7 +179,7 @@ func Extension(srcModel, extModel Model, text string, prec probe.Precision) (*Re
 	if ext.g.Vocab < V {
 		return nil, fmt.Errorf("%s has %d rows, fewer than %s's %d: not an extension", extPath, ext.g.Vocab, srcPath, V)
 	}
-	docs := documents(text)
+	docs := tokens.Documents(text)
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("the text has no documents")
 	}

@@ -2,25 +2,8 @@ package tokeneval
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 )
-
-func TestDocuments(t *testing.T) {
-	for _, c := range []struct {
-		text string
-		want []string
-	}{
-		{"a\nb\n\nc\n", []string{"a\nb", "c"}},
-		{"a\r\n\r\nb", []string{"a", "b"}},
-		{"\n\n  \n\n", nil},
-		{"", nil},
-	} {
-		if got := documents(c.text); !slices.Equal(got, c.want) {
-			t.Errorf("documents(%q) = %q, want %q", c.text, got, c.want)
-		}
-	}
-}
 
 // TestWindows: a sequence longer than the model's positions is cut into
 // windows of at most max ids that cover every id once, each after the first
