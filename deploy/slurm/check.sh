@@ -282,6 +282,7 @@ for ((i = 0; i < k; i++)); do
 		tail -n 5 "$log" | sed 's/^/    /' >&2
 	fi
 done
+say "end states of job $jobid's tasks read from $source_of_states"
 if [ "$unknown" -gt 0 ]; then
 	say "warning: the end state of $unknown task(s) is unknown ($source_of_states had none; no readable jobcomp/filetxt log): judged by their reports alone"
 fi

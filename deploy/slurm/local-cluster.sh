@@ -293,12 +293,16 @@ cmd_stop() {
 		log "not running (nothing started from $dir)"
 		return 0
 	fi
+	local name any=0
+	for name in slurmd slurmctld munged; do
+		alive "$name" && any=1
+	done
 	stop_one slurmd "$dir/run/slurmd.pid"
 	stop_one slurmctld "$dir/run/slurmctld.pid"
 	if [ -f "$started/munged.pid" ]; then
 		stop_one munged /run/munge/munged.pid
 	fi
-	log "stopped"
+	if [ "$any" = 1 ]; then log "stopped"; else log "not running (nothing to stop)"; fi
 }
 
 cmd_status() {
