@@ -105,7 +105,7 @@ install_packages() {
 	[ "$made_policy" = 1 ] && rm -f "$policy"
 	if [ "$rc" != 0 ]; then
 		tail -n 20 "$dir/apt.log" >&2
-		die "could not install ${packages[*]} (apt-get exit $rc; log: $dir/apt.log)"
+		die "could not install ${packages[*]} (apt-get exit $rc; log: $dir/apt.log; in grow's CI, GROW_SKIP_SLURM=1 skips the Slurm step)"
 	fi
 	log "installed in $((SECONDS - t0)) s"
 }
