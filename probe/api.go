@@ -58,8 +58,10 @@ type Model struct {
 	Observe func(layer int, site Site, x []float64, rows, width int)
 
 	arch arch
-	w32  *weights[float32]
-	w64  *weights[float64]
+	// stream: the weight matrices are read as each pass runs (Open).
+	stream bool
+	w32    *weights[float32]
+	w64    *weights[float64]
 
 	// growth, when set, makes the forward pass MSG's masked one
 	// (SetGrowthMasks).

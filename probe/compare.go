@@ -117,11 +117,11 @@ func (c *checker) compareHidden(seqs [][]int, rs, rd []*Result) {
 // of them, so a wrong embedding row of an id the probes miss, or a learned
 // position beyond their length, is seen in LayerDev[0]. The id rows also tell
 // whether the two models' embeddings correspond at all (relator).
-func (c *checker) compareEmbeddings(first int) {
+func (c *checker) compareEmbeddings(first int) error {
 	ms, md := c.ms, c.md
 	compare := c.layerMap != nil && c.layerMap[0] == 0
 	if !compare && !c.relation.active() {
-		return
+		return nil
 	}
 	npos := 0
 	if compare {
@@ -145,7 +145,14 @@ func (c *checker) compareEmbeddings(first int) {
 				ids[n], pos[n] = first, k-c.vocab
 			}
 		}
-		hs, hd := ms.embedStates(ids, pos), md.embedStates(ids, pos)
+		hs, err := ms.embedStates(ids, pos)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		hd, err := md.embedStates(ids, pos)
+		if err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
 		for n := range hs {
 			if lo+n < c.vocab {
 				c.relation.add(hs[n], hd[n])
@@ -160,6 +167,7 @@ func (c *checker) compareEmbeddings(first int) {
 			}
 		}
 	}
+	return nil
 }
 
 // klDiv returns KL(softmax(p) ‖ softmax(q)) in float64 (0 when identical).
@@ -212,20 +220,22 @@ func argmax(x []float64) int {
 // embedStates returns hidden state 0 (the embedding row of ids[n], plus the
 // learned position pos[n] and token type 0, then BERT's embedding LayerNorm)
 // of every n, as the forward pass computes it.
-func (m *Model) embedStates(ids, pos []int) [][]float64 {
+func (m *Model) embedStates(ids, pos []int) ([][]float64, error) {
 	if m.w32 != nil {
 		return embedRows(m, m.w32, ids, pos)
 	}
 	return embedRows(m, m.w64, ids, pos)
 }
 
-func embedRows[T float](m *Model, w *weights[T], ids, pos []int) [][]float64 {
+func embedRows[T float](m *Model, w *weights[T], ids, pos []int) ([][]float64, error) {
 	D := m.arch.D
 	x := make([]T, len(ids)*D)
-	embed(&m.arch, w, ids, pos, x, m.growth)
+	if err := embed(&m.arch, w, ids, pos, x, m.growth); err != nil {
+		return nil, err
+	}
 	out := make([][]float64, len(ids))
 	for n := range out {
 		out[n] = toF64(x[n*D : (n+1)*D])
 	}
-	return out
+	return out, nil
 }
