@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/claim"
@@ -112,6 +113,7 @@ func Probes(n, seqLen, vocab int, seed int64, first []int) [][]int {
 // class's, opts.Tol, opts.Expect, or embeddings that do not correspond under
 // any map), and NOTHING TO VERIFY otherwise.
 func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report, error) {
+	start := time.Now()
 	c, err := newChecker(src, dst, mapping, opts.withDefaults())
 	if err != nil {
 		return nil, err
@@ -119,28 +121,38 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	if err := c.resolveClaim(); err != nil {
 		return nil, err
 	}
+	if err := c.resolveSlice(); err != nil {
+		return nil, err
+	}
+	if err := c.outputs(); err != nil {
+		return nil, err
+	}
 	seqs, masks, err := c.probeSequences()
 	if err != nil {
 		return nil, err
 	}
-	rs, err := c.ms.ForwardBatchMasked(seqs, masks)
+	rs, err := c.ms.runSpan(seqs, masks, true, c.sourceSpan())
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	rd, err := c.md.ForwardBatchMasked(seqs, masks)
+	rd, err := c.md.runSpan(seqs, masks, true, c.resultSpan(rs))
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
-	if err := c.compareOutputs(seqs, rs, rd); err != nil {
-		return nil, err
+	if c.head() {
+		c.compareOutputs(seqs, rs, rd)
 	}
 	c.compareHidden(seqs, rs, rd)
-	if err := c.compareEmbeddings(seqs[0][0]); err != nil {
-		return nil, err
+	if c.from == 0 {
+		if err := c.compareEmbeddings(seqs[0][0]); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.judge(); err != nil {
 		return nil, err
 	}
+	c.finishSlice(seqs)
+	c.rep.Cost = c.cost(seqs, time.Since(start))
 	return c.rep, nil
 }
 
@@ -187,6 +199,9 @@ type checker struct {
 	disagreements [][2]float64
 	// relation accumulates the embedding rows' correspondence.
 	relation *relator
+	// from and to are the result's blocks checked: [0, L) for a whole
+	// check, CheckOptions.Blocks for a slice.
+	from, to int
 }
 
 // newChecker validates the mapping and the options, rounds the source to the

@@ -5,11 +5,9 @@ import (
 	"math"
 )
 
-// compareOutputs fills in the logits statistics: max-abs and relative
-// difference, KL, top-1 agreement and the per-position difference (for models
-// without an LM head, of the last hidden states under the hidden map).
-func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
-	rep := c.rep
+// outputs checks that the two models' outputs compare: both have an LM
+// head, or neither and a hidden map relates their last hidden states.
+func (c *checker) outputs() error {
 	if c.ms.HasLMHead() != c.md.HasLMHead() {
 		return fmt.Errorf("probe: check: one model has an LM head and the other not (source %v, result %v): "+
 			"their outputs are not comparable", c.ms.HasLMHead(), c.md.HasLMHead())
@@ -22,6 +20,14 @@ func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
 		}
 		c.note("the models have no LM head: their last hidden states are compared (no KL or top-1)")
 	}
+	return nil
+}
+
+// compareOutputs fills in the logits statistics: max-abs and relative
+// difference, KL, top-1 agreement and the per-position difference (for models
+// without an LM head, of the last hidden states under the hidden map).
+func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) {
+	rep := c.rep
 	maxLen := 0
 	for _, s := range seqs {
 		maxLen = max(maxLen, len(s))
@@ -71,7 +77,6 @@ func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
 	} else if rep.MaxAbs > 0 {
 		rep.Rel = math.Inf(1)
 	}
-	return nil
 }
 
 // absDiff is |a − b|, with NaN counted as an infinite difference.
@@ -94,7 +99,7 @@ func (c *checker) compareHidden(seqs [][]int, rs, rd []*Result) {
 	rep.LayerDev = make([]float64, len(c.layerMap))
 	c.maxHidden = make([]float64, len(c.layerMap))
 	for j, s := range c.layerMap {
-		if s < 0 {
+		if s < 0 || !c.owns(j) {
 			rep.LayerDev[j] = -1
 			continue
 		}

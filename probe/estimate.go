@@ -2,6 +2,7 @@ package probe
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/grow-ml/grow/graph"
@@ -35,15 +36,15 @@ type Estimate struct {
 // the pass, and the logits and hidden states of every probe position, which
 // the check keeps for both models.
 func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Estimate {
-	positions, longest := 0.0, 0.0
+	var lens []int
 	if opts.IDs != nil {
-		for _, s := range opts.IDs {
-			positions += float64(len(s))
-			longest = math.Max(longest, float64(len(s)))
-		}
+		lens = lengths(opts.IDs)
 	} else {
-		positions = float64(max(opts.Probes, 1)) * float64(max(opts.SeqLen, 1))
-		longest = float64(max(opts.SeqLen, 1))
+		lens = slices.Repeat([]int{max(opts.SeqLen, 1)}, max(opts.Probes, 1))
+	}
+	positions := 0.0
+	for _, n := range lens {
+		positions += float64(n)
 	}
 	size := 8.0
 	if opts.Precision == F32 {
@@ -73,15 +74,13 @@ func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Est
 				}
 			}
 		}
-		if g.Tied && !g.Headless {
-			matrices += float64(g.Vocab) * float64(g.Hidden) // the head reads the embedding again
-		}
 		e.ReadBytes += bytes
+		if g.Tied && !g.Headless {
+			e.ReadBytes += float64(g.Vocab) * float64(g.Hidden) * float64(sizeOf(g)) // the head reads the embedding again
+		}
 		D, L, V := float64(g.Hidden), float64(g.Dims.Layers), float64(g.Vocab)
 		H, K, d, I := float64(g.Heads), float64(g.KVHeads), float64(g.HeadDim), float64(g.FFN)
-		// Every matrix entry is one multiply-add per position, except the
-		// embedding, which is looked up; attention adds q·k and p·v.
-		e.FLOPs += 2*positions*(matrices-V*D) + 2*2*positions*longest*H*d*L/2
+		e.FLOPs += passFLOPs(g, lens, span{from: 0, to: g.Dims.Layers, head: true})
 		acts := positions * (4*D + (H+2*K)*d + H*d + 3*I + V) * size
 		held := positions * ((L+1)*D + V) * 8
 		e.Memory += vectors*size + held
