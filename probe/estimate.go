@@ -2,7 +2,6 @@ package probe
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/grow-ml/grow/graph"
@@ -36,15 +35,15 @@ type Estimate struct {
 // the pass, and the logits and hidden states of every probe position, which
 // the check keeps for both models.
 func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Estimate {
-	var lens []int
+	var positions, pairs float64
 	if opts.IDs != nil {
-		lens = lengths(opts.IDs)
+		for _, s := range opts.IDs {
+			positions += float64(len(s))
+			pairs += float64(len(s)) * float64(len(s)+1) / 2
+		}
 	} else {
-		lens = slices.Repeat([]int{max(opts.SeqLen, 1)}, max(opts.Probes, 1))
-	}
-	positions := 0.0
-	for _, n := range lens {
-		positions += float64(n)
+		n, p := float64(max(opts.SeqLen, 1)), float64(max(opts.Probes, 1))
+		positions, pairs = n*p, n*(n+1)/2*p
 	}
 	size := 8.0
 	if opts.Precision == F32 {
@@ -80,7 +79,7 @@ func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Est
 		}
 		D, L, V := float64(g.Hidden), float64(g.Dims.Layers), float64(g.Vocab)
 		H, K, d, I := float64(g.Heads), float64(g.KVHeads), float64(g.HeadDim), float64(g.FFN)
-		e.FLOPs += passFLOPs(g, lens, span{from: 0, to: g.Dims.Layers, head: true})
+		e.FLOPs += spanFLOPs(g, positions, pairs, span{from: 0, to: g.Dims.Layers, head: true})
 		acts := positions * (4*D + (H+2*K)*d + H*d + 3*I + V) * size
 		held := positions * ((L+1)*D + V) * 8
 		e.Memory += vectors*size + held

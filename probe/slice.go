@@ -350,6 +350,12 @@ func passFLOPs(g *graph.Graph, lens []int, sp span) float64 {
 		positions += float64(n)
 		pairs += float64(n) * float64(n+1) / 2
 	}
+	return spanFLOPs(g, positions, pairs, sp)
+}
+
+// spanFLOPs is passFLOPs for sequences of positions positions in all and
+// pairs causal (query, key) pairs.
+func spanFLOPs(g *graph.Graph, positions, pairs float64, sp span) float64 {
 	if !g.Features().Causal {
 		pairs *= 2
 	}
