@@ -61,27 +61,46 @@ func (t *Tensor) Float32Range(lo, hi int) ([]float32, error) { return readFloats
 // row-major order) to float64, reading only their bytes.
 func (t *Tensor) Float64Range(lo, hi int) ([]float64, error) { return readFloats[float64](t, lo, hi) }
 
+// Float32Into decodes the elements [lo, lo+len(dst)) of a float tensor (in
+// row-major order) into dst, reading only their bytes: the decode of a block
+// of rows into a buffer the caller reuses.
+func (t *Tensor) Float32Into(dst []float32, lo int) error { return readFloatsInto(t, dst, lo) }
+
+// Float64Into is Float32Into to float64 (exact for every float dtype).
+func (t *Tensor) Float64Into(dst []float64, lo int) error { return readFloatsInto(t, dst, lo) }
+
 // readFloats decodes the elements [lo, hi).
 func readFloats[T float32 | float64](t *Tensor, lo, hi int) ([]T, error) {
-	if !t.DType.IsFloat() {
-		return nil, t.errorf("dtype %s is not a float dtype", t.DType)
-	}
 	if lo < 0 || hi > t.NumElements() || lo > hi {
 		return nil, t.errorf("elements [%d, %d) outside its %d", lo, hi, t.NumElements())
 	}
 	out := make([]T, hi-lo)
+	if err := readFloatsInto(t, out, lo); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readFloatsInto decodes the elements [lo, lo+len(out)) into out, in chunks.
+func readFloatsInto[T float32 | float64](t *Tensor, out []T, lo int) error {
+	if !t.DType.IsFloat() {
+		return t.errorf("dtype %s is not a float dtype", t.DType)
+	}
+	if hi := lo + len(out); lo < 0 || hi > t.NumElements() {
+		return t.errorf("elements [%d, %d) outside its %d", lo, hi, t.NumElements())
+	}
 	es := t.DType.Size()
 	buf := make([]byte, min(len(out), decodeChunk)*es)
 	for i := 0; i < len(out); i += decodeChunk {
 		k := min(decodeChunk, len(out)-i)
 		if err := t.readAt(buf[:k*es], int64((lo+i)*es)); err != nil {
-			return nil, err
+			return err
 		}
 		if err := decodeFloats(out[i:i+k], buf[:k*es], t.DType); err != nil {
-			return nil, t.errorf("%v", err)
+			return t.errorf("%v", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // copyChunk is the buffer size of byte copies (WriteTo and side files).

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/grow-ml/grow/checkpoint"
@@ -20,12 +19,9 @@ func (r rounded) Float64() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, len(v)*r.dt.Size())
-	if err := checkpoint.EncodeFloat64(buf, v, r.dt); err != nil {
-		return nil, fmt.Errorf("graph: rounding to %s: %w", r.dt, err)
-	}
-	out := make([]float64, len(v))
-	if err := checkpoint.DecodeFloat64(out, buf, r.dt); err != nil {
+	out := make([]float64, len(v)) // v may be the tensor's own slice
+	copy(out, v)
+	if err := roundInPlace(out, r.dt); err != nil {
 		return nil, err
 	}
 	return out, nil

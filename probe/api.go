@@ -58,8 +58,10 @@ type Model struct {
 	Observe func(layer int, site Site, x []float64, rows, width int)
 
 	arch arch
-	w32  *weights[float32]
-	w64  *weights[float64]
+	// stream: the weight matrices are read as each pass runs (Open).
+	stream bool
+	w32    *weights[float32]
+	w64    *weights[float64]
 
 	// growth, when set, makes the forward pass MSG's masked one
 	// (SetGrowthMasks).
@@ -120,6 +122,14 @@ type CheckOptions struct {
 	// its masked self).
 	Growth, SourceGrowth *GrowthMasks
 
+	// Blocks, when set, checks the result's blocks [From, To) alone: a
+	// slice of the check. A slice after block 0 is fed with the source's
+	// hidden states mapped to the result's width (it needs the claim's map
+	// of hidden states); the slice that starts at block 0 also compares the
+	// embeddings, the one that ends with the last block the logits. Its
+	// report holds a Slice, for Merge.
+	Blocks *Blocks
+
 	// First, when not nil, are the ids every random probe starts with (for example
 	// [CLS] read from a tokenizer); nil picks them from the source config (see
 	// FirstIDs); an empty non-nil slice starts the probes with random ids.
@@ -172,4 +182,12 @@ type Report struct {
 	LayerMap []int `json:"layer_map,omitempty"`
 	// Notes say what was assumed or could not be compared.
 	Notes []string `json:"notes,omitempty"`
+
+	// Cost is what the check did: its arithmetic, its reads, its wall time
+	// and the rate achieved (for a merge, summed over the slices).
+	Cost *Estimate `json:"cost,omitempty"`
+	// Slice is set on the report of a slice (CheckOptions.Blocks); MergedFrom
+	// lists the slices a merged report (Merge) was made from.
+	Slice      *Slice   `json:"slice,omitempty"`
+	MergedFrom []string `json:"merged_from,omitempty"`
 }

@@ -57,19 +57,3 @@ func BenchmarkLlama100M(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkLayout compares the two weight layouts of the linear maps on
-// stories260k and a 100M-parameter-shaped layer stack.
-func BenchmarkLayout(b *testing.B) {
-	g := reference.OpenGraph(b, "../testdata/stories260k")
-	big := reference.Synth(reference.Spec{Family: graph.FamilyLlama, D: 768, L: 2, H: 12, K: 4, I: 2048, V: 32000, Tied: true,
-		Seed: 1, F32: true, Std: 0.02})
-	defer func(v bool) { outMajorLayout = v }(outMajorLayout)
-	for _, om := range []bool{false, true} {
-		outMajorLayout = om
-		for _, prec := range []Precision{F32, F64} {
-			b.Run(fmt.Sprintf("outMajor=%v/%s/stories/8x64", om, prec), func(b *testing.B) { benchForward(b, g, prec, 8, 64) })
-			b.Run(fmt.Sprintf("outMajor=%v/%s/big2/1x64", om, prec), func(b *testing.B) { benchForward(b, big, prec, 1, 64) })
-		}
-	}
-}

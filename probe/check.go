@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/claim"
@@ -112,6 +113,7 @@ func Probes(n, seqLen, vocab int, seed int64, first []int) [][]int {
 // class's, opts.Tol, opts.Expect, or embeddings that do not correspond under
 // any map), and NOTHING TO VERIFY otherwise.
 func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report, error) {
+	start := time.Now()
 	c, err := newChecker(src, dst, mapping, opts.withDefaults())
 	if err != nil {
 		return nil, err
@@ -119,26 +121,38 @@ func Check(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*Report,
 	if err := c.resolveClaim(); err != nil {
 		return nil, err
 	}
+	if err := c.resolveSlice(); err != nil {
+		return nil, err
+	}
+	if err := c.outputs(); err != nil {
+		return nil, err
+	}
 	seqs, masks, err := c.probeSequences()
 	if err != nil {
 		return nil, err
 	}
-	rs, err := c.ms.ForwardBatchMasked(seqs, masks)
+	rs, err := c.ms.runSpan(seqs, masks, true, c.sourceSpan())
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	rd, err := c.md.ForwardBatchMasked(seqs, masks)
+	rd, err := c.md.runSpan(seqs, masks, true, c.resultSpan(rs))
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
-	if err := c.compareOutputs(seqs, rs, rd); err != nil {
-		return nil, err
+	if c.head() {
+		c.compareOutputs(seqs, rs, rd)
 	}
 	c.compareHidden(seqs, rs, rd)
-	c.compareEmbeddings(seqs[0][0])
+	if c.from == 0 {
+		if err := c.compareEmbeddings(seqs[0][0]); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.judge(); err != nil {
 		return nil, err
 	}
+	c.finishSlice(seqs)
+	c.rep.Cost = c.cost(seqs, time.Since(start))
 	return c.rep, nil
 }
 
@@ -185,6 +199,9 @@ type checker struct {
 	disagreements [][2]float64
 	// relation accumulates the embedding rows' correspondence.
 	relation *relator
+	// from and to are the result's blocks checked: [0, L) for a whole
+	// check, CheckOptions.Blocks for a slice.
+	from, to int
 }
 
 // newChecker validates the mapping and the options, rounds the source to the
@@ -214,15 +231,15 @@ func newChecker(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*ch
 		}
 	}
 	if need, have := CheckMemory(c.src, dst, opts), sysmem.Total(); need > float64(have) {
-		return nil, fmt.Errorf("probe: check: %d probes × %d positions need about %s (both models' weights and every "+
-			"hidden state and logit of the probes), more than this machine's %s of memory; use fewer --probes or a shorter --seq-len",
+		return nil, fmt.Errorf("probe: check: %d probes × %d positions need about %s (every hidden state and logit of "+
+			"the probes, for both models), more than this machine's %s of memory; use fewer --probes or a shorter --seq-len",
 			opts.Probes, opts.SeqLen, sysmem.Bytes(need), sysmem.Bytes(float64(have)))
 	}
 	var err error
-	if c.ms, err = New(c.src, opts.Precision); err != nil {
+	if c.ms, err = Open(c.src, opts.Precision); err != nil {
 		return nil, fmt.Errorf("source%s: %w", rounded, err)
 	}
-	if c.md, err = New(dst, opts.Precision); err != nil {
+	if c.md, err = Open(dst, opts.Precision); err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
 	if mapping != nil && mapping.Masked && opts.Growth == nil {
@@ -391,37 +408,9 @@ func (c *checker) probeSequences() ([][]int, [][]int, error) {
 	return seqs, masks, nil
 }
 
-// CheckMemory estimates the bytes Check holds for src and dst with opts (its
-// defaults filled in): both models' weights decoded in the compute precision,
-// and every probe's hidden states and logits of both models in float64. It is
-// a float64, since absurd options overflow an int.
+// CheckMemory estimates the peak bytes Check holds for src and dst with opts
+// (its defaults filled in): EstimateCheck's memory. It is a float64, since
+// absurd options overflow an int.
 func CheckMemory(src, dst *graph.Graph, opts CheckOptions) float64 {
-	positions := float64(max(opts.Probes, 1)) * float64(max(opts.SeqLen, 1))
-	if opts.IDs != nil {
-		positions = 0
-		for _, s := range opts.IDs {
-			positions += float64(len(s))
-		}
-	}
-	size := 8.0
-	if opts.Precision == F32 {
-		size = 4
-	}
-	var total float64
-	for _, g := range []*graph.Graph{src, dst} {
-		var weights float64
-		g.MapTensors(func(t graph.Tensor) graph.Tensor {
-			if t != nil {
-				n := 1.0
-				for _, d := range t.Shape() {
-					n *= float64(d)
-				}
-				weights += n
-			}
-			return t
-		})
-		states := float64(g.Dims.Layers+1)*float64(g.Hidden) + float64(g.Vocab)
-		total += weights*size + positions*states*8
-	}
-	return total
+	return EstimateCheck(src, dst, opts, 0).Memory
 }

@@ -5,11 +5,9 @@ import (
 	"math"
 )
 
-// compareOutputs fills in the logits statistics: max-abs and relative
-// difference, KL, top-1 agreement and the per-position difference (for models
-// without an LM head, of the last hidden states under the hidden map).
-func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
-	rep := c.rep
+// outputs checks that the two models' outputs compare: both have an LM
+// head, or neither and a hidden map relates their last hidden states.
+func (c *checker) outputs() error {
 	if c.ms.HasLMHead() != c.md.HasLMHead() {
 		return fmt.Errorf("probe: check: one model has an LM head and the other not (source %v, result %v): "+
 			"their outputs are not comparable", c.ms.HasLMHead(), c.md.HasLMHead())
@@ -22,6 +20,14 @@ func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
 		}
 		c.note("the models have no LM head: their last hidden states are compared (no KL or top-1)")
 	}
+	return nil
+}
+
+// compareOutputs fills in the logits statistics: max-abs and relative
+// difference, KL, top-1 agreement and the per-position difference (for models
+// without an LM head, of the last hidden states under the hidden map).
+func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) {
+	rep := c.rep
 	maxLen := 0
 	for _, s := range seqs {
 		maxLen = max(maxLen, len(s))
@@ -71,7 +77,6 @@ func (c *checker) compareOutputs(seqs [][]int, rs, rd []*Result) error {
 	} else if rep.MaxAbs > 0 {
 		rep.Rel = math.Inf(1)
 	}
-	return nil
 }
 
 // absDiff is |a − b|, with NaN counted as an infinite difference.
@@ -94,7 +99,7 @@ func (c *checker) compareHidden(seqs [][]int, rs, rd []*Result) {
 	rep.LayerDev = make([]float64, len(c.layerMap))
 	c.maxHidden = make([]float64, len(c.layerMap))
 	for j, s := range c.layerMap {
-		if s < 0 {
+		if s < 0 || !c.owns(j) {
 			rep.LayerDev[j] = -1
 			continue
 		}
@@ -117,11 +122,11 @@ func (c *checker) compareHidden(seqs [][]int, rs, rd []*Result) {
 // of them, so a wrong embedding row of an id the probes miss, or a learned
 // position beyond their length, is seen in LayerDev[0]. The id rows also tell
 // whether the two models' embeddings correspond at all (relator).
-func (c *checker) compareEmbeddings(first int) {
+func (c *checker) compareEmbeddings(first int) error {
 	ms, md := c.ms, c.md
 	compare := c.layerMap != nil && c.layerMap[0] == 0
 	if !compare && !c.relation.active() {
-		return
+		return nil
 	}
 	npos := 0
 	if compare {
@@ -145,7 +150,14 @@ func (c *checker) compareEmbeddings(first int) {
 				ids[n], pos[n] = first, k-c.vocab
 			}
 		}
-		hs, hd := ms.embedStates(ids, pos), md.embedStates(ids, pos)
+		hs, err := ms.embedStates(ids, pos)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		hd, err := md.embedStates(ids, pos)
+		if err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
 		for n := range hs {
 			if lo+n < c.vocab {
 				c.relation.add(hs[n], hd[n])
@@ -160,6 +172,7 @@ func (c *checker) compareEmbeddings(first int) {
 			}
 		}
 	}
+	return nil
 }
 
 // klDiv returns KL(softmax(p) ‖ softmax(q)) in float64 (0 when identical).
@@ -212,20 +225,22 @@ func argmax(x []float64) int {
 // embedStates returns hidden state 0 (the embedding row of ids[n], plus the
 // learned position pos[n] and token type 0, then BERT's embedding LayerNorm)
 // of every n, as the forward pass computes it.
-func (m *Model) embedStates(ids, pos []int) [][]float64 {
+func (m *Model) embedStates(ids, pos []int) ([][]float64, error) {
 	if m.w32 != nil {
 		return embedRows(m, m.w32, ids, pos)
 	}
 	return embedRows(m, m.w64, ids, pos)
 }
 
-func embedRows[T float](m *Model, w *weights[T], ids, pos []int) [][]float64 {
+func embedRows[T float](m *Model, w *weights[T], ids, pos []int) ([][]float64, error) {
 	D := m.arch.D
 	x := make([]T, len(ids)*D)
-	embed(&m.arch, w, ids, pos, x, m.growth)
+	if err := embed(&m.arch, w, ids, pos, x, m.growth); err != nil {
+		return nil, err
+	}
 	out := make([][]float64, len(ids))
 	for n := range out {
 		out[n] = toF64(x[n*D : (n+1)*D])
 	}
-	return out
+	return out, nil
 }

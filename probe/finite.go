@@ -35,6 +35,12 @@ func (e *NonFiniteError) Error() string {
 // checkFinite returns a *NonFiniteError when x, the decoded data of t (role
 // in the graph), holds a NaN or an infinity.
 func checkFinite[T float](x []T, t graph.Tensor, role string) error {
+	return checkFiniteAt(x, t, role, 0)
+}
+
+// checkFiniteAt is checkFinite for the part of t's data that starts at
+// element off (a block of rows).
+func checkFiniteAt[T float](x []T, t graph.Tensor, role string, off int) error {
 	first := -1
 	count := 0
 	for i, v := range x {
@@ -51,6 +57,7 @@ func checkFinite[T float](x []T, t graph.Tensor, role string) error {
 	}
 	e := &NonFiniteError{Tensor: role, Value: float64(x[first]), Count: count}
 	shape := t.Shape()
+	first += off
 	if v, ok := t.(*graph.View); ok {
 		e.Tensor, e.Index = fmt.Sprintf("%q", v.String()), viewIndex(v, shape, first)
 	} else {

@@ -35,23 +35,6 @@ func kernelTrans(t blas.Transpose) kernels.Transpose {
 	return kernels.Trans
 }
 
-// apply computes y = x·Wᵀ + b for the n rows of x ([n, l.in]) into y ([n, l.out]).
-func (l *linear[T]) apply(x []T, n int, y []T) {
-	y = y[:n*l.out]
-	beta := T(0)
-	if l.b != nil {
-		for r := 0; r < n; r++ {
-			copy(y[r*l.out:(r+1)*l.out], l.b)
-		}
-		beta = 1
-	}
-	if l.outMajor {
-		gemm(blas.NoTrans, blas.Trans, n, l.out, l.in, 1, x, l.in, l.w, l.in, beta, y, l.out)
-		return
-	}
-	gemm(blas.NoTrans, blas.NoTrans, n, l.out, l.in, 1, x, l.in, l.w, l.out, beta, y, l.out)
-}
-
 // normRows applies a LayerNorm or RMSNorm to every row of x (width D) into y
 // (y may be x). Statistics are accumulated in float64.
 func normRows[T float](nw norm[T], rms bool, eps float64, x []T, n, D int, y []T) {
@@ -145,6 +128,19 @@ func (m *Model) ForwardBatchMasked(seqs [][]int, masks [][]int) ([]*Result, erro
 	return m.run(seqs, masks, !m.SkipHidden)
 }
 
+// span is the part of a pass that runs: blocks [from, to), from the
+// embeddings of the ids when from is 0 and start is nil, else from start
+// (hidden state from of every sequence and position, width D); and the
+// output (Result.Logits) when head.
+type span struct {
+	from, to int
+	start    [][][]float64
+	head     bool
+}
+
+// whole is the span of a whole pass.
+func (m *Model) whole() span { return span{from: 0, to: m.arch.L, head: true} }
+
 // Greedy appends n greedily decoded ids (the argmax of the last position's
 // logits, lowest id on ties) to ids and returns the n new ids. Every step reruns
 // the whole sequence (no KV cache). Only causal models decode.
@@ -173,6 +169,17 @@ func (m *Model) Greedy(ids []int, n int) ([]int, error) {
 }
 
 func (m *Model) run(seqs [][]int, masks [][]int, hidden bool) ([]*Result, error) {
+	return m.runSpan(seqs, masks, hidden, m.whole())
+}
+
+// runSpan runs the span sp of a pass over the sequences.
+func (m *Model) runSpan(seqs [][]int, masks [][]int, hidden bool, sp span) ([]*Result, error) {
+	if sp.from < 0 || sp.to > m.arch.L || sp.from > sp.to || (sp.head && sp.to != m.arch.L) {
+		return nil, fmt.Errorf("probe: blocks [%d, %d) of a model with %d", sp.from, sp.to, m.arch.L)
+	}
+	if sp.start != nil && len(sp.start) != len(seqs) {
+		return nil, fmt.Errorf("probe: hidden states of %d sequences for %d", len(sp.start), len(seqs))
+	}
 	if masks != nil && len(masks) != len(seqs) {
 		return nil, fmt.Errorf("probe: %d masks for %d sequences", len(masks), len(seqs))
 	}
@@ -204,12 +211,22 @@ func (m *Model) run(seqs [][]int, masks [][]int, hidden bool) ([]*Result, error)
 			}
 			info[b].mask = masks[b]
 		}
+		if sp.start != nil {
+			if len(sp.start[b]) != len(s) {
+				return nil, fmt.Errorf("probe: sequence %d has %d tokens and %d hidden states", b, len(s), len(sp.start[b]))
+			}
+			for t, h := range sp.start[b] {
+				if len(h) != m.arch.D {
+					return nil, fmt.Errorf("probe: sequence %d position %d: a hidden state of width %d, the model's is %d", b, t, len(h), m.arch.D)
+				}
+			}
+		}
 		total += len(s)
 	}
 	if m.w32 != nil {
-		return forward(m, m.w32, seqs, info, total, hidden), nil
+		return forward(m, m.w32, seqs, info, total, hidden, sp)
 	}
-	return forward(m, m.w64, seqs, info, total, hidden), nil
+	return forward(m, m.w64, seqs, info, total, hidden, sp)
 }
 
 func toF64[T float](x []T) []float64 {
@@ -224,12 +241,22 @@ func toF64[T float](x []T) []float64 {
 // ids[n] (times the embedding scale where the family has one), plus the
 // learned position pos[n] and token type 0 where the model has them (HF
 // order: (word + token_type) + position), then BERT's embedding LayerNorm.
-func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *GrowthMasks) {
+// Rows of consecutive ids are read together.
+func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *GrowthMasks) error {
 	D := a.D
+	for n := 0; n < len(ids); {
+		k := 1
+		for n+k < len(ids) && ids[n+k] == ids[n]+k {
+			k++
+		}
+		if err := w.embed.readRows(x[n*D:(n+k)*D], ids[n], ids[n]+k); err != nil {
+			return err
+		}
+		n += k
+	}
 	scale := T(a.embScale)
-	for n, id := range ids {
+	for n := range ids {
 		row := x[n*D : (n+1)*D]
-		copy(row, w.embed[id*D:(id+1)*D])
 		if a.embScale != 1 {
 			for i := range row {
 				row[i] *= scale
@@ -256,13 +283,15 @@ func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *Growt
 	}
 	if w.tokType != nil {
 		maskedNormRows(w.embNorm, false, a.eps, hidden, x, len(ids), D, x)
-		return
+		return nil
 	}
 	maskRows(x, hidden, len(ids), D)
+	return nil
 }
 
-// forward is the whole pass in precision T over the concatenated batch.
-func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int, hidden bool) []*Result {
+// forward is the span sp of a pass in precision T over the concatenated
+// batch. Result.Hidden[j] is nil for the hidden states j outside the span.
+func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N int, hidden bool, sp span) ([]*Result, error) {
 	a := &m.arch
 	D, H, K, d, I := a.D, a.H, a.K, a.d, a.I
 	qkvW := (H + 2*K) * d
@@ -285,10 +314,10 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	for b := range res {
 		res[b] = &Result{}
 		if hidden {
-			res[b].Hidden = make([][][]float64, 0, a.L+1)
+			res[b].Hidden = make([][][]float64, a.L+1)
 		}
 	}
-	record := func() {
+	record := func(j int) {
 		if !hidden {
 			return
 		}
@@ -297,9 +326,10 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			for t := range rows {
 				rows[t] = toF64(x[(s.off+t)*D : (s.off+t+1)*D])
 			}
-			res[b].Hidden = append(res[b].Hidden, rows)
+			res[b].Hidden[j] = rows
 		}
 	}
+	sc := &scratch[T]{}
 
 	// Embeddings.
 	ids := make([]int, N)
@@ -313,8 +343,24 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 	if gm == nil {
 		gm = &GrowthMasks{}
 	}
-	embed(a, w, ids, pos, x, m.growth)
-	record()
+	if sp.start == nil {
+		if sp.from != 0 {
+			return nil, fmt.Errorf("probe: a pass from block %d needs its hidden states", sp.from)
+		}
+		if err := embed(a, w, ids, pos, x, m.growth); err != nil {
+			return nil, err
+		}
+	} else {
+		for b, s := range info {
+			for t, h := range sp.start[b] {
+				row := x[(s.off+t)*D : (s.off+t+1)*D]
+				for i, v := range h {
+					row[i] = T(v)
+				}
+			}
+		}
+	}
+	record(sp.from)
 
 	var cos, sin []T
 	if a.rope {
@@ -349,7 +395,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 	}
 	var prev []T // the block's input, for a growth mask below 1
-	for l := range w.layers {
+	for l := sp.from; l < sp.to; l++ {
 		ly := &w.layers[l]
 		if gm.Layers != nil && gm.Layers[l] != 1 {
 			prev = append(prev[:0], x...)
@@ -361,7 +407,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			in = h
 		}
 		observe(l, AttnInput, in, D)
-		ly.qkv.apply(in, N, qkv)
+		if err := ly.qkv.apply(in, N, qkv, sc); err != nil {
+			return nil, err
+		}
 		if gm.Q != nil || gm.KV != nil {
 			maskQKV(qkv, gm.Q, gm.KV, N, H, K, d)
 		}
@@ -402,7 +450,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		}
 		attention(a, info, qkv, att, T(a.attnScale[l]))
 		observe(l, Heads, att, H*d)
-		ly.o.apply(att, N, h)
+		if err := ly.o.apply(att, N, h, sc); err != nil {
+			return nil, err
+		}
 		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {
 			copy(par, h) // added with the MLP's output
@@ -416,7 +466,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			in = h
 		}
 		observe(l, MLPInput, in, D)
-		ly.up.apply(in, N, ff)
+		if err := ly.up.apply(in, N, ff, sc); err != nil {
+			return nil, err
+		}
 		if a.gated {
 			parRows(N, I*20, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
@@ -436,7 +488,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			})
 		}
 		observe(l, Units, act, I)
-		ly.down.apply(act, N, h)
+		if err := ly.down.apply(act, N, h, sc); err != nil {
+			return nil, err
+		}
 		maskRows(h, gm.Hidden, N, D)
 		if a.parallel {
 			// transformers: mlp_output + attn_output + hidden_states
@@ -448,7 +502,10 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		if gm.Layers != nil && gm.Layers[l] != 1 {
 			blend(x, prev, gm.Layers[l])
 		}
-		record()
+		record(l + 1)
+	}
+	if !sp.head {
+		return res, nil
 	}
 
 	// Output.
@@ -458,7 +515,9 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		maskedNormRows(w.final, a.rms, a.eps, gm.Hidden, x, N, D, h)
 		out = h
 	case a.hasMLM:
-		w.mlm.apply(x, N, h)
+		if err := w.mlm.apply(x, N, h, sc); err != nil {
+			return nil, err
+		}
 		for i, v := range h {
 			h[i] = T(a.act(float64(v)))
 		}
@@ -466,10 +525,12 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 		out = h
 	}
 	width := D
-	if w.head.w != nil {
+	if w.head.present() {
 		width = a.V
 		logits := make([]T, N*width)
-		w.head.apply(out, N, logits)
+		if err := w.head.apply(out, N, logits, sc); err != nil {
+			return nil, err
+		}
 		out = logits
 	}
 	for b, s := range info {
@@ -478,7 +539,7 @@ func forward[T float](m *Model, w *weights[T], seqs [][]int, info []seqInfo, N i
 			res[b].Logits[t] = toF64(out[(s.off+t)*width : (s.off+t+1)*width])
 		}
 	}
-	return res
+	return res, nil
 }
 
 // softmaxRow replaces the scores x by exp(x - max x) and returns their sum.

@@ -66,21 +66,6 @@ type arch struct {
 	window int
 }
 
-// linear is y = x·Wᵀ + b. With outMajor, w is W as stored, [out, in]
-// row-major; otherwise w is Wᵀ, [in, out] row-major.
-type linear[T float] struct {
-	w        []T
-	b        []T // nil without a bias
-	in, out  int
-	outMajor bool
-}
-
-// outMajorLayout selects the weight layout of every linear map (see
-// BenchmarkLayout): [out, in] multiplies through Gemm(NoTrans, Trans), whose
-// packing transposes the weights in blocks; [in, out] through Gemm(NoTrans,
-// NoTrans), whose packing copies rows of them (internal/gemm).
-var outMajorLayout = true
-
 type norm[T float] struct{ w, b []T }
 
 type layerW[T float] struct {
@@ -98,22 +83,42 @@ type layerW[T float] struct {
 	down linear[T]
 }
 
+// weights are a model's weights in precision T: the matrices resident or
+// streamed (matrix), everything else (norms, biases, learned positions and
+// token types) decoded.
 type weights[T float] struct {
-	embed, pos, tokType []T // [V, D], [P, D], [T, D] row-major
-	embNorm             norm[T]
-	layers              []layerW[T]
-	final               norm[T]
-	head                linear[T] // [D, V]
-	headBias            []T
-	mlm                 linear[T]
-	mlmNorm             norm[T]
+	embed        matrix[T] // [V, D]
+	pos, tokType []T       // [P, D], [T, D] row-major
+	embNorm      norm[T]
+	layers       []layerW[T]
+	final        norm[T]
+	head         linear[T] // [V, D], the embedding's matrix when tied
+	mlm          linear[T]
+	mlmNorm      norm[T]
 }
 
 // New validates g and decodes its weights once in the given precision (F64
 // upcasts every dtype exactly; F32 is exact for F32, F16 and BF16 inputs). It
 // refuses, before any arithmetic, a graph whose tensors disagree with its dims or
 // config, a missing tensor, or an activation or RoPE scaling it does not know.
-func New(g *graph.Graph, prec Precision) (*Model, error) {
+// The model holds every weight: passes run at once, and many of them (greedy
+// decoding, calibration) read nothing again.
+func New(g *graph.Graph, prec Precision) (*Model, error) { return newModel(g, prec, false) }
+
+// Open is New for a model read as it runs: only the vectors (norms, biases,
+// learned positions) are decoded now; every pass reads each weight matrix
+// block by block from the graph's tensors (for a checkpoint, from the file
+// or the page cache), holding one block of at most a few tens of MB at a
+// time. Its memory is that of the vectors, the activations of the pass and
+// one block, flat in the number of layers, so a model larger than memory
+// can be run. Values are those of New, bit for bit.
+func Open(g *graph.Graph, prec Precision) (*Model, error) { return newModel(g, prec, true) }
+
+// Streamed reports whether the model reads its weight matrices as it runs
+// (Open).
+func (m *Model) Streamed() bool { return m.stream }
+
+func newModel(g *graph.Graph, prec Precision, stream bool) (*Model, error) {
 	if g == nil {
 		return nil, fmt.Errorf("probe: nil graph")
 	}
@@ -127,7 +132,7 @@ func New(g *graph.Graph, prec Precision) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{g: g, prec: prec, arch: *a}
+	m := &Model{g: g, prec: prec, arch: *a, stream: stream}
 	if prec == F32 {
 		m.arch.act = activation32(g.Act, a.act)
 	}
@@ -140,9 +145,9 @@ func New(g *graph.Graph, prec Precision) (*Model, error) {
 	}
 	switch prec {
 	case F32:
-		m.w32, err = decode[float32](g, a)
+		m.w32, err = decode[float32](g, a, stream)
 	default:
-		m.w64, err = decode[float64](g, a)
+		m.w64, err = decode[float64](g, a, stream)
 	}
 	if err != nil {
 		return nil, err
@@ -619,62 +624,6 @@ func data[T float](t graph.Tensor, role string) ([]T, error) {
 	return out.([]T), nil
 }
 
-// transpose returns the [in, out] transpose of an [out, in] matrix.
-func transpose[T float](w []T, out, in int) []T {
-	t := make([]T, len(w))
-	for o := 0; o < out; o++ {
-		row := w[o*in : (o+1)*in]
-		for i, x := range row {
-			t[i*out+o] = x
-		}
-	}
-	return t
-}
-
-// fuse builds one [in, Σout] linear from several [out_k, in] ones (biases
-// concatenated, zero where a part has none; nil when no part has one).
-func fuse[T float](role string, in int, parts ...graph.Linear) (linear[T], error) {
-	total := 0
-	hasBias := false
-	for _, p := range parts {
-		total += p.W.Shape()[0]
-		if !isNil(p.B) {
-			hasBias = true
-		}
-	}
-	l := linear[T]{w: make([]T, in*total), in: in, out: total, outMajor: outMajorLayout}
-	if hasBias {
-		l.b = make([]T, total)
-	}
-	col := 0
-	for k, p := range parts {
-		w, err := data[T](p.W, fmt.Sprintf("%s[%d].weight", role, k))
-		if err != nil {
-			return l, err
-		}
-		out := p.W.Shape()[0]
-		if l.outMajor {
-			copy(l.w[col*in:(col+out)*in], w)
-		} else {
-			for o := 0; o < out; o++ {
-				row := w[o*in : (o+1)*in]
-				for i, x := range row {
-					l.w[i*total+col+o] = x
-				}
-			}
-		}
-		if !isNil(p.B) {
-			b, err := data[T](p.B, fmt.Sprintf("%s[%d].bias", role, k))
-			if err != nil {
-				return l, err
-			}
-			copy(l.b[col:col+out], b)
-		}
-		col += out
-	}
-	return l, nil
-}
-
 // decodeNorm reads a norm; with plusOne (Features.NormPlusOne) its gain is
 // 1 + w, computed in precision T as transformers computes it.
 func decodeNorm[T float](n graph.Norm, role string, plusOne bool) (norm[T], error) {
@@ -696,12 +645,13 @@ func decodeNorm[T float](n graph.Norm, role string, plusOne bool) (norm[T], erro
 	return out, err
 }
 
-// decode reads every weight of g once, in precision T.
-func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
+// decode reads the weights of g in precision T: every one now, or with
+// stream the vectors now and the matrices as each pass needs them.
+func decode[T float](g *graph.Graph, a *arch, stream bool) (*weights[T], error) {
 	w := &weights[T]{}
 	r := rolesOf(g)
 	var err error
-	if w.embed, err = data[T](r.t("embed"), "embed"); err != nil {
+	if w.embed, err = newMatrix[T](r.t("embed"), "embed", stream); err != nil {
 		return nil, err
 	}
 	if a.learned {
@@ -721,42 +671,7 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 	}
 	w.layers = make([]layerW[T], a.L)
 	for l := range a.L {
-		dst := &w.layers[l]
-		p := fmt.Sprintf("layers.%d.", l)
-		type slot struct {
-			dst  *norm[T]
-			role string
-		}
-		norms := []slot{{&dst.attnNorm, "attn_norm"}, {&dst.mlpNorm, "mlp_norm"}}
-		if a.outNorms {
-			norms = []slot{{&dst.attnOut, "attn_out_norm"}, {&dst.mlpOut, "mlp_out_norm"}}
-		}
-		switch {
-		case a.qkWhole:
-			norms = append(norms, slot{&dst.qNorm, "attn.q_proj_norm"}, slot{&dst.kNorm, "attn.k_proj_norm"})
-		case a.qkNorm:
-			norms = append(norms, slot{&dst.qNorm, "attn.q_norm"}, slot{&dst.kNorm, "attn.k_norm"})
-		}
-		for _, n := range norms {
-			if *n.dst, err = decodeNorm[T](r.norm(p+n.role), p+n.role, a.plusOne); err != nil {
-				return nil, err
-			}
-		}
-		if dst.qkv, err = fuse[T](p+"attn.qkv", a.D, r.lin(p+"attn.q"), r.lin(p+"attn.k"), r.lin(p+"attn.v")); err != nil {
-			return nil, err
-		}
-		if dst.o, err = fuse[T](p+"attn.o", a.H*a.d, r.lin(p+"attn.o")); err != nil {
-			return nil, err
-		}
-		if a.gated {
-			dst.up, err = fuse[T](p+"mlp.gate_up", a.D, r.lin(p+"mlp.gate"), r.lin(p+"mlp.up"))
-		} else {
-			dst.up, err = fuse[T](p+"mlp.up", a.D, r.lin(p+"mlp.up"))
-		}
-		if err != nil {
-			return nil, err
-		}
-		if dst.down, err = fuse[T](p+"mlp.down", a.I, r.lin(p+"mlp.down")); err != nil {
+		if err := decodeLayer(&w.layers[l], r, a, l, stream); err != nil {
 			return nil, err
 		}
 	}
@@ -769,22 +684,17 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		return w, nil // the output is the last hidden state
 	}
 	if g.Tied || isNil(r.t("head")) {
-		if outMajorLayout {
-			w.head = linear[T]{w: w.embed, in: a.D, out: a.V, outMajor: true}
-		} else {
-			w.head = linear[T]{w: transpose(w.embed, a.V, a.D), in: a.D, out: a.V}
-		}
-	} else if w.head, err = fuse[T]("head", a.D, r.lin("head")); err != nil {
+		w.head = linear[T]{parts: []matrix[T]{w.embed}, in: a.D, out: a.V}
+	} else if w.head, err = newLinear[T]("head", a.D, stream, r.lin("head")); err != nil {
 		return nil, err
 	}
 	if !isNil(r.t("head.bias")) {
-		if w.headBias, err = data[T](r.t("head.bias"), "head_bias"); err != nil {
+		if w.head.b, err = data[T](r.t("head.bias"), "head_bias"); err != nil {
 			return nil, err
 		}
-		w.head.b = w.headBias
 	}
 	if a.hasMLM {
-		if w.mlm, err = fuse[T]("mlm.transform", a.D, r.lin("mlm.transform")); err != nil {
+		if w.mlm, err = newLinear[T]("mlm.transform", a.D, stream, r.lin("mlm.transform")); err != nil {
 			return nil, err
 		}
 		if w.mlmNorm, err = decodeNorm[T](r.norm("mlm.norm"), "mlm.norm", a.plusOne); err != nil {
@@ -792,6 +702,47 @@ func decode[T float](g *graph.Graph, a *arch) (*weights[T], error) {
 		}
 	}
 	return w, nil
+}
+
+// decodeLayer reads the weights of block l into dst.
+func decodeLayer[T float](dst *layerW[T], r roles, a *arch, l int, stream bool) error {
+	p := fmt.Sprintf("layers.%d.", l)
+	type slot struct {
+		dst  *norm[T]
+		role string
+	}
+	norms := []slot{{&dst.attnNorm, "attn_norm"}, {&dst.mlpNorm, "mlp_norm"}}
+	if a.outNorms {
+		norms = []slot{{&dst.attnOut, "attn_out_norm"}, {&dst.mlpOut, "mlp_out_norm"}}
+	}
+	switch {
+	case a.qkWhole:
+		norms = append(norms, slot{&dst.qNorm, "attn.q_proj_norm"}, slot{&dst.kNorm, "attn.k_proj_norm"})
+	case a.qkNorm:
+		norms = append(norms, slot{&dst.qNorm, "attn.q_norm"}, slot{&dst.kNorm, "attn.k_norm"})
+	}
+	var err error
+	for _, n := range norms {
+		if *n.dst, err = decodeNorm[T](r.norm(p+n.role), p+n.role, a.plusOne); err != nil {
+			return err
+		}
+	}
+	if dst.qkv, err = newLinear[T](p+"attn.qkv", a.D, stream, r.lin(p+"attn.q"), r.lin(p+"attn.k"), r.lin(p+"attn.v")); err != nil {
+		return err
+	}
+	if dst.o, err = newLinear[T](p+"attn.o", a.H*a.d, stream, r.lin(p+"attn.o")); err != nil {
+		return err
+	}
+	if a.gated {
+		dst.up, err = newLinear[T](p+"mlp.gate_up", a.D, stream, r.lin(p+"mlp.gate"), r.lin(p+"mlp.up"))
+	} else {
+		dst.up, err = newLinear[T](p+"mlp.up", a.D, stream, r.lin(p+"mlp.up"))
+	}
+	if err != nil {
+		return err
+	}
+	dst.down, err = newLinear[T](p+"mlp.down", a.I, stream, r.lin(p+"mlp.down"))
+	return err
 }
 
 // roles are a graph's tensors by role name (graph.Fields): the forward pass

@@ -34,7 +34,9 @@ const (
 // and writes the verdict.
 func (c *checker) judge() error {
 	rep := c.rep
-	rep.Relation = c.relation.result()
+	if c.relation != nil { // nil in a merge, which has the slices' result
+		rep.Relation = c.relation.result()
+	}
 	fails, err := c.classRules()
 	if err != nil {
 		return err

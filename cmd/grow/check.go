@@ -6,11 +6,13 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/internal/sysmem"
 	"github.com/grow-ml/grow/probe"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/plot"
@@ -29,6 +31,10 @@ func newCheckCmd() *cobra.Command {
 		plotPath  string
 		expect    string
 		hiddenMap string
+		blocks    string
+		plan      int
+		merge     bool
+		quick     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check SRC DST",
@@ -60,13 +66,50 @@ differ. Models whose embeddings correspond under no hidden map are reported as
 unrelated, and fail. The exit status is 1 when the verdict fails.
 
 --ids-file holds one probe sequence per line (ids separated by commas or
-spaces) or a JSON array of arrays.`,
+spaces) or a JSON array of arrays.
+
+The check streams: each model's weight matrices are read block by block as the
+pass reaches them, so memory stays near the probes' hidden states and logits
+whatever the models' size. Before it runs, check prints an estimate of its
+arithmetic, reads, time and peak memory, and after it the measured time, rate and
+peak resident set. --quick (1 probe of 16 tokens) is the check for huge models
+where minutes matter more than coverage.
+
+Slices (docs/scale.md): --blocks A:B checks DST's blocks A to B−1 alone, fed with
+SRC's hidden states mapped to DST's width (a block-local check, also the way to
+localise a failure); the slice from block 0 compares the embeddings, the slice to
+the last block the logits. --plan-slices N prints N slices (A:B, one per line)
+that cover every block. --merge R1.json R2.json ... combines the --json reports
+of the slices of one check into its verdict, exiting as the whole check would;
+with one slice it is the whole check's report exactly.`,
 		Example: `  grow check testdata/stories260k /tmp/stories260k-x2
   grow check SRC DST --expect EXACT                       # fail unless DST claims EXACT or better
   grow check SRC DST --expect EXACT --hidden-map tile     # state the claim a model without one should meet
-  grow check SRC DST --tol 1e-3 --json`,
-		Args: exactArgs("SRC", "DST"),
+  grow check SRC DST --tol 1e-3 --json
+  grow check SRC DST --plan-slices 4                      # 0:5 5:11 11:16 16:22
+  grow check SRC DST --blocks 5:11 --json > slice1.json   # one slice, on any machine
+  grow check --merge slice*.json                          # the verdict of the whole`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if merge {
+				if len(args) == 0 {
+					return usagef("--merge needs the slices' reports: grow check --merge R1.json R2.json ...")
+				}
+				return nil
+			}
+			return exactArgs("SRC", "DST")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if merge {
+				return checkMerge(cmd.OutOrStdout(), args, asJSON)
+			}
+			if quick {
+				if !cmd.Flags().Changed("probes") {
+					opts.Probes = 1
+				}
+				if !cmd.Flags().Changed("seq-len") {
+					opts.SeqLen = 16
+				}
+			}
 			prec, err := parsePrecision(precision)
 			if err != nil {
 				return err
@@ -115,12 +158,29 @@ spaces) or a JSON array of arrays.`,
 					opts.First = []int{id}
 				}
 			}
+			if plan > 0 {
+				return checkPlan(cmd.OutOrStdout(), src, dst, found.Mapping, plan)
+			}
+			if blocks != "" {
+				b, err := probe.ParseBlocks(blocks, dst.Dims.Layers)
+				if err != nil {
+					return usagef("--blocks: %v", err)
+				}
+				opts.Blocks = &b
+			}
+			est := cmd.OutOrStdout()
+			if asJSON {
+				est = cmd.ErrOrStderr()
+			}
+			checkWriteEstimate(est, src, dst, opts)
 			rep, err := probe.Check(src, dst, found.Mapping, opts)
 			if err != nil {
 				return err
 			}
-			if err := sensitivity(rep, found.Mapping, opts, cs, src, cd, dst); err != nil {
-				return err
+			if opts.Blocks == nil {
+				if err := sensitivity(rep, found.Mapping, opts, cs, src, cd, dst); err != nil {
+					return err
+				}
 			}
 			if plotPath != "" {
 				if err := checkPlot(rep, plotPath); err != nil {
@@ -152,7 +212,126 @@ spaces) or a JSON array of arrays.`,
 		"(states it when DST records none)")
 	f.StringVar(&hiddenMap, "hidden-map", "", "with --expect and no recorded claim: how SRC's hidden states map to DST's: "+
 		"tile or pad (tile:mean, pad:mean fill the rest with the mean)")
+	f.BoolVar(&quick, "quick", false, "the quick check for huge models: 1 probe of 16 tokens (unless --probes or --seq-len say otherwise)")
+	f.StringVar(&blocks, "blocks", "", "check DST's blocks A to B−1 alone (A:B, 0-based; A: up to the last), fed with SRC's mapped hidden states")
+	f.IntVar(&plan, "plan-slices", 0, "print N slices (A:B, one per line) that cover DST's blocks, and exit")
+	f.BoolVar(&merge, "merge", false, "merge the --json reports of slices (the arguments) into the verdict of the whole check")
+	cmd.MarkFlagsMutuallyExclusive("blocks", "plan-slices", "merge")
 	return cmd
+}
+
+// checkPlan prints n slices of dst's blocks, each starting at a hidden state
+// with a source state to feed it.
+func checkPlan(w io.Writer, src, dst *graph.Graph, m *probe.Mapping, n int) error {
+	var layerMap []int
+	switch {
+	case m != nil && m.Layers != nil:
+		layerMap = m.Layers
+	case src.Dims.Layers != dst.Dims.Layers || (m != nil && m.Hidden == (probe.HiddenMap{}) && src.Hidden != dst.Hidden):
+		layerMap = make([]int, dst.Dims.Layers+1) // no map: only the slice from block 0
+		for j := range layerMap {
+			layerMap[j] = -1
+		}
+		layerMap[0] = 0
+	}
+	plan, err := probe.PlanSlices(dst.Dims.Layers, n, layerMap)
+	if err != nil {
+		return err
+	}
+	for _, b := range plan {
+		fmt.Fprintln(w, b)
+	}
+	return nil
+}
+
+// checkMerge reads the slices' JSON reports, merges them and writes the
+// verdict of the whole check.
+func checkMerge(w io.Writer, paths []string, asJSON bool) error {
+	var reps []*probe.Report
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("--merge: %w", err)
+		}
+		var r probe.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("--merge: %s: not a grow check --json report: %v", p, err)
+		}
+		if r.Slice == nil {
+			return fmt.Errorf("--merge: %s: not the report of a slice (grow check --blocks A:B --json)", p)
+		}
+		reps = append(reps, &r)
+	}
+	rep, err := probe.Merge(reps)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSON(w, checkJSONSafe(rep)); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "merged   %d slices: %s\n", len(rep.MergedFrom), strings.Join(rep.MergedFrom, " "))
+		fmt.Fprintf(w, "claim    class %s, hidden %s\n", rep.Class, rep.HiddenMap)
+		fmt.Fprintf(w, "probes   %d sequences, %d positions, precision %s\n", rep.Probes, rep.Positions, rep.Precision)
+		checkWriteNumbers(w, rep)
+	}
+	return checkOutcome(rep)
+}
+
+// checkWriteEstimate prints what the check will cost, worked out from the
+// shapes, at the rate this machine's kernels reach now.
+func checkWriteEstimate(w io.Writer, src, dst *graph.Graph, opts probe.CheckOptions) {
+	o := opts
+	if o.Precision == "" {
+		o.Precision = probe.F64
+	}
+	e := probe.EstimateCheck(src, dst, o, probe.KernelGFLOPS(o.Precision))
+	what := "check"
+	if opts.Blocks != nil {
+		what = "check (whole; a slice does part of it)"
+	}
+	fmt.Fprintf(w, "estimate %s: %s of products, about %s at the %.0f GFLOPS measured now (reads not counted), "+
+		"%s read, peak memory about %s\n", what, flops(e.FLOPs), seconds(e.Seconds), e.GFLOPS,
+		sysmem.Bytes(e.ReadBytes), sysmem.Bytes(e.Memory))
+}
+
+// checkWriteCost prints what the check did, with this process's peak
+// resident set unless the report is a merge (its slices ran elsewhere).
+func checkWriteCost(w io.Writer, c *probe.Estimate, merged bool) {
+	if c == nil {
+		return
+	}
+	rss := ""
+	if n, ok := sysmem.PeakRSS(); ok && !merged {
+		rss = ", peak RSS of the process " + sysmem.Bytes(float64(n))
+	}
+	fmt.Fprintf(w, "\ncost     %s of products in %s (%.1f GFLOPS achieved over the whole check), %s read%s\n",
+		flops(c.FLOPs), seconds(c.Seconds), c.GFLOPS, sysmem.Bytes(c.ReadBytes), rss)
+}
+
+// flops writes a count of floating-point operations.
+func flops(f float64) string {
+	switch {
+	case f >= 1e12:
+		return fmt.Sprintf("%.2f TFLOP", f/1e12)
+	case f >= 1e9:
+		return fmt.Sprintf("%.2f GFLOP", f/1e9)
+	}
+	return fmt.Sprintf("%.2f MFLOP", f/1e6)
+}
+
+// seconds writes a duration in seconds for a person.
+func seconds(s float64) string {
+	switch {
+	case s >= 3600:
+		return fmt.Sprintf("%.1f h", s/3600)
+	case s >= 60:
+		return fmt.Sprintf("%.1f min", s/60)
+	case s >= 1:
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return fmt.Sprintf("%.0f ms", s*1000)
 }
 
 // checkOutcome maps a report to the command's error: errCheckFailed for a
@@ -359,22 +538,18 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 	} else {
 		fmt.Fprintf(w, "probes   %d × %d tokens, seed %d, precision %s\n", r.Probes, opts.SeqLen, opts.Seed, r.Precision)
 	}
+	checkWriteNumbers(w, r)
+}
+
+// checkWriteNumbers writes the numbers of a report, its notes and its
+// verdict.
+func checkWriteNumbers(w io.Writer, r *probe.Report) {
+	if sl := r.Slice; sl != nil {
+		fmt.Fprintf(w, "slice    blocks %d:%d of %d\n", sl.From, sl.To, sl.Layers)
+	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "max |Δlogits|               %.6g\n", r.MaxAbs)
-	fmt.Fprintf(w, "relative to max |logits|    %.6g   (max |logits| %.6g)\n", r.Rel, r.MaxLogit)
-	fmt.Fprintf(w, "KL(p_src ‖ p_dst) mean/max  %.6g / %.6g\n", r.MeanKL, r.MaxKL)
-	fmt.Fprintf(w, "top-1 agreement             %.2f%%\n", 100*r.Top1)
-	if rel := r.Relation; rel != nil {
-		switch {
-		case rel.Map == "":
-			fmt.Fprintf(w, "embeddings                  unrelated: %s\n", rel.Why)
-		case rel.Related:
-			fmt.Fprintf(w, "embeddings                  correspond under %s (median cosine %.4g over %d rows)\n",
-				rel.Map, rel.MedianCosine, rel.Rows)
-		default:
-			fmt.Fprintf(w, "embeddings                  do not correspond under %s (median cosine %.3g over %d rows)\n",
-				rel.Map, rel.MedianCosine, rel.Rows)
-		}
+	if r.Slice == nil || r.Slice.To == r.Slice.Layers {
+		checkWriteLogits(w, r)
 	}
 	if r.LayerDev != nil {
 		fmt.Fprintln(w, "\nhidden-state deviation, max |map(h_src) − h_dst|:")
@@ -383,7 +558,10 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 			if j > 0 {
 				name = fmt.Sprintf("block %d", j)
 			}
-			if r.LayerMap[j] < 0 {
+			switch {
+			case r.Slice != nil && !((r.Slice.From == 0 && j == 0) || (r.Slice.From < j && j <= r.Slice.To)):
+				continue
+			case r.LayerMap[j] < 0:
 				fmt.Fprintf(w, "  %-12s (no source state)\n", name)
 				continue
 			}
@@ -400,14 +578,39 @@ func checkWriteText(w io.Writer, srcPath, dstPath string, src, dst *graph.Graph,
 			fmt.Fprintf(w, "  %4d: %s\n", t, strings.Join(parts, "  "))
 		}
 	}
-	for _, n := range r.Notes {
+	notes := r.Notes
+	if r.Slice != nil {
+		notes = append(slices.Clone(notes), r.Slice.Notes...)
+	}
+	for _, n := range notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
+	checkWriteCost(w, r.Cost, r.MergedFrom != nil)
 	class := r.Class
 	if class == "" {
 		class = "no claim"
 	}
 	fmt.Fprintf(w, "\nverdict (%s): %s\n", class, r.Verdict)
+}
+
+// checkWriteLogits writes the logits' numbers and the embeddings' relation.
+func checkWriteLogits(w io.Writer, r *probe.Report) {
+	fmt.Fprintf(w, "max |Δlogits|               %.6g\n", r.MaxAbs)
+	fmt.Fprintf(w, "relative to max |logits|    %.6g   (max |logits| %.6g)\n", r.Rel, r.MaxLogit)
+	fmt.Fprintf(w, "KL(p_src ‖ p_dst) mean/max  %.6g / %.6g\n", r.MeanKL, r.MaxKL)
+	fmt.Fprintf(w, "top-1 agreement             %.2f%%\n", 100*r.Top1)
+	if rel := r.Relation; rel != nil {
+		switch {
+		case rel.Map == "":
+			fmt.Fprintf(w, "embeddings                  unrelated: %s\n", rel.Why)
+		case rel.Related:
+			fmt.Fprintf(w, "embeddings                  correspond under %s (median cosine %.4g over %d rows)\n",
+				rel.Map, rel.MedianCosine, rel.Rows)
+		default:
+			fmt.Fprintf(w, "embeddings                  do not correspond under %s (median cosine %.3g over %d rows)\n",
+				rel.Map, rel.MedianCosine, rel.Rows)
+		}
+	}
 }
 
 // checkPlotFloor is where a zero difference is drawn on the log scale.

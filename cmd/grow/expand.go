@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -30,6 +31,7 @@ type expandFlags struct {
 	keepFailed bool
 	probes     int
 	seqLen     int
+	quick      bool
 }
 
 func newExpandCmd() *cobra.Command {
@@ -61,6 +63,14 @@ at OUT (--keep-failed keeps it as OUT.failed-check) and exits with status 1. Wit
 			if err := ops.bind(cmd, op); err != nil {
 				return err
 			}
+			if f.quick {
+				if !cmd.Flags().Changed("probes") {
+					f.probes = 1
+				}
+				if !cmd.Flags().Changed("seq-len") {
+					f.seqLen = 16
+				}
+			}
 			return runExpand(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f, op)
 		},
 	}
@@ -77,6 +87,7 @@ at OUT (--keep-failed keeps it as OUT.failed-check) and exits with status 1. Wit
 	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard (e.g. 5GB, 500MB)")
 	fl.IntVar(&f.probes, "probes", 8, "check: number of random probe sequences")
 	fl.IntVar(&f.seqLen, "seq-len", 32, "check: probe sequence length")
+	fl.BoolVar(&f.quick, "quick", false, "the quick check for huge models: 1 probe of 16 tokens (unless --probes or --seq-len say otherwise)")
 	defaultHelp := cmd.HelpFunc()
 	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
 		ops.helpForMethod(c, f.method)
@@ -129,6 +140,9 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	}
 	if f.dryRun {
 		return nil
+	}
+	if err := fitsDisk(res.Graph, dt, f.out); err != nil {
+		return err
 	}
 	entries, err := res.Graph.Entries(dt)
 	if err != nil {
@@ -218,6 +232,10 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, dir string, f 
 	if co.Growth, _, err = growthOf(dir); err != nil {
 		return fmt.Errorf("expand: check: %w", err)
 	}
+	if !f.quiet {
+		fmt.Fprintln(w)
+		checkWriteEstimate(w, src, dst, co)
+	}
 	rep, err := probe.Check(src, dst, m, co)
 	if err != nil {
 		return fmt.Errorf("expand: check: %w", err)
@@ -230,6 +248,33 @@ func checkExpanded(w io.Writer, srcPath string, src *graph.Graph, dir string, f 
 	}
 	if !rep.Pass {
 		return errCheckFailed
+	}
+	return nil
+}
+
+// fitsDisk refuses an output whose tensor data (in dtype dt, "" for each
+// tensor's own) is more than the free space of the file system it goes to.
+func fitsDisk(g *graph.Graph, dt checkpoint.DType, out string) error {
+	var need float64
+	for _, fl := range g.Fields() {
+		t := *fl.T
+		if t == nil {
+			continue
+		}
+		size := t.DType().Size()
+		if dt != "" && t.DType().IsFloat() {
+			size = dt.Size()
+		}
+		n := float64(size)
+		for _, d := range t.Shape() {
+			n *= float64(d)
+		}
+		need += n
+	}
+	free, ok := sysmem.FreeDisk(filepath.Dir(filepath.Clean(out)))
+	if ok && need > float64(free) {
+		return fmt.Errorf("the output needs %s of tensor data, more than the %s free on the file system of %s",
+			sysmem.Bytes(need), sysmem.Bytes(float64(free)), out)
 	}
 	return nil
 }

@@ -10,9 +10,10 @@ import (
 	"testing"
 )
 
-// TestFullDisk writes a model onto a small tmpfs that cannot hold it: the
-// command fails with the system's error, leaves nothing on the file system
-// and the source unchanged. It needs the right to mount (root, or a user
+// TestFullDisk writes a model onto a small tmpfs that cannot hold it: convert
+// fails with the system's error, expand refuses before writing since it knows
+// its output's size; both leave nothing on the file system and the source
+// unchanged. It needs the right to mount (root, or a user
 // namespace); elsewhere it is skipped with a message.
 func TestFullDisk(t *testing.T) {
 	mnt := t.TempDir()
@@ -22,14 +23,19 @@ func TestFullDisk(t *testing.T) {
 	t.Cleanup(func() { syscall.Unmount(mnt, 0) })
 	src := testModel("stories260k")
 	before := tensorHashes(t, src)
-	for _, args := range [][]string{
-		{"convert", src, "-o", filepath.Join(mnt, "out"), "--quiet"},
-		{"expand", src, "-o", filepath.Join(mnt, "out"), "--method", "hypercloning", "--width-factor", "2", "--quiet"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"convert", src, "-o", filepath.Join(mnt, "out"), "--quiet"}, "no space left on device"},
+		{[]string{"expand", src, "-o", filepath.Join(mnt, "out"), "--method", "hypercloning", "--width-factor", "2", "--quiet"},
+			"free on the file system of"},
 	} {
+		args := tc.args
 		var stderr bytes.Buffer
 		code := runWith(args, io.Discard, &stderr)
-		if code != exitFailure || !strings.Contains(stderr.String(), "no space left on device") {
-			t.Errorf("grow %s: exit %d, stderr %q; want exit 1 saying the device is full", args[0], code, stderr.String())
+		if code != exitFailure || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("grow %s: exit %d, stderr %q; want exit 1 and %q", args[0], code, stderr.String(), tc.want)
 		}
 		if left, _ := os.ReadDir(mnt); len(left) != 0 {
 			t.Errorf("grow %s left %v on the full file system", args[0], left)

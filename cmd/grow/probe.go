@@ -56,7 +56,7 @@ its last hidden state). --greedy N appends N greedily decoded ids.`,
 				return err
 			}
 			defer c.Close()
-			m, err := probe.New(g, prec)
+			m, err := probe.Open(g, prec)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,12 @@ const (
 	Trans
 )
 
+// KStep is a depth that the kc of every kernel divides: a product split along
+// k at multiples of KStep, its parts accumulated into C one after the other
+// (beta 1), adds in the same order as the whole product and gives its values
+// bit for bit.
+const KStep = 768
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, where op(A) is
 // m×k, op(B) is k×n and C is m×n, all row-major with leading dimensions
 // (distance between rows) lda, ldb and ldc. A stored transposed is k×m, B

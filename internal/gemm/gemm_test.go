@@ -264,3 +264,43 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("Sgemm allocated %v times per call", allocs)
 	}
 }
+
+// TestKStep: every kernel's depth block divides KStep, and a product split
+// along k at KStep, the parts accumulated one after the other, equals the
+// whole product bit for bit.
+func TestKStep(t *testing.T) {
+	for _, kr := range kernels32 {
+		if KStep%kr.kc != 0 {
+			t.Errorf("f32/%s: kc %d does not divide KStep %d", kr.name, kr.kc, KStep)
+		}
+	}
+	for _, kr := range kernels64 {
+		if KStep%kr.kc != 0 {
+			t.Errorf("f64/%s: kc %d does not divide KStep %d", kr.name, kr.kc, KStep)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 7, 33, 2*KStep+100
+	a, b := make([]float64, m*k), make([]float64, k*n)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	for i := range b {
+		b[i] = rng.NormFloat64()
+	}
+	whole, split := make([]float64, m*n), make([]float64, m*n)
+	Dgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, whole, n)
+	for k0 := 0; k0 < k; k0 += KStep {
+		k1 := min(k0+KStep, k)
+		beta := 1.0
+		if k0 == 0 {
+			beta = 0
+		}
+		Dgemm(NoTrans, NoTrans, m, n, k1-k0, 1, a[k0:], k, b[k0*n:], n, beta, split, n)
+	}
+	for i := range whole {
+		if whole[i] != split[i] {
+			t.Fatalf("element %d: split %v, whole %v", i, split[i], whole[i])
+		}
+	}
+}

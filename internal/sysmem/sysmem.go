@@ -17,6 +17,14 @@ func Total() uint64 {
 	return Fallback
 }
 
+// PeakRSS returns the largest resident set of this process so far, in
+// bytes (getrusage's ru_maxrss); ok is false where the system does not say.
+func PeakRSS() (n uint64, ok bool) { return peakRSS() }
+
+// FreeDisk returns the bytes an unprivileged user may still write on the
+// file system that holds dir; ok is false where the system does not say.
+func FreeDisk(dir string) (n uint64, ok bool) { return freeDisk(dir) }
+
 // Bytes formats n bytes for a message: "2.5 GiB", "3.1 TiB", "512 B".
 func Bytes(n float64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}

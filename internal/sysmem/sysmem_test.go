@@ -33,3 +33,19 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestPeakRSS(t *testing.T) {
+	before, ok := PeakRSS()
+	if !ok {
+		t.Skip("no peak resident set on this system")
+	}
+	buf := make([]byte, 64<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	after, _ := PeakRSS()
+	if after < before || after < 64<<20 {
+		t.Errorf("peak RSS %d before, %d after touching 64 MiB", before, after)
+	}
+	_ = buf[len(buf)-1]
+}
