@@ -13,7 +13,8 @@
 #      1e-9·max(1, max|logits|), because a slice restarts from the source's hidden states mapped to the
 #      result's width, so its numbers may differ from the whole pass's in the last bits.
 #   2. An edited output (one weight of block 3's MLP changed by +1) fails the sliced check (exit 1) with
-#      5 and 2 slices, and the failure names the slice that holds block 3.
+#      5 and 2 slices, and the merged verdict names the slice that holds block 3, and no other, as
+#      failing ("[failing slice 3:4]").
 #   3. A task cancelled mid-run (scancel of one array task, made slow by the sbatch's test hook) makes
 #      check.sh fail (exit 4) naming that slice and task, within a bounded time.
 #   4. --timeout cancels the job and fails (exit 4) within a bounded time.
@@ -73,9 +74,9 @@ CGO_ENABLED=0 go build -o "$helper" ./deploy/slurm/slurmtest
 step "grow expand stories260k: HyperCloning ×2"
 dst="$tmp/stories260k-x2"
 "$grow" expand "$src" -o "$dst" --method hypercloning --width-factor 2 --force --no-check -q
-# The number of blocks of the result, from its config (a Llama: num_hidden_layers).
-layers=$("$grow" inspect "$dst" --json | sed -n 's/^  "layers": \([0-9]*\),$/\1/p')
-[[ "$layers" =~ ^[0-9]+$ ]] || fail "cannot read the number of layers of $dst from grow inspect --json"
+"$grow" inspect "$dst" --json >"$tmp/inspect.json"
+layers=$("$helper" jsonget "$tmp/inspect.json" layers)
+[[ "$layers" =~ ^[0-9]+$ ]] || fail "cannot read the number of blocks of $dst from grow inspect --json"
 
 step "the whole check: grow check SRC DST --json"
 whole_rc=0
@@ -107,7 +108,13 @@ for n in 1 2 5; do
 	got=$(wc -l <"$tmp/slices$n/slices")
 	[ "$got" = "$want" ] || fail "--plan-slices $n gave $got slices for $layers blocks, want $want"
 	if [ "$n" = 1 ]; then rel=0; else rel=1e-9; fi
-	if ! "$helper" jsondiff -rel "$rel" -scale max_abs_logit "$tmp/whole.json" "$tmp/slices$n.out" >"$tmp/diff$n.txt" 2>&1; then
+	# merged_from lists the slices merged: the plan, in order.
+	"$helper" jsonget "$tmp/slices$n.out" merged_from >"$tmp/merged_from$n" || fail "the merged report has no merged_from"
+	cmp -s "$tmp/merged_from$n" "$tmp/slices$n/slices" ||
+		fail "merged_from ($(tr '\n' ' ' <"$tmp/merged_from$n")) is not the plan ($(tr '\n' ' ' <"$tmp/slices$n/slices"))"
+	# cost (seconds, GFLOPS, reads) measures the run, not the models: not compared.
+	if ! "$helper" jsondiff -rel "$rel" -scale max_abs_logit -ignore cost,merged_from \
+		"$tmp/whole.json" "$tmp/slices$n.out" >"$tmp/diff$n.txt" 2>&1; then
 		cat "$tmp/diff$n.txt" >&2
 		fail "the merged report of $n slices differs from the whole check (tolerance ${rel}·max(1, max|logits|))"
 	fi
@@ -130,9 +137,10 @@ for n in 5 2; do
 	[ -n "$holder" ] || fail "no slice of $tmp/edited$n/slices holds block $block"
 	# What grow check --merge printed (check.sh's own lines list every slice of the plan).
 	{ cat "$tmp/edited$n.out"; grep -v '^check.sh: ' "$tmp/edited$n.err" || true; } >"$tmp/edited$n.merge"
-	grep -qF "slice $holder" "$tmp/edited$n.merge" ||
-		fail "the failure of $n slices does not name slice $holder, which holds block $block (output $tmp/edited$n.out)"
-	echo "edited block $block: FAIL names slice $holder"
+	named=$(grep -o 'failing slice [0-9]*:[0-9]*' "$tmp/edited$n.merge" | sort -u | sed 's/^failing slice //' | tr '\n' ' ')
+	[ "$named" = "$holder " ] ||
+		fail "the failure of $n slices names the failing slice(s) '${named}', want only $holder, which holds block $block (output $tmp/edited$n.out)"
+	echo "edited block $block: FAIL names only slice $holder ([failing slice $holder])"
 done
 
 step "a task cancelled mid-run fails the check, naming its slice"

@@ -15,6 +15,11 @@
 // tol = R·max(1, |A.KEY|) of each other (R = 0, the default, demands equality), objects must have the
 // same keys (except those named by -ignore, at any depth) and arrays the same length. It prints every
 // difference with its path and exits 1 when there is one.
+//
+//	slurmtest jsonget FILE KEY
+//
+// prints the top-level value KEY of the JSON document FILE: a string or number as it is, an array
+// one element a line; it exits 1 when there is no such key.
 package main
 
 import (
@@ -49,6 +54,8 @@ func main() {
 			fmt.Fprintf(os.Stderr, "slurmtest jsondiff: %d difference(s)\n", len(diffs))
 			os.Exit(1)
 		}
+	case "jsonget":
+		err = jsongetCmd(os.Args[2:], os.Stdout)
 	default:
 		usage()
 	}
@@ -59,7 +66,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: slurmtest patch FILE TENSOR [INDEX [DELTA]]\n       slurmtest jsondiff [-rel R] [-scale KEY] [-ignore K1,K2] A.json B.json")
+	fmt.Fprintln(os.Stderr, "usage: slurmtest patch FILE TENSOR [INDEX [DELTA]]\n       slurmtest jsondiff [-rel R] [-scale KEY] [-ignore K1,K2] A.json B.json\n       slurmtest jsonget FILE KEY")
 	os.Exit(2)
 }
 
@@ -363,4 +370,38 @@ func kind(v any) string {
 		return "null"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+func jsongetCmd(args []string, out io.Writer) error {
+	if len(args) != 2 {
+		return errors.New("usage: slurmtest jsonget FILE KEY")
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	v, ok := doc[args[1]]
+	if !ok {
+		return fmt.Errorf("%s: no key %q", args[0], args[1])
+	}
+	vals, isArray := v.([]any)
+	if !isArray {
+		vals = []any{v}
+	}
+	for _, x := range vals {
+		switch x := x.(type) {
+		case string:
+			fmt.Fprintln(out, x)
+		case float64:
+			fmt.Fprintln(out, strconv.FormatFloat(x, 'g', -1, 64))
+		default:
+			j, _ := json.Marshal(x)
+			fmt.Fprintln(out, string(j))
+		}
+	}
+	return nil
 }

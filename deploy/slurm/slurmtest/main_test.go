@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -111,5 +112,21 @@ func TestDiff(t *testing.T) {
 	must(`{"max_abs_logit": 20, "verdict": "FAIL", "x": [1, 2], "o": {"n": 0}}`, &b)
 	if d := diff("$", a, b, 1, skip, nil); len(d) != 3 {
 		t.Errorf("want 3 differences (verdict, length, null vs number), got %v", d)
+	}
+}
+
+func TestJSONGet(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	if err := os.WriteFile(p, []byte(`{"layers": 5, "merged_from": ["0:2", "2:5"], "verdict": "PASS", "o": {"a": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"layers": "5\n", "merged_from": "0:2\n2:5\n", "verdict": "PASS\n", "o": "{\"a\":1}\n"} {
+		var buf bytes.Buffer
+		if err := jsongetCmd([]string{p, key}, &buf); err != nil || buf.String() != want {
+			t.Errorf("jsonget %s = %q, %v; want %q", key, buf.String(), err, want)
+		}
+	}
+	if err := jsongetCmd([]string{p, "nope"}, io.Discard); err == nil {
+		t.Error("jsonget of a missing key: no error")
 	}
 }
