@@ -48,13 +48,16 @@ live in \$GROW_SLURM_DIR (now $dir). After start, point the Slurm commands at it
 EOF
 }
 
-# alive NAME: the PID recorded for NAME still runs the program NAME (a recycled PID does not count).
+# alive NAME: the PID recorded for NAME still runs the program NAME (a recycled PID does not count,
+# nor a zombie: a daemon's parent is init, which in a container may be slow to reap it).
 alive() {
-	local name=$1 pid comm
+	local name=$1 pid comm state
 	[ -f "$started/$name.pid" ] || return 1
 	pid=$(cat "$started/$name.pid")
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
 	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
+	[ "$state" != Z ] && [ "$state" != X ] || return 1
 	# comm is at most 15 characters; Debian's binaries are slurmctld-wlm/slurmd-wlm behind alternatives.
 	[[ "$comm" == "$name"* || "$name" == "$comm"* ]]
 }
