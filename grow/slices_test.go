@@ -16,7 +16,8 @@ import (
 )
 
 // TestSlicedChecks: for every registered operator's examples on every model
-// type, and on the trained stories260k, the check cut into slices (every
+// type, and for the test models (the trained stories260k, GPT-2 and BERT with
+// real tokenizers) grown in width and in depth, the check cut into slices (every
 // plan of 1 to 4 slices) and merged gives the whole check's verdict; one slice
 // gives its report exactly, more slices its numbers within the rounding the
 // claim allows (the slices restart from the source's mapped hidden states).
@@ -27,7 +28,10 @@ func TestSlicedChecks(t *testing.T) {
 		res  *grow.Result
 	}
 	var pairs []pair
-	stories := reference.OpenGraph(t, "../testdata/stories260k")
+	tests := map[string]*graph.Graph{}
+	for _, name := range []string{"stories260k", "gpt2-random-realtok", "bert-random-realtok"} {
+		tests[name] = reference.OpenGraph(t, "../testdata/"+name)
+	}
 	add := func(name string, src *graph.Graph, cfg grow.Operator) {
 		res, err := grow.Expand(src, cfg)
 		var oe *grow.OptionError
@@ -39,7 +43,10 @@ func TestSlicedChecks(t *testing.T) {
 		}
 		pairs = append(pairs, pair{name, src, res})
 	}
-	add("stories260k/hypercloning", stories, &grow.HyperCloning{WidthFactor: 2})
+	for name, g := range tests {
+		add(name+"/hypercloning", g, &grow.HyperCloning{WidthFactor: 2})
+		add(name+"/identity", g, &grow.Identity{Layers: 2 * g.Dims.Layers})
+	}
 	for _, mt := range family.ModelTypes() {
 		d, _ := family.Lookup(mt)
 		spec := conformanceShapes(mt, d.Features)[0]

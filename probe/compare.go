@@ -158,21 +158,59 @@ func (c *checker) compareEmbeddings(first int) error {
 		if err != nil {
 			return fmt.Errorf("result: %w", err)
 		}
-		for n := range hs {
-			if lo+n < c.vocab {
-				c.relation.add(hs[n], hd[n])
+		c.compareRows(hs, hd, lo, compare)
+	}
+	return nil
+}
+
+// compareRows folds the hidden states 0 of rows lo, lo+1, ... into the
+// embeddings' deviation (with compare) and the relation; the rows are worked
+// out on GOMAXPROCS goroutines and folded in order.
+func (c *checker) compareRows(hs, hd [][]float64, lo int, compare bool) {
+	maps := c.relation.maps
+	dev, top := make([]float64, len(hs)), make([]float64, len(hs))
+	cos := make([][]float64, len(maps))
+	for k := range cos {
+		cos[k] = make([]float64, len(hs))
+	}
+	parRows(len(hs), len(hd[0])*8*(len(maps)+1), func(a, b int) {
+		for n := a; n < b; n++ {
+			mapped := c.hm.Apply(hs[n])
+			if compare {
+				d, t := 0.0, 0.0
+				for i, v := range mapped {
+					if x := absDiff(v, hd[n][i]); x > d || x != x {
+						d = x
+					}
+					if x := math.Abs(v); x > t {
+						t = x
+					}
+				}
+				dev[n], top[n] = d, t
 			}
-			if !compare {
+			if lo+n >= c.vocab {
 				continue
 			}
-			a, b := c.hm.Apply(hs[n]), hd[n]
-			for i := range a {
-				c.rep.LayerDev[0] = math.Max(c.rep.LayerDev[0], absDiff(a[i], b[i]))
-				c.maxHidden[0] = math.Max(c.maxHidden[0], math.Abs(a[i]))
+			for k, m := range maps {
+				if m == c.hm {
+					cos[k][n] = cosine(mapped, hd[n])
+				} else {
+					cos[k][n] = cosine(m.Apply(hs[n]), hd[n])
+				}
+			}
+		}
+	})
+	for n := range hs {
+		if compare {
+			c.rep.LayerDev[0] = math.Max(c.rep.LayerDev[0], dev[n])
+			c.maxHidden[0] = math.Max(c.maxHidden[0], top[n])
+		}
+		if lo+n < c.vocab {
+			for k := range maps {
+				c.relation.cos[k] = append(c.relation.cos[k], cos[k][n])
 			}
 		}
 	}
-	return nil
 }
 
 // klDiv returns KL(softmax(p) ‖ softmax(q)) in float64 (0 when identical).

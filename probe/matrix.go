@@ -3,6 +3,8 @@ package probe
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -64,23 +66,49 @@ func (m *matrix[T]) readRows(dst []T, lo, hi int) error {
 		copy(dst, m.w[lo*m.in:hi*m.in])
 		return nil
 	case m.rr != nil:
-		var err error
-		switch d := any(dst).(type) {
-		case []float32:
-			err = m.rr.ReadRows32(d, lo, hi)
-		case []float64:
-			err = m.rr.ReadRows64(d, lo, hi)
-		}
-		if err != nil {
-			return fmt.Errorf("probe: reading %s: %w", m.role, err)
-		}
-		return checkFiniteAt(dst, m.t, m.role, lo*m.in)
+		return m.readRowsPar(dst, lo, hi)
 	}
 	all, err := data[T](m.t, m.role)
 	if err != nil {
 		return err
 	}
 	copy(dst, all[lo*m.in:hi*m.in])
+	return nil
+}
+
+// readRowsPar decodes rows [lo, hi) through the row reader, in parallel
+// parts on GOMAXPROCS goroutines when they are many (decoding is most of a
+// streamed pass's time besides the products), and checks them.
+func (m *matrix[T]) readRowsPar(dst []T, lo, hi int) error {
+	parts := min(runtime.GOMAXPROCS(0), max(1, (hi-lo)*m.in/(1<<16)), hi-lo)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		a, b := lo+p*(hi-lo)/parts, lo+(p+1)*(hi-lo)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := dst[(a-lo)*m.in : (b-lo)*m.in]
+			var err error
+			switch d := any(buf).(type) {
+			case []float32:
+				err = m.rr.ReadRows32(d, a, b)
+			case []float64:
+				err = m.rr.ReadRows64(d, a, b)
+			}
+			if err != nil {
+				errs[p] = fmt.Errorf("probe: reading %s: %w", m.role, err)
+				return
+			}
+			errs[p] = checkFiniteAt(buf, m.t, m.role, a*m.in)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -104,6 +104,30 @@ type Slice struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
+// validate checks that a slice's report is whole: its blocks inside the
+// result's, and a number per hidden state in every table that has them.
+func (sl *Slice) validate(r *Report) error {
+	L := sl.Layers
+	switch {
+	case L <= 0 || L > maxLayers:
+		return fmt.Errorf("the result has %d blocks", L)
+	case sl.From < 0 || sl.To > L || sl.From >= sl.To:
+		return fmt.Errorf("blocks %d:%d outside the result's %d", sl.From, sl.To, L)
+	case r.LayerDev != nil && (len(r.LayerDev) != L+1 || len(r.LayerMap) != L+1 || len(sl.MaxHidden) != L+1):
+		return fmt.Errorf("%d hidden-state deviations, %d layer map entries and %d maxima for %d hidden states",
+			len(r.LayerDev), len(r.LayerMap), len(sl.MaxHidden), L+1)
+	case r.LayerDev == nil && r.LayerMap != nil:
+		return fmt.Errorf("a layer map without hidden-state deviations")
+	case sl.SrcHidden <= 0 || sl.DstHidden <= 0:
+		return fmt.Errorf("hidden sizes %d and %d", sl.SrcHidden, sl.DstHidden)
+	}
+	return nil
+}
+
+// maxLayers bounds the blocks of a slice report's result (a report is
+// data from a file; graphs are bounded by grow's own limits).
+const maxLayers = 1 << 20
+
 // resolveSlice sets the blocks checked: all of them, or CheckOptions.Blocks,
 // which needs the map of hidden states.
 func (c *checker) resolveSlice() error {
@@ -257,6 +281,9 @@ func Merge(reports []*Report) (*Report, error) {
 	for i, r := range rs {
 		if r == nil || r.Slice == nil {
 			return nil, fmt.Errorf("probe: merge: report %d is not the report of a slice (grow check --blocks)", i+1)
+		}
+		if err := r.Slice.validate(r); err != nil {
+			return nil, fmt.Errorf("probe: merge: report %d (slice %d:%d): %w", i+1, r.Slice.From, r.Slice.To, err)
 		}
 		if r.Slice.Check != rs[0].Slice.Check || r.Slice.Layers != rs[0].Slice.Layers {
 			return nil, fmt.Errorf("probe: merge: the slices %s and %s are of different checks (other models, claims or options)",

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func TestPlanSlices(t *testing.T) {
 }
 
 // sliceReports checks g against dst in the slices of plan.
-func sliceReports(t *testing.T, src, dst *graph.Graph, plan ...Blocks) []*Report {
+func sliceReports(t testing.TB, src, dst *graph.Graph, plan ...Blocks) []*Report {
 	t.Helper()
 	var out []*Report
 	for _, b := range plan {
@@ -140,4 +141,52 @@ func TestMergeRefuses(t *testing.T) {
 	if m, err := Merge([]*Report{a[1], a[0]}); err != nil || m.Outcome != OutcomePass || fmt.Sprint(m.MergedFrom) != "[0:2 2:5]" {
 		t.Errorf("slices out of order: %v, %+v", err, m)
 	}
+}
+
+// TestMergeHostile: reports whose tables do not fit their blocks are
+// refused with a message, never a panic.
+func TestMergeHostile(t *testing.T) {
+	g := reference.OpenGraph(t, "../testdata/stories260k")
+	base := sliceReports(t, g, g, Blocks{0, 5})[0]
+	for name, edit := range map[string]func(r *Report){
+		"short deviations": func(r *Report) { r.LayerDev = r.LayerDev[:2] },
+		"short maxima":     func(r *Report) { r.Slice.MaxHidden = nil },
+		"short layer map":  func(r *Report) { r.LayerMap = r.LayerMap[1:] },
+		"blocks past end":  func(r *Report) { r.Slice.To = 9 },
+		"no blocks":        func(r *Report) { r.Slice.Layers = 0 },
+		"huge":             func(r *Report) { r.Slice.Layers = 1 << 40 },
+		"empty slice":      func(r *Report) { r.Slice.From = 5 },
+		"no widths":        func(r *Report) { r.Slice.DstHidden = 0 },
+	} {
+		r := *base
+		sl := *base.Slice
+		r.Slice = &sl
+		edit(&r)
+		if _, err := Merge([]*Report{&r}); err == nil {
+			t.Errorf("%s: merged without an error", name)
+		}
+	}
+}
+
+// FuzzMerge merges slice reports read from arbitrary JSON (what grow check
+// --merge reads from files): an error or a report, never a panic.
+func FuzzMerge(f *testing.F) {
+	g := reference.OpenGraph(f, "../testdata/stories260k")
+	for _, r := range sliceReports(f, g, g, Blocks{0, 2}, Blocks{2, 5}) {
+		b, err := json.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, b)
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var ra, rb Report
+		if json.Unmarshal(a, &ra) != nil || json.Unmarshal(b, &rb) != nil {
+			return
+		}
+		m, err := Merge([]*Report{&ra, &rb})
+		if err == nil && m.Verdict == "" {
+			t.Errorf("a merged report without a verdict")
+		}
+	})
 }
