@@ -72,13 +72,6 @@ func newRelator(c *checker) *relator {
 // active reports whether there is a map to try.
 func (r *relator) active() bool { return len(r.maps) > 0 }
 
-// add compares one embedding row under every candidate map.
-func (r *relator) add(hs, hd []float64) {
-	for k, m := range r.maps {
-		r.cos[k] = append(r.cos[k], cosine(m.Apply(hs), hd))
-	}
-}
-
 // result returns the relation under the best map (nil when nothing was
 // compared and no reason is known).
 func (r *relator) result() *Relation {
