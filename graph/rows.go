@@ -17,6 +17,17 @@ type RowReader interface {
 	ReadRows64(dst []float64, lo, hi int) error
 }
 
+// ReadRows decodes rows [lo, hi) of r into dst in dst's precision.
+func ReadRows[T float32 | float64](r RowReader, dst []T, lo, hi int) error {
+	switch d := any(dst).(type) {
+	case []float32:
+		return r.ReadRows32(d, lo, hi)
+	case []float64:
+		return r.ReadRows64(d, lo, hi)
+	}
+	return nil
+}
+
 // RowReaderOf returns t's RowReader when t reads a range of rows for the cost
 // of those rows: a view of a checkpoint tensor as stored (whole, a range of
 // its rows, or rows every Stride), an in-memory tensor, and these rounded to
@@ -112,33 +123,26 @@ func viewRows[T float32 | float64](v *View, dst []T, lo, hi int, into func([]T, 
 }
 
 // ReadRows32 implements RowReader.
-func (d *Dense) ReadRows32(dst []float32, lo, hi int) error {
+func (d *Dense) ReadRows32(dst []float32, lo, hi int) error { return denseRows(d, dst, lo, hi) }
+
+// ReadRows64 implements RowReader.
+func (d *Dense) ReadRows64(dst []float64, lo, hi int) error { return denseRows(d, dst, lo, hi) }
+
+// denseRows copies rows [lo, hi) of d into dst, converting them when d holds
+// the other precision.
+func denseRows[T float32 | float64](d *Dense, dst []T, lo, hi int) error {
 	cols, err := checkRows("dense tensor", d.shape, len(dst), lo, hi)
 	if err != nil {
 		return err
 	}
 	if d.f32 != nil {
-		copy(dst, d.f32[lo*cols:hi*cols])
+		for i, x := range d.f32[lo*cols : hi*cols] {
+			dst[i] = T(x)
+		}
 		return nil
 	}
 	for i, x := range d.f64[lo*cols : hi*cols] {
-		dst[i] = float32(x)
-	}
-	return nil
-}
-
-// ReadRows64 implements RowReader.
-func (d *Dense) ReadRows64(dst []float64, lo, hi int) error {
-	cols, err := checkRows("dense tensor", d.shape, len(dst), lo, hi)
-	if err != nil {
-		return err
-	}
-	if d.f64 != nil {
-		copy(dst, d.f64[lo*cols:hi*cols])
-		return nil
-	}
-	for i, x := range d.f32[lo*cols : hi*cols] {
-		dst[i] = float64(x)
+		dst[i] = T(x)
 	}
 	return nil
 }

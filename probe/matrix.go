@@ -89,14 +89,7 @@ func (m *matrix[T]) readRowsPar(dst []T, lo, hi int) error {
 		go func() {
 			defer wg.Done()
 			buf := dst[(a-lo)*m.in : (b-lo)*m.in]
-			var err error
-			switch d := any(buf).(type) {
-			case []float32:
-				err = m.rr.ReadRows32(d, a, b)
-			case []float64:
-				err = m.rr.ReadRows64(d, a, b)
-			}
-			if err != nil {
+			if err := graph.ReadRows(m.rr, buf, a, b); err != nil {
 				errs[p] = fmt.Errorf("probe: reading %s: %w", m.role, err)
 				return
 			}
@@ -167,14 +160,7 @@ func (m *matrix[T]) mul(x []T, n int, y []T, ldy int, beta T, s *scratch[T]) err
 // readStored decodes stored rows [k0, k1) of a transposed view's tensor and
 // checks the view's own columns of them.
 func (m *matrix[T]) readStored(buf []T, k0, k1, cols int) error {
-	var err error
-	switch d := any(buf).(type) {
-	case []float32:
-		err = m.stored.ReadRows32(d, k0, k1)
-	case []float64:
-		err = m.stored.ReadRows64(d, k0, k1)
-	}
-	if err != nil {
+	if err := graph.ReadRows(m.stored, buf, k0, k1); err != nil {
 		return fmt.Errorf("probe: reading %s: %w", m.role, err)
 	}
 	var first error
