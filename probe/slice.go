@@ -241,6 +241,10 @@ func (c *checker) fingerprint(seqs [][]int) string {
 	h.Write(m)
 	o := c.opts
 	fmt.Fprintf(h, "\n%v %v %v %s %v %q %v\n", o.Probes, o.SeqLen, o.Seed, o.Precision, o.Tol, o.Expect, seqs)
+	for _, g := range []*GrowthMasks{o.Growth, o.SourceGrowth} {
+		b, _ := json.Marshal(g)
+		h.Write(b)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -177,10 +177,14 @@ with one slice it is the whole check's report exactly.`,
 			if err != nil {
 				return err
 			}
-			if opts.Blocks == nil {
-				if err := sensitivity(rep, found.Mapping, opts, cs, src, cd, dst); err != nil {
+			switch m := found.Mapping; {
+			case opts.Blocks == nil:
+				if err := sensitivity(rep, m, opts, cs, src, cd, dst); err != nil {
 					return err
 				}
+			case m != nil && m.Rounded != "" && rep.Slice != nil:
+				rep.Slice.Notes = append(rep.Slice.Notes, "the whole check re-runs the operator to judge values rounded to "+
+					m.Rounded+" on storage (sensitivity); a slice is judged by the float32 rule alone")
 			}
 			if plotPath != "" {
 				if err := checkPlot(rep, plotPath); err != nil {
