@@ -144,6 +144,8 @@ func TestExitStatus(t *testing.T) {
 			"grow expand: --split-scale is a flag of lemon; --method zeropad does not take it"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--probes", "0"}, 2,
 			"grow expand: --probes 0 --seq-len 32: both must be positive (or give --no-check)"},
+		{[]string{"tokens", "add", m, "-o", out, "--token", " dragon", "--seq-len", "0"}, 2,
+			"grow tokens add: --probes 8 --seq-len 0: both must be positive (or give --no-check)"},
 		{[]string{"expand", m, "-o", out, "--method", "hypercloning", "--width-factor", "2", "--dtype", "int8"}, 2,
 			`grow expand: --dtype "int8": want`},
 		{[]string{"expand", "no/such/model", "-o", out, "--method", "hypercloning", "--width-factor", "2"}, 1,

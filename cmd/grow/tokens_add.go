@@ -12,6 +12,7 @@ import (
 
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/probe"
 	"github.com/grow-ml/grow/tokens"
 	"github.com/grow-ml/grow/transform"
 	"github.com/spf13/cobra"
@@ -27,6 +28,9 @@ type tokensAddFlags struct {
 	pad                   int
 	seed                  int64
 	dryRun, untie         bool
+	// the check of the output, as grow expand's
+	noCheck, keepFailed bool
+	probes, seqLen      int
 }
 
 func newTokensAddCmd() *cobra.Command {
@@ -92,8 +96,12 @@ with their weights, the seed and any fallback taken.`,
 	fl.BoolVar(&f.untie, "untie", false, "write a tied output head as its own tensor, so that --init-output applies to it")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan only")
 	fl.BoolVar(&f.force, "force", false, "replace an existing output directory")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the check verdict")
 	fl.StringVar(&f.maxShardSize, "max-shard-size", "5GB", "largest shard (e.g. 5GB, 500MB)")
+	fl.BoolVar(&f.noCheck, "no-check", false, "do not check the result (that the old tokens' logits are unchanged)")
+	fl.BoolVar(&f.keepFailed, "keep-failed", false, "keep an output that failed its check, as OUT.failed-check")
+	fl.IntVar(&f.probes, "probes", 8, "check: number of random probe sequences (old token ids)")
+	fl.IntVar(&f.seqLen, "seq-len", 32, "check: probe sequence length")
 	return cmd
 }
 
@@ -117,6 +125,9 @@ func readTokensFile(path string) ([]string, error) {
 }
 
 func runTokensAdd(w, stderr io.Writer, src string, f tokensAddFlags, seedSet bool) error {
+	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
+		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", f.probes, f.seqLen)
+	}
 	opt := tokens.Options{Mode: f.mode, Input: tokens.Method{Name: tokens.MethodFVT}, Output: tokens.Method{Name: tokens.MethodMean},
 		PadToMultipleOf: f.pad, Seed: f.seed}
 	switch f.mode {
@@ -259,6 +270,15 @@ func runTokensAdd(w, stderr io.Writer, src string, f tokensAddFlags, seedSet boo
 	staged, err := stageModel(stderr, "tokens add", ck, entries, cfg, "", meta, f.outputFlags, nil, extra)
 	if err != nil {
 		return err
+	}
+	if !f.noCheck {
+		// The old tokens' logits, on probes of old ids, are the source's.
+		ef := expandFlags{outputFlags: f.outputFlags, keepFailed: f.keepFailed, probes: f.probes, seqLen: f.seqLen}
+		co := probe.CheckOptions{Probes: f.probes, SeqLen: min(f.seqLen, maxSeq(g)), Seed: 1, Precision: probe.F64}
+		interruptNote(fmt.Sprintf("grow tokens add: interrupted during the check; nothing was written to %s", f.out))
+		if err := checkExpanded(w, src, g, staged.Path(), ef, co); err != nil {
+			return discardFailed(w, staged, ef, err)
+		}
 	}
 	if err := commitModel(stderr, staged, f.outputFlags); err != nil {
 		return err

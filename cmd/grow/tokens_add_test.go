@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -271,5 +272,26 @@ func TestTokensAddUntie(t *testing.T) {
 	}
 	if _, _, err := growExec(t, "tokens", "add", out, "-o", filepath.Join(t.TempDir(), "x"), "--token", "Sara", "--untie"); exitCode(err) != exitUsage {
 		t.Errorf("--untie of an untied model: %v", err)
+	}
+}
+
+// TestTokensAddChecks: grow tokens add checks its output as grow expand
+// does (the old tokens' logits EXACT), and --no-check skips it.
+func TestTokensAddChecks(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"tokens", "add", testModel("stories260k"), "-o", out, "--token", " dragon", "--quiet"}, true},
+		{[]string{"tokens", "add", testModel("stories260k"), "-o", out, "--token", " dragon", "--quiet", "--no-check", "--force"}, false},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := runWith(tc.args, &stdout, &stderr); code != 0 {
+			t.Fatalf("grow %s: exit %d: %s", strings.Join(tc.args, " "), code, stderr.String())
+		}
+		if got := strings.Contains(stdout.String(), "check (f64, max |Δlogits| 0, relative 0): EXACT: PASS"); got != tc.want {
+			t.Errorf("grow %s: checked %v, want %v:\n%s", strings.Join(tc.args, " "), got, tc.want, stdout.String())
+		}
 	}
 }
