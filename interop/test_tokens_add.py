@@ -105,3 +105,45 @@ def test_greedy_unchanged(method, tmp_path):
             b = ext.generate(x, max_new_tokens=64, do_sample=False, pad_token_id=0)
         assert a.tolist() == b.tolist(), f"{method}: {p['text']!r} continues differently"
         assert a[0, len(p["ids"]):].tolist() == p["greedy_continuation"]
+
+
+def test_sentencepiece_model_extended(tmp_path):
+    """The SentencePiece model beside stories260k's tokenizer.json is extended too: the SentencePiece
+    library loads it, vocabulary tokens are NORMAL pieces at their ids that it produces exactly where
+    tokenizers produces them (random texts), added tokens are USER_DEFINED pieces at their ids, and the
+    old pieces are unchanged."""
+    import sentencepiece as spm
+    from tokenizers import Tokenizer
+
+    src = TESTDATA / "stories260k"
+    words = [" dragon", " wizard", "ville"]
+    args = []
+    for w in words:
+        args += ["--token", w]
+    vocab = tmp_path / "vocab"
+    run_grow("tokens", "add", src, "-o", vocab, "--mode", "vocab", "--quiet", *args)
+    old = spm.SentencePieceProcessor(model_file=str(src / "tokenizer.model"))
+    sp = spm.SentencePieceProcessor(model_file=str(vocab / "tokenizer.model"))
+    hf = Tokenizer.from_file(str(vocab / "tokenizer.json"))
+    changes = json.loads((vocab / "embedding_changes.json").read_text(encoding="utf-8"))
+    new = [t for t in changes["tokens"] if not t.get("padding")]
+    assert sp.get_piece_size() == old.get_piece_size() + len(new)
+    for i in range(old.get_piece_size()):
+        assert (sp.id_to_piece(i), sp.get_score(i)) == (old.id_to_piece(i), old.get_score(i)), i
+    for t in new:
+        assert sp.piece_to_id(t["token"]) == t["id"], t
+        assert not sp.is_control(t["id"]) and not sp.is_unknown(t["id"]), t
+    rng = random.Random(5)
+    vocabulary = ["dragon", "wizard", "Lily", "the", "a", "big", "dragons", "wizardry", "Sara", "ville", "Townville", "."]
+    for _ in range(300):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 12)))
+        want = hf.encode(text).ids
+        want = want[1:] if want and want[0] == 1 else want  # tokenizer.json adds BOS; SentencePiece does not
+        assert sp.encode(text) == want, text
+
+    added = tmp_path / "added"
+    run_grow("tokens", "add", src, "-o", added, "--token", "<|im_start|>", "--special", "--quiet")
+    sp = spm.SentencePieceProcessor(model_file=str(added / "tokenizer.model"))
+    i = sp.piece_to_id("<|im_start|>")
+    assert i == old.get_piece_size() and sp.get_piece_size() == i + 1
+    assert sp.encode("Lily<|im_start|>") == old.encode("Lily") + [i]

@@ -553,12 +553,36 @@ func (x *Extension) files(dir string, reqs []Request) error {
 			x.Files["vocab.txt"] = nb
 		}
 	}
-	for _, name := range []string{"tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "added_tokens.json"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			x.Drop = append(x.Drop, name)
-			x.Notes = append(x.Notes, fmt.Sprintf("%s is left out: it does not have the new tokens (tokenizer.json does)", name))
+	for _, name := range []string{"tokenizer.model", "spiece.model", "sentencepiece.bpe.model"} {
+		if err := x.sentencePiece(dir, name); err != nil {
+			return err
 		}
 	}
+	if _, err := os.Stat(filepath.Join(dir, "added_tokens.json")); err == nil {
+		x.Drop = append(x.Drop, "added_tokens.json")
+		x.Notes = append(x.Notes, "added_tokens.json is left out: it does not have the new tokens (tokenizer.json does)")
+	}
+	return nil
+}
+
+// sentencePiece extends the SentencePiece model file name of dir with the
+// new tokens (extendSentencePiece), or leaves it out with a note when its
+// pieces are not the ids before them or it is not a SentencePiece model.
+func (x *Extension) sentencePiece(dir, name string) error {
+	b, err := readIfExists(dir, name)
+	if err != nil || b == nil {
+		return err
+	}
+	out, ok, why, err := extendSentencePiece(b, x.Tokens)
+	switch {
+	case err != nil:
+		why = err.Error()
+	case ok:
+		x.Files[name] = out
+		return nil
+	}
+	x.Drop = append(x.Drop, name)
+	x.Notes = append(x.Notes, fmt.Sprintf("%s is left out: %s (tokenizer.json has the new tokens)", name, why))
 	return nil
 }
 
