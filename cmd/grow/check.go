@@ -37,7 +37,7 @@ func newCheckCmd() *cobra.Command {
 		quick     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "check SRC DST",
+		Use:   "check (SRC DST | --merge R1.json ...)",
 		Short: "Run two models on the same probes and judge how far their outputs differ",
 		Long: `check runs SRC and DST (checkpoint directories with their config.json) forward on
 the same probe sequences (random ids valid in both vocabularies, deterministic from
@@ -78,7 +78,7 @@ where minutes matter more than coverage.
 Slices (docs/scale.md): --blocks A:B checks DST's blocks A to B−1 alone, fed with
 SRC's hidden states mapped to DST's width (a block-local check, also the way to
 localise a failure); the slice from block 0 compares the embeddings, the slice to
-the last block the logits. --plan-slices N prints N slices (A:B, one per line)
+the last block the logits. --plan-slices N prints up to N slices (A:B, one per line)
 that cover every block. --merge R1.json R2.json ... combines the --json reports
 of the slices of one check into its verdict, exiting as the whole check would;
 with one slice it is the whole check's report exactly.`,
