@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,6 +29,7 @@ func newCheckCmd() *cobra.Command {
 		idsFile   string
 		precision string
 		asJSON    bool
+		report    string
 		plotPath  string
 		expect    string
 		hiddenMap string
@@ -79,15 +81,15 @@ Slices (docs/scale.md): --blocks A:B checks DST's blocks A to B−1 alone, fed w
 SRC's hidden states mapped to DST's width (a block-local check, also the way to
 localise a failure); the slice from block 0 compares the embeddings, the slice to
 the last block the logits. --plan-slices N prints up to N slices (A:B, one per line)
-that cover every block. --merge R1.json R2.json ... combines the --json reports
-of the slices of one check into its verdict, exiting as the whole check would;
+that cover every block. --merge R1.json R2.json ... combines the JSON reports
+(--report FILE, or --json) of the slices of one check into its verdict, exiting as the whole check would;
 with one slice it is the whole check's report exactly.`,
 		Example: `  grow check testdata/stories260k /tmp/stories260k-x2
   grow check SRC DST --expect EXACT                       # fail unless DST claims EXACT or better
   grow check SRC DST --expect EXACT --hidden-map tile     # state the claim a model without one should meet
   grow check SRC DST --tol 1e-3 --json
   grow check SRC DST --plan-slices 4                      # 0:5 5:11 11:16 16:22
-  grow check SRC DST --blocks 5:11 --json > slice1.json   # one slice, on any machine
+  grow check SRC DST --blocks 5:11 --report slice1.json   # one slice, on any machine
   grow check --merge slice*.json                          # the verdict of the whole`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if merge {
@@ -192,6 +194,11 @@ with one slice it is the whole check's report exactly.`,
 				}
 			}
 			rep.ClaimFrom = found.From
+			if report != "" {
+				if err := writeReportFile(report, rep); err != nil {
+					return err
+				}
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if err := printJSON(out, checkJSONSafe(rep)); err != nil {
@@ -211,6 +218,7 @@ with one slice it is the whole check's report exactly.`,
 	f.Float64Var(&opts.Tol, "tol", 0, "a bound to verify: fail when the max-abs logits difference exceeds it (0: none)")
 	f.StringVar(&precision, "precision", "f64", "arithmetic: f64 (default for checks) or f32")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&report, "report", "", "also write the JSON report to this file, whole or not at all (a slice's: what --merge reads)")
 	f.StringVar(&plotPath, "plot", "", "write a PNG of the per-layer deviation and the per-position logits difference")
 	f.StringVar(&expect, "expect", "", "the weakest claim accepted: BIT-EXACT, EXACT, EXACT-UP-TO-EPS, APPROX or NON-PRESERVING "+
 		"(states it when DST records none)")
@@ -244,6 +252,27 @@ func checkPlan(w io.Writer, src, dst *graph.Graph, m *probe.Mapping, n int) erro
 	}
 	for _, b := range plan {
 		fmt.Fprintln(w, b)
+	}
+	return nil
+}
+
+// writeReportFile writes the JSON report to path through a temporary file
+// beside it, renamed into place, so that a report file that exists is whole.
+func writeReportFile(path string, rep *probe.Report) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = printJSON(tmp, checkJSONSafe(rep))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
 	}
 	return nil
 }

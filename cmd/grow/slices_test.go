@@ -40,13 +40,13 @@ func TestCheckSlices(t *testing.T) {
 		}
 		var files []string
 		for _, b := range strings.Fields(plan) {
-			code, rep, stderr := run("check", src, dst, "--blocks", b, "--json")
+			f := filepath.Join(dir, "slice-"+n+"-"+strings.ReplaceAll(b, ":", "-")+".json")
+			code, rep, stderr := run("check", src, dst, "--blocks", b, "--json", "--report", f)
 			if code != 0 {
 				t.Fatalf("--blocks %s: exit %d: %s", b, code, stderr)
 			}
-			f := filepath.Join(dir, "slice-"+n+"-"+strings.ReplaceAll(b, ":", "-")+".json")
-			if err := os.WriteFile(f, []byte(rep), 0o644); err != nil {
-				t.Fatal(err)
+			if written, err := os.ReadFile(f); err != nil || string(written) != rep {
+				t.Fatalf("--report %s differs from the --json output (%v)", f, err)
 			}
 			files = append(files, f)
 		}
@@ -90,6 +90,7 @@ func TestCheckSlices(t *testing.T) {
 		{[]string{"check", src, dst, "--blocks", "3:9"}, exitUsage, "want 0 ≤ A < B ≤ 5"},
 		{[]string{"check", src, dst, "--blocks", "3"}, exitUsage, "want A:B"},
 		{[]string{"check", "--merge"}, exitUsage, "--merge needs the slices' reports"},
+		{[]string{"check", src, dst, "--report", filepath.Join(dir, "no", "such", "dir", "r.json")}, exitFailure, "--report:"},
 		{[]string{"check", "--merge", filepath.Join(dir, "nothing.json")}, exitFailure, "no such file"},
 		{[]string{"check", src, dst, "--blocks", "1:2", "--plan-slices", "2"}, exitUsage, "none of the others can be"},
 	} {
