@@ -412,5 +412,5 @@ func (c *checker) probeSequences() ([][]int, [][]int, error) {
 // (its defaults filled in): EstimateCheck's memory. It is a float64, since
 // absurd options overflow an int.
 func CheckMemory(src, dst *graph.Graph, opts CheckOptions) float64 {
-	return EstimateCheck(src, dst, opts, 0).Memory
+	return EstimateCheck(src, dst, opts, Rates{}).Memory
 }

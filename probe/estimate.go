@@ -2,8 +2,11 @@ package probe
 
 import (
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 	kernels "github.com/grow-ml/grow/internal/gemm"
 )
@@ -23,18 +26,33 @@ type Estimate struct {
 	// measured (GFLOPS = FLOPs / Seconds achieved).
 	Seconds float64 `json:"seconds"`
 	GFLOPS  float64 `json:"gflops"`
+	// DecodeSeconds is the part of an estimated Seconds spent decoding the
+	// weights (at Rates.Decode, from memory: reading them from a disk adds
+	// its own time).
+	DecodeSeconds float64 `json:"decode_seconds,omitempty"`
+}
+
+// Rates are the speeds of this machine that EstimateCheck's time assumes
+// (MeasureRates).
+type Rates struct {
+	// GFLOPS is the rate of the matrix products.
+	GFLOPS float64
+	// Decode is the bytes per second of stored data decoded and checked for
+	// NaN and infinities in the check's precision, per stored dtype.
+	Decode map[checkpoint.DType]float64
 }
 
 // EstimateCheck works out the cost of Check(src, dst, _, opts) from the
-// models' shapes, and its time at gflops (a product rate, e.g. from
-// KernelGFLOPS; the time of reading and decoding is not in it).
+// models' shapes, and its time at the rates r (MeasureRates; zero rates
+// leave the time out): the products at r.GFLOPS, the weights decoded at
+// r.Decode. Reading from a disk is not in it.
 //
 // The memory is that of the streaming pass (Open): per model its vectors
 // (norms, biases, learned positions), one block of a matrix, a matrix that
 // cannot be read by blocks (decoded whole when used), the activations of
 // the pass, and the logits and hidden states of every probe position, which
 // the check keeps for both models.
-func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Estimate {
+func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, r Rates) Estimate {
 	var positions, pairs float64
 	if opts.IDs != nil {
 		for _, s := range opts.IDs {
@@ -63,6 +81,9 @@ func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Est
 				n *= float64(d)
 			}
 			bytes += n * float64(t.DType().Size())
+			if rate := r.Decode[t.DType()]; rate > 0 {
+				e.DecodeSeconds += n * float64(t.DType().Size()) / rate
+			}
 			switch {
 			case len(t.Shape()) != 2 || f.Role == "pos" || f.Role == "token_type" || f.Role == "pos_pad":
 				vectors += n
@@ -86,9 +107,9 @@ func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, gflops float64) Est
 		transient = math.Max(transient, acts+math.Min(float64(blockValues), matrices)*size+whole*size)
 	}
 	e.Memory += transient + 64<<20 // the runtime, the binary and the buffers of reads
-	e.GFLOPS = gflops
-	if gflops > 0 {
-		e.Seconds = e.FLOPs / (gflops * 1e9)
+	e.GFLOPS = r.GFLOPS
+	if r.GFLOPS > 0 {
+		e.Seconds = e.FLOPs/(r.GFLOPS*1e9) + e.DecodeSeconds
 	}
 	return e
 }
@@ -101,6 +122,50 @@ func readsByBlocks(t graph.Tensor) bool {
 	}
 	v, ok := t.(*graph.View)
 	return ok && v.Transposed && v.Stride == 0 && len(v.Src.Shape) == 2
+}
+
+// MeasureRates measures this machine's rates for a check in precision p of
+// models stored in dtypes (a few tens of milliseconds).
+func MeasureRates(p Precision, dtypes ...checkpoint.DType) Rates {
+	r := Rates{GFLOPS: KernelGFLOPS(p), Decode: map[checkpoint.DType]float64{}}
+	for _, dt := range dtypes {
+		if _, done := r.Decode[dt]; !done && dt.IsFloat() {
+			r.Decode[dt] = DecodeRate(dt, p)
+		}
+	}
+	return r
+}
+
+// DecodeRate measures the bytes per second at which stored data of dtype dt
+// is decoded to precision p and checked for NaN and infinities, on every
+// core, as a streamed pass does it (the data in memory).
+func DecodeRate(dt checkpoint.DType, p Precision) float64 {
+	const n = 1 << 20 // values per core
+	workers := runtime.GOMAXPROCS(0)
+	src := make([]byte, n*dt.Size())
+	var wg sync.WaitGroup
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if p == F32 {
+					dst := make([]float32, n)
+					_ = checkpoint.DecodeFloat32(dst, src, dt)
+					_ = checkFinite(dst, nil, "")
+				} else {
+					dst := make([]float64, n)
+					_ = checkpoint.DecodeFloat64(dst, src, dt)
+					_ = checkFinite(dst, nil, "")
+				}
+			}()
+		}
+		wg.Wait()
+		best = min(best, time.Since(start))
+	}
+	return float64(workers*len(src)) / best.Seconds()
 }
 
 // KernelGFLOPS measures the rate of this machine's matrix products in

@@ -313,20 +313,28 @@ func checkMerge(w io.Writer, paths []string, asJSON bool) error {
 }
 
 // checkWriteEstimate prints what the check will cost, worked out from the
-// shapes, at the rate this machine's kernels reach now.
+// shapes, at the rates this machine reaches now.
 func checkWriteEstimate(w io.Writer, src, dst *graph.Graph, opts probe.CheckOptions) {
 	o := opts
 	if o.Precision == "" {
 		o.Precision = probe.F64
 	}
-	e := probe.EstimateCheck(src, dst, o, probe.KernelGFLOPS(o.Precision))
+	var dtypes []checkpoint.DType
+	for _, g := range []*graph.Graph{src, dst} {
+		for _, f := range g.Fields() {
+			if t := *f.T; t != nil && !slices.Contains(dtypes, t.DType()) {
+				dtypes = append(dtypes, t.DType())
+			}
+		}
+	}
+	e := probe.EstimateCheck(src, dst, o, probe.MeasureRates(o.Precision, dtypes...))
 	what := "check"
 	if opts.Blocks != nil {
 		what = "check (whole; a slice does part of it)"
 	}
-	fmt.Fprintf(w, "estimate %s: %s of products, about %s at the %.0f GFLOPS measured now (reads not counted), "+
-		"%s read, peak memory about %s\n", what, flops(e.FLOPs), seconds(e.Seconds), e.GFLOPS,
-		sysmem.Bytes(e.ReadBytes), sysmem.Bytes(e.Memory))
+	fmt.Fprintf(w, "estimate %s: about %s (%s of products at the %.0f GFLOPS measured now, %s decoding %s of weights; "+
+		"reading them from a disk adds its time), peak memory about %s\n", what, seconds(e.Seconds), flops(e.FLOPs), e.GFLOPS,
+		seconds(e.DecodeSeconds), sysmem.Bytes(e.ReadBytes), sysmem.Bytes(e.Memory))
 }
 
 // checkWriteCost prints what the check did, with this process's peak
