@@ -95,8 +95,12 @@ func EstimateCheck(src, dst *graph.Graph, opts CheckOptions, r Rates) Estimate {
 			}
 		}
 		e.ReadBytes += bytes
-		if g.Tied && !g.Headless {
-			e.ReadBytes += float64(g.Vocab) * float64(g.Hidden) * float64(sizeOf(g)) // the head reads the embedding again
+		if g.Tied && !g.Headless { // the head reads the embedding again
+			b := float64(g.Vocab) * float64(g.Hidden) * float64(sizeOf(g))
+			e.ReadBytes += b
+			if rate := r.Decode[embedDType(g)]; rate > 0 {
+				e.DecodeSeconds += b / rate
+			}
 		}
 		D, L, V := float64(g.Hidden), float64(g.Dims.Layers), float64(g.Vocab)
 		H, K, d, I := float64(g.Heads), float64(g.KVHeads), float64(g.HeadDim), float64(g.FFN)

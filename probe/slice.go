@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/graph"
 )
 
@@ -428,17 +429,20 @@ func passBytes(g *graph.Graph, sp span) float64 {
 		b += n * float64(t.DType().Size())
 	}
 	if sp.head && g.Tied && !g.Headless {
-		b += float64(g.Vocab) * float64(g.Hidden) * float64(max(1, sizeOf(g)))
+		b += float64(g.Vocab) * float64(g.Hidden) * float64(sizeOf(g))
 	}
 	return b
 }
 
 // sizeOf is the byte size of the embedding's dtype.
-func sizeOf(g *graph.Graph) int {
+func sizeOf(g *graph.Graph) int { return max(1, embedDType(g).Size()) }
+
+// embedDType is the embedding's dtype (F32 when the graph has none).
+func embedDType(g *graph.Graph) checkpoint.DType {
 	for _, f := range g.Fields() {
 		if f.Role == "embed" && !isNil(*f.T) {
-			return (*f.T).DType().Size()
+			return (*f.T).DType()
 		}
 	}
-	return 4
+	return checkpoint.F32
 }
