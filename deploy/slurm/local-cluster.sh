@@ -2,6 +2,7 @@
 # A single-node Slurm cluster on this machine, for CI and for trying the sliced check
 # (deploy/slurm/check.sh) before running it on a real cluster.
 #
+#   deploy/slurm/local-cluster.sh install  install Debian's Slurm packages (if missing) and nothing else
 #   deploy/slurm/local-cluster.sh start    install (if missing), configure and start; prints the SLURM_CONF to export
 #   deploy/slurm/local-cluster.sh status   says whether it runs (exit 0) or not (exit 1)
 #   deploy/slurm/local-cluster.sh stop     stops the daemons it started
@@ -26,6 +27,7 @@ set -euo pipefail
 
 dir="${GROW_SLURM_DIR:-/var/lib/grow-slurm}"
 wait_s="${GROW_SLURM_WAIT:-30}"
+apt_s="${GROW_SLURM_APT_TIMEOUT:-120}" # bound of each apt-get command
 conf="$dir/slurm.conf"
 started="$dir/started"
 munge_socket=/run/munge/munge.socket.2
@@ -39,7 +41,7 @@ die() {
 
 usage() {
 	cat <<EOF
-usage: $0 start|stop|status
+usage: $0 install|start|stop|status
 
 A single-node Slurm cluster on this machine (Debian/Ubuntu, as root), for CI and for trying
 deploy/slurm/check.sh. Its files (slurm.conf, state, logs, the PIDs of the daemons it started)
@@ -97,10 +99,10 @@ install_packages() {
 	fi
 	local t0=$SECONDS rc=0
 	export DEBIAN_FRONTEND=noninteractive
-	if ! timeout 300 apt-get install -y --no-install-recommends "${packages[@]}" >"$dir/apt.log" 2>&1; then
+	if ! timeout "$apt_s" apt-get install -y --no-install-recommends "${packages[@]}" >"$dir/apt.log" 2>&1; then
 		log "apt-get install failed; running apt-get update and trying again"
-		if timeout 300 apt-get update >>"$dir/apt.log" 2>&1; then
-			timeout 300 apt-get install -y --no-install-recommends "${packages[@]}" >>"$dir/apt.log" 2>&1 || rc=$?
+		if timeout "$apt_s" apt-get update >>"$dir/apt.log" 2>&1; then
+			timeout "$apt_s" apt-get install -y --no-install-recommends "${packages[@]}" >>"$dir/apt.log" 2>&1 || rc=$?
 		else
 			rc=$?
 		fi
@@ -331,6 +333,11 @@ cmd_status() {
 }
 
 case "${1:-}" in
+install)
+	[ "$(id -u)" = 0 ] || die "must run as root (it installs packages)"
+	mkdir -p "$dir"
+	install_packages
+	;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
