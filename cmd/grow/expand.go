@@ -174,7 +174,7 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	}
 	staged, err := stageModel(stderr, "expand", ck, entries, res.Graph.OutputConfig(), dt, meta, f.outputFlags, wrap, res.Files)
 	if limited {
-		debug.SetMemoryLimit(math.MaxInt64) // the check holds whole models
+		debug.SetMemoryLimit(math.MaxInt64) // the check holds the probes' states, which the writer's bound does not count
 	}
 	if err != nil {
 		return err
