@@ -205,7 +205,7 @@ type checker struct {
 }
 
 // newChecker validates the mapping and the options, rounds the source to the
-// mapping's storage dtype, and decodes both models.
+// mapping's storage dtype, and opens both models for streaming (Open).
 func newChecker(src, dst *graph.Graph, mapping *Mapping, opts CheckOptions) (*checker, error) {
 	if src == nil || dst == nil {
 		return nil, fmt.Errorf("probe: check needs two graphs")
