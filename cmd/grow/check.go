@@ -717,17 +717,29 @@ func checkPlot(r *probe.Report, path string) error {
 		p.Add(l, s, plotter.NewGrid())
 		return p, nil
 	}
+	// A slice's report has the hidden states of its blocks, and the
+	// logits only in the slice that ends with the last block.
+	outside := func(j int) bool {
+		sl := r.Slice
+		return sl != nil && !((sl.From == 0 && j == 0) || (sl.From < j && j <= sl.To))
+	}
 	layer, err := mk("hidden-state deviation", "hidden state (0 = embeddings, l = after block l)", r.LayerDev, 0,
-		func(i int) bool { return r.LayerMap != nil && r.LayerMap[i] < 0 })
+		func(i int) bool { return (r.LayerMap != nil && r.LayerMap[i] < 0) || outside(i) })
 	if err != nil {
 		return fmt.Errorf("--plot: %w", err)
 	}
-	if r.LayerDev == nil {
+	switch {
+	case r.LayerDev == nil:
 		layer.Title.Text = "hidden-state deviation (not computed)"
+	case r.Slice != nil:
+		layer.Title.Text = fmt.Sprintf("hidden-state deviation (blocks %d:%d)", r.Slice.From, r.Slice.To)
 	}
 	pos, err := mk("logits difference per position", "position", r.PositionDev, 0, nil)
 	if err != nil {
 		return fmt.Errorf("--plot: %w", err)
+	}
+	if len(r.PositionDev) == 0 {
+		pos.Title.Text = "logits difference per position (not compared here)"
 	}
 	img := vgimg.New(vg.Points(900), vg.Points(360))
 	dc := draw.New(img)
