@@ -241,18 +241,10 @@ func toF64[T float](x []T) []float64 {
 // ids[n] (times the embedding scale where the family has one), plus the
 // learned position pos[n] and token type 0 where the model has them (HF
 // order: (word + token_type) + position), then BERT's embedding LayerNorm.
-// Rows of consecutive ids are read together.
 func embed[T float](a *arch, w *weights[T], ids, pos []int, x []T, growth *GrowthMasks) error {
 	D := a.D
-	for n := 0; n < len(ids); {
-		k := 1
-		for n+k < len(ids) && ids[n+k] == ids[n]+k {
-			k++
-		}
-		if err := w.embed.readRows(x[n*D:(n+k)*D], ids[n], ids[n]+k); err != nil {
-			return err
-		}
-		n += k
+	if err := w.embed.gather(ids, x); err != nil {
+		return err
 	}
 	scale := T(a.embScale)
 	for n := range ids {

@@ -76,6 +76,33 @@ func (m *matrix[T]) readRows(dst []T, lo, hi int) error {
 	return nil
 }
 
+// gather writes row ids[n] of the matrix to x[n·in:(n+1)·in] for every n:
+// rows of consecutive ids read together, or, for a tensor that cannot read
+// rows alone, one decode of the whole tensor for all of them.
+func (m *matrix[T]) gather(ids []int, x []T) error {
+	if !m.resident() && m.rr == nil {
+		all, err := data[T](m.t, m.role)
+		if err != nil {
+			return err
+		}
+		for n, id := range ids {
+			copy(x[n*m.in:(n+1)*m.in], all[id*m.in:(id+1)*m.in])
+		}
+		return nil
+	}
+	for n := 0; n < len(ids); {
+		k := 1
+		for n+k < len(ids) && ids[n+k] == ids[n]+k {
+			k++
+		}
+		if err := m.readRows(x[n*m.in:(n+k)*m.in], ids[n], ids[n]+k); err != nil {
+			return err
+		}
+		n += k
+	}
+	return nil
+}
+
 // readRowsPar decodes rows [lo, hi) through the row reader, in parallel
 // parts on GOMAXPROCS goroutines when they are many (decoding is most of a
 // streamed pass's time besides the products), and checks them.
