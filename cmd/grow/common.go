@@ -16,6 +16,7 @@ import (
 	"github.com/grow-ml/grow/checkpoint"
 	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
+	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/probe"
 	"github.com/grow-ml/grow/tokens"
 )
@@ -106,6 +107,56 @@ func (o *outputFlags) prepare(src string) error {
 	}
 	o.maxShard = n
 	return checkOutput(src, o.out, o.force)
+}
+
+// openSource checks the output flags unless dryRun, then opens the source
+// model of an operator and refuses one that holds masked growth.
+func (o *outputFlags) openSource(path string, dryRun bool) (*checkpoint.Checkpoint, *graph.Graph, error) {
+	if !dryRun {
+		if err := o.prepare(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	ck, g, err := openGraph(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := refuseMasked(ck, path); err != nil {
+		ck.Close()
+		return nil, nil, err
+	}
+	return ck, g, nil
+}
+
+// refuseMasked refuses a source that holds MSG's masked growth: its weights
+// are not the function it computes until the masks are raised or baked.
+func refuseMasked(ck *checkpoint.Checkpoint, path string) error {
+	if _, gs, err := growthOf(ck.Dir); err != nil {
+		return err
+	} else if gs != nil {
+		return fmt.Errorf("%s holds masked growth (%s, mask value %g): raise the masks to 1 (grow msg set-mask) or bake it (grow msg bake) before growing it again",
+			path, claim.GrowthStateFile, gs.MaskValue)
+	}
+	return nil
+}
+
+// expandOp runs op, an operator's refusal a usage error.
+func expandOp(g *graph.Graph, op grow.Operator) (*grow.Result, error) {
+	res, err := grow.Expand(g, op)
+	var refused *grow.OptionError
+	if errors.As(err, &refused) {
+		return nil, usageError{err}
+	}
+	return res, err
+}
+
+// probeFlags refuses the check flags of a command that checks its output
+// (--probes, --seq-len) unless both are positive or there is no check.
+func probeFlags(noCheck bool, probes, seqLen int) error {
+	if !noCheck && (probes <= 0 || seqLen <= 0) {
+		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", probes, seqLen)
+	}
+	return nil
 }
 
 // writeContext returns the context of a write: cancelled on SIGINT (Ctrl-C) or

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/grow-ml/grow/checkpoint"
-	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/internal/sysmem"
@@ -101,30 +99,15 @@ func runExpand(w, stderr io.Writer, srcPath string, f expandFlags, op grow.Opera
 	if err != nil {
 		return err
 	}
-	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
-		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", f.probes, f.seqLen)
+	if err := probeFlags(f.noCheck || f.dryRun, f.probes, f.seqLen); err != nil {
+		return err
 	}
-	if !f.dryRun {
-		if err := f.prepare(srcPath); err != nil {
-			return err
-		}
-	}
-	ck, src, err := openGraph(srcPath)
+	ck, src, err := f.openSource(srcPath, f.dryRun)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	if _, gs, err := growthOf(ck.Dir); err != nil {
-		return err
-	} else if gs != nil {
-		return fmt.Errorf("%s holds masked growth (%s, mask value %g): raise the masks to 1 (grow msg set-mask) or bake it (grow msg bake) before growing it again",
-			srcPath, claim.GrowthStateFile, gs.MaskValue)
-	}
-	res, err := grow.Expand(src, op)
-	var refused *grow.OptionError
-	if errors.As(err, &refused) {
-		return usageError{err}
-	}
+	res, err := expandOp(src, op)
 	if err != nil {
 		return err
 	}

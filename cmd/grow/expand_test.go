@@ -245,3 +245,30 @@ func TestExpandNonFiniteSource(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseMaskedSource: expand, shrink and learngene extract refuse a
+// source that holds MSG's masked growth, with the same message, and write
+// nothing.
+func TestRefuseMaskedSource(t *testing.T) {
+	dir := t.TempDir()
+	masked := filepath.Join(dir, "msg")
+	if code := runWith([]string{"expand", testModel("stories260k"), "-o", masked, "--method", "msg", "--hidden", "96", "--quiet"},
+		io.Discard, io.Discard); code != 0 {
+		t.Fatalf("msg: exit %d", code)
+	}
+	out := filepath.Join(dir, "out")
+	for _, args := range [][]string{
+		{"expand", masked, "-o", out, "--method", "hypercloning", "--width-factor", "2"},
+		{"shrink", masked, "-o", out, "--hidden", "32"},
+		{"learngene", "extract", masked, "-o", out},
+	} {
+		var stderr bytes.Buffer
+		code := runWith(args, io.Discard, &stderr)
+		if code != exitFailure || !strings.Contains(stderr.String(), "holds masked growth (grow_state.json, mask value 0): raise the masks") {
+			t.Errorf("grow %s: exit %d, %q", strings.Join(args, " "), code, stderr.String())
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("grow %s wrote %s", strings.Join(args, " "), out)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/grow-ml/grow/checkpoint"
-	"github.com/grow-ml/grow/claim"
 	"github.com/grow-ml/grow/graph"
 	"github.com/grow-ml/grow/grow"
 	"github.com/grow-ml/grow/learngene"
@@ -101,19 +99,11 @@ func runExtract(w, stderr io.Writer, srcPath string, f *geneFlags, op *learngene
 	if err != nil {
 		return err
 	}
-	if !f.dryRun {
-		if err := f.prepare(srcPath); err != nil {
-			return err
-		}
-	}
-	ck, src, err := openGraph(srcPath)
+	ck, src, err := f.openSource(srcPath, f.dryRun)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	if err := refuseMasked(ck, srcPath); err != nil {
-		return err
-	}
 	res, err := expandOp(src, op)
 	if err != nil {
 		return err
@@ -250,26 +240,6 @@ func runGeneExpand(w, stderr io.Writer, genePath string, f *geneFlags, x learnge
 		selection.PrintRows(w, rows)
 	}
 	return nil
-}
-
-// refuseMasked refuses a source with masked growth beside it.
-func refuseMasked(ck *checkpoint.Checkpoint, path string) error {
-	if _, gs, err := growthOf(ck.Dir); err != nil {
-		return err
-	} else if gs != nil {
-		return fmt.Errorf("%s holds masked growth (%s): bake it (grow msg bake) first", path, claim.GrowthStateFile)
-	}
-	return nil
-}
-
-// expandOp runs op, an operator's refusal a usage error.
-func expandOp(g *graph.Graph, op grow.Operator) (*grow.Result, error) {
-	res, err := grow.Expand(g, op)
-	var refused *grow.OptionError
-	if errors.As(err, &refused) {
-		return nil, usageError{err}
-	}
-	return res, err
 }
 
 // writeGene stages res beside f.out with the extra files, checks what was

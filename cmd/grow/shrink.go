@@ -111,25 +111,17 @@ func runShrink(cmd *cobra.Command, srcPath string, f *shrinkFlags) error {
 	if err != nil {
 		return err
 	}
-	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
-		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", f.probes, f.seqLen)
+	if err := probeFlags(f.noCheck || f.dryRun, f.probes, f.seqLen); err != nil {
+		return err
 	}
 	if f.reportInit < 0 {
 		return usagef("--report-inits %d: want 0 or more", f.reportInit)
 	}
-	if !f.dryRun {
-		if err := f.prepare(srcPath); err != nil {
-			return err
-		}
-	}
-	ck, src, err := openGraph(srcPath)
+	ck, src, err := f.openSource(srcPath, f.dryRun)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	if err := refuseMasked(ck, srcPath); err != nil {
-		return err
-	}
 	op := &f.op
 	if f.config != "" {
 		for _, n := range sizeFlags {

@@ -125,8 +125,8 @@ func readTokensFile(path string) ([]string, error) {
 }
 
 func runTokensAdd(w, stderr io.Writer, src string, f tokensAddFlags, seedSet bool) error {
-	if !f.noCheck && !f.dryRun && (f.probes <= 0 || f.seqLen <= 0) {
-		return usagef("--probes %d --seq-len %d: both must be positive (or give --no-check)", f.probes, f.seqLen)
+	if err := probeFlags(f.noCheck || f.dryRun, f.probes, f.seqLen); err != nil {
+		return err
 	}
 	opt := tokens.Options{Mode: f.mode, Input: tokens.Method{Name: tokens.MethodFVT}, Output: tokens.Method{Name: tokens.MethodMean},
 		PadToMultipleOf: f.pad, Seed: f.seed}
