@@ -256,17 +256,11 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 	}
 	switch h.Type {
 	case "Sequence":
-		var seq decSeq
-		for _, r := range h.Decoders {
-			d, err := parseDecoder(r)
-			if err != nil {
-				return nil, err
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
+		seq, err := parseSequence(h.Decoders, parseDecoder)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return decSeq(seq), nil
 	case "ByteLevel":
 		return byteLevelDec{}, nil
 	case "Replace":

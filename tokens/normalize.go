@@ -242,6 +242,23 @@ func compileRegex(p string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
+// parseSequence parses the members of a tokenizer.json Sequence component
+// (normalizers, pre-tokenizers, post-processors, decoders) with parse,
+// leaving out the null ones.
+func parseSequence[T any](raws []json.RawMessage, parse func(json.RawMessage) (T, error)) ([]T, error) {
+	var seq []T
+	for _, r := range raws {
+		c, err := parse(r)
+		if err != nil {
+			return nil, err
+		}
+		if any(c) != nil {
+			seq = append(seq, c)
+		}
+	}
+	return seq, nil
+}
+
 // parseNormalizer reads a tokenizer.json normalizer (nil for null).
 func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	if kind(raw) == "null" || len(raw) == 0 {
@@ -271,17 +288,11 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 	switch h.Type {
 	case "Sequence":
-		var seq normSeq
-		for _, r := range h.Normalizers {
-			n, err := parseNormalizer(r)
-			if err != nil {
-				return nil, err
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
+		seq, err := parseSequence(h.Normalizers, parseNormalizer)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return normSeq(seq), nil
 	case "Replace":
 		r := replaceNorm{content: h.Content}
 		switch {

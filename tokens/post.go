@@ -58,17 +58,11 @@ func parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
 	}
 	switch h.Type {
 	case "Sequence":
-		var seq postSeq
-		for _, r := range h.Processors {
-			p, err := parsePostProcessor(r)
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
+		seq, err := parseSequence(h.Processors, parsePostProcessor)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return postSeq(seq), nil
 	case "ByteLevel":
 		return nil, nil
 	case "TemplateProcessing":

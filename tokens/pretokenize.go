@@ -358,17 +358,11 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	}
 	switch h.Type {
 	case "Sequence":
-		var seq preSeq
-		for _, r := range h.PreTokenizers {
-			p, err := parsePreTokenizer(r)
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
+		seq, err := parseSequence(h.PreTokenizers, parsePreTokenizer)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return preSeq(seq), nil
 	case "ByteLevel":
 		return byteLevelPre{h.AddPrefixSpace == nil || *h.AddPrefixSpace, h.UseRegex == nil || *h.UseRegex}, nil
 	case "Split":
