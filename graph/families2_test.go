@@ -65,74 +65,7 @@ func TestFamilies2RoundTrip(t *testing.T) {
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c.spec.F32, c.spec.Seed = true, 5
-			src := reference.Synth(c.spec)
-			dir := writeModel(t, src)
-			ck, err := checkpoint.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ck.Close()
-			g, err := graph.FromCheckpoint(ck)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g.Family != c.family || g.Tied != c.spec.Tied || g.HeadDim != src.HeadDim || g.KVHeads != src.KVHeads ||
-				g.RotaryDim() != src.RotaryDim() || g.ParallelResidual != src.ParallelResidual || g.Act != src.Act {
-				t.Errorf("read family %s tied %v, head_dim %d, kv heads %d, rotary dims %d, parallel %v, act %s; wrote %+v, parallel %v, act %s",
-					g.Family, g.Tied, g.HeadDim, g.KVHeads, g.RotaryDim(), g.ParallelResidual, g.Act, src.Dims, src.ParallelResidual, src.Act)
-			}
-			want := map[string]graph.Role{}
-			for _, r := range src.Roles() {
-				want[r.Role] = r
-			}
-			roles := g.Roles()
-			if len(roles) != len(want) {
-				t.Errorf("%d roles read, %d written", len(roles), len(want))
-			}
-			for _, r := range roles {
-				w, ok := want[r.Role]
-				if !ok {
-					t.Errorf("role %s read, not written", r.Role)
-					continue
-				}
-				if names, ok := c.names[r.Role]; ok && !reflect.DeepEqual(r.Names, names) {
-					t.Errorf("role %s: names %v, want %v", r.Role, r.Names, names)
-				}
-				fused := strings.Contains(r.Names[0], "query_key_value") || strings.Contains(r.Names[0], "embed_positions")
-				if r.AsIs == fused {
-					t.Errorf("role %s (%s): AsIs %v", r.Role, r.Names[0], r.AsIs)
-				}
-				a, b := reference.Values(t, r.T), reference.Values(t, w.T)
-				if !slices.Equal(r.T.Shape(), w.T.Shape()) || !slices.Equal(a, b) {
-					t.Errorf("role %s: %v read, %v written, values differ", r.Role, r.T.Shape(), w.T.Shape())
-				}
-			}
-			for role := range c.names {
-				if _, ok := want[role]; !ok {
-					t.Errorf("role %s was not written", role)
-				}
-			}
-			es, err := g.Entries("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameAsFile(t, ck, es)
-			dense := g.MapTensors(func(x graph.Tensor) graph.Tensor {
-				if x == nil {
-					return nil
-				}
-				v, err := x.Float32()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return graph.NewDense32(slices.Clone(v), x.DType(), slices.Clone(x.Shape())...)
-			})
-			es, err = dense.Entries("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameAsFile(t, ck, es)
+			roundTrip(t, c.spec, 5, c.family, c.names, "query_key_value", "embed_positions")
 		})
 	}
 }

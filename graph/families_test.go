@@ -106,78 +106,91 @@ func TestQwen3Phi3RoundTrip(t *testing.T) {
 			map[string][]string{"layers.0.attn.k.weight": {"model.layers.0.self_attn.qkv_proj.weight"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c.spec.F32, c.spec.Seed = true, 3
-			src := reference.Synth(c.spec)
-			dir := writeModel(t, src)
-			ck, err := checkpoint.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ck.Close()
-			g, err := graph.FromCheckpoint(ck)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g.Config.ModelType != c.spec.ModelType || g.Family != graph.FamilyLlama || g.Tied != c.spec.Tied ||
-				g.HeadDim != src.HeadDim || g.KVHeads != src.KVHeads || g.RotaryDim() != src.RotaryDim() {
-				t.Errorf("read %s family %s tied %v, head_dim %d, kv heads %d, rotary dims %d; wrote %+v", g.Config.ModelType,
-					g.Family, g.Tied, g.HeadDim, g.KVHeads, g.RotaryDim(), src.Dims)
-			}
-			// Every role holds what was written, under the family's names.
-			want := map[string]graph.Role{}
-			for _, r := range src.Roles() {
-				want[r.Role] = r
-			}
-			roles := g.Roles()
-			if len(roles) != len(want) {
-				t.Errorf("%d roles read, %d written", len(roles), len(want))
-			}
-			for _, r := range roles {
-				w, ok := want[r.Role]
-				if !ok {
-					t.Errorf("role %s read, not written", r.Role)
-					continue
-				}
-				if names, ok := c.names[r.Role]; ok && !reflect.DeepEqual(r.Names, names) {
-					t.Errorf("role %s: names %v, want %v", r.Role, r.Names, names)
-				}
-				fused := strings.Contains(r.Names[0], "qkv_proj") || strings.Contains(r.Names[0], "gate_up_proj")
-				if r.AsIs == fused {
-					t.Errorf("role %s (%s): AsIs %v", r.Role, r.Names[0], r.AsIs)
-				}
-				a, b := reference.Values(t, r.T), reference.Values(t, w.T)
-				if !slices.Equal(r.T.Shape(), w.T.Shape()) || !slices.Equal(a, b) {
-					t.Errorf("role %s: %v read, %v written, values differ", r.Role, r.T.Shape(), w.T.Shape())
-				}
-			}
-			for role := range c.names {
-				if _, ok := want[role]; !ok {
-					t.Errorf("role %s was not written", role)
-				}
-			}
-			es, err := g.Entries("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameAsFile(t, ck, es)
-			// In-memory copies are fused and written again, to the same bytes.
-			dense := g.MapTensors(func(x graph.Tensor) graph.Tensor {
-				if x == nil {
-					return nil
-				}
-				v, err := x.Float32()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return graph.NewDense32(slices.Clone(v), x.DType(), slices.Clone(x.Shape())...)
-			})
-			es, err = dense.Entries("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameAsFile(t, ck, es)
+			roundTrip(t, c.spec, 3, graph.FamilyLlama, c.names, "qkv_proj", "gate_up_proj")
 		})
 	}
+}
+
+// roundTrip writes a synthetic model of spec (float32, seeded), reads it
+// back and checks that it is of family, with the written dims, tied head,
+// rotary dims, residual layout and activation; that every role holds the
+// written values under the family's names (names: some roles' expected
+// checkpoint names), AsIs exactly where the stored tensor is not fused (its
+// name holds one of fused); and that the graph writes the same bytes back,
+// by copying the file's tensors and by re-fusing in-memory copies.
+func roundTrip(t *testing.T, spec reference.Spec, seed uint64, family graph.Family, names map[string][]string, fused ...string) {
+	t.Helper()
+	spec.F32, spec.Seed = true, seed
+	src := reference.Synth(spec)
+	dir := writeModel(t, src)
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	g, err := graph.FromCheckpoint(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Config.ModelType != spec.ModelType || g.Family != family || g.Tied != spec.Tied || g.HeadDim != src.HeadDim ||
+		g.KVHeads != src.KVHeads || g.RotaryDim() != src.RotaryDim() || g.ParallelResidual != src.ParallelResidual || g.Act != src.Act {
+		t.Errorf("read %s family %s tied %v, head_dim %d, kv heads %d, rotary dims %d, parallel %v, act %s; wrote %+v, parallel %v, act %s",
+			g.Config.ModelType, g.Family, g.Tied, g.HeadDim, g.KVHeads, g.RotaryDim(), g.ParallelResidual, g.Act,
+			src.Dims, src.ParallelResidual, src.Act)
+	}
+	// Every role holds what was written, under the family's names.
+	want := map[string]graph.Role{}
+	for _, r := range src.Roles() {
+		want[r.Role] = r
+	}
+	roles := g.Roles()
+	if len(roles) != len(want) {
+		t.Errorf("%d roles read, %d written", len(roles), len(want))
+	}
+	for _, r := range roles {
+		w, ok := want[r.Role]
+		if !ok {
+			t.Errorf("role %s read, not written", r.Role)
+			continue
+		}
+		if n, ok := names[r.Role]; ok && !reflect.DeepEqual(r.Names, n) {
+			t.Errorf("role %s: names %v, want %v", r.Role, r.Names, n)
+		}
+		isFused := slices.ContainsFunc(fused, func(f string) bool { return strings.Contains(r.Names[0], f) })
+		if r.AsIs == isFused {
+			t.Errorf("role %s (%s): AsIs %v", r.Role, r.Names[0], r.AsIs)
+		}
+		a, b := reference.Values(t, r.T), reference.Values(t, w.T)
+		if !slices.Equal(r.T.Shape(), w.T.Shape()) || !slices.Equal(a, b) {
+			t.Errorf("role %s: %v read, %v written, values differ", r.Role, r.T.Shape(), w.T.Shape())
+		}
+	}
+	for role := range names {
+		if _, ok := want[role]; !ok {
+			t.Errorf("role %s was not written", role)
+		}
+	}
+	es, err := g.Entries("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsFile(t, ck, es)
+	// In-memory copies are fused and written again, to the same bytes.
+	dense := g.MapTensors(func(x graph.Tensor) graph.Tensor {
+		if x == nil {
+			return nil
+		}
+		v, err := x.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return graph.NewDense32(slices.Clone(v), x.DType(), slices.Clone(x.Shape())...)
+	})
+	es, err = dense.Entries("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsFile(t, ck, es)
 }
 
 // A config as transformers writes it keeps every key through a read and a
